@@ -1,0 +1,190 @@
+"""Arbitrage detection and stake sizing over the whole quote board.
+
+For a market with best effective decimal prices d_i (one per outcome, each at
+the book offering it), S = sum(1/d_i).  S < 1 is an arbitrage:
+
+* edge = (1 - S) * 100: the share of the book the bettor keeps.
+* roi = (1/S - 1) * 100: profit as a percentage of the total stake.
+* stakes s_i = T * (1/d_i) / S pay out T/S whichever outcome wins, so the
+  guaranteed profit is T/S - T.
+
+An exchange's commission c turns a back price d into 1 + (d - 1)(1 - c),
+and the scan uses those effective prices.  Everything is vectorized over
+markets; Python code runs only for the markets that are arbitrages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import numpy as np
+from attrs import field, frozen
+from numpy.typing import NDArray
+
+from .board import IntArray, QuoteBoard
+
+
+@frozen
+class ArbConfig:
+    commission: Mapping[str, float] = field(factory=dict)
+    """Per-book commission as a fraction of net winnings (0.05 for 5%)."""
+    max_age: float = 0.0
+    """Quotes older than this many seconds are ignored; 0 disables the check."""
+    max_edge: float = 10.0
+    """Edges above this percentage are flagged suspect."""
+    stake_rounding: float = 0.0
+    """Round each leg's stake to a multiple of this unit; 0 leaves stakes exact."""
+    total_stake: float = 100.0
+
+
+@frozen
+class Leg:
+    outcome: int
+    book: str
+    price: float
+    effective: float
+    stake: float
+    quoted_at: float
+
+
+@frozen
+class Opportunity:
+    id: str
+    market_id: str
+    s: float
+    edge: float
+    roi: float
+    profit: float
+    total_stake: float
+    legs: tuple[Leg, ...]
+    oldest_quote: float
+    suspect: bool
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.oldest_quote)
+
+
+def opportunity_id(market_id: str, books: tuple[str, ...]) -> str:
+    """Same market and same books per outcome give the same id."""
+    digest = hashlib.blake2b(f"{market_id}|{'|'.join(books)}".encode(), digest_size=8)
+    return "arb_" + digest.hexdigest()
+
+
+def effective_prices(prices: NDArray[np.float64], keep: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Apply per-book commission; ``keep`` is 1 - commission, one value per book."""
+    return 1.0 + (prices - 1.0) * keep
+
+
+def round_stakes(
+    stakes: NDArray[np.float64], prices: NDArray[np.float64], unit: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Round stakes to ``unit`` (half up) and recompute the guaranteed profit per row."""
+    rounded = np.floor(stakes / unit + 0.5) * unit
+    payout = np.where(np.isnan(prices), np.inf, rounded * prices).min(axis=1)
+    return rounded, payout - np.nansum(rounded, axis=1)
+
+
+class Scanner:
+    """Finds arbitrage on a board; stateless apart from the cached commission vector."""
+
+    def __init__(self, board: QuoteBoard, config: ArbConfig) -> None:
+        self.board = board
+        self.config = config
+
+    def _keep(self, n_books: int, width: int) -> NDArray[np.float64]:
+        keep = np.ones(width)
+        for book, c in self.config.commission.items():
+            b = self.board.book_index.get(book)
+            if b is not None and b < width:
+                keep[b] = 1.0 - c
+        return keep
+
+    def scan(self, now: float, markets: IntArray | None = None) -> list[Opportunity]:
+        board = self.board
+        n = board.n_markets
+        if markets is None:
+            prices = board.prices[:n]
+            times = board.times[:n]
+            n_out = board.n_outcomes[:n]
+            ids = None
+        else:
+            ids = np.asarray(markets, dtype=np.intp)
+            prices = board.prices[ids]
+            times = board.times[ids]
+            n_out = board.n_outcomes[ids]
+        width = prices.shape[2]
+        if self.config.commission:
+            prices = effective_prices(prices, self._keep(len(board.books), width))
+        if self.config.max_age > 0:
+            prices = np.where(times >= now - self.config.max_age, prices, np.nan)
+        # fmax ignores NaN; a market with no quote for an outcome keeps NaN there.
+        best = np.fmax.reduce(prices, axis=2)
+        used = np.arange(prices.shape[1]) < n_out[:, None]
+        inv = np.where(used, 1.0 / best, 0.0)
+        s = inv.sum(axis=1)
+        # NaN in s (a missing outcome) compares False and drops out here.
+        rows = np.flatnonzero((s < 1.0) & (n_out > 0))
+        if rows.size == 0:
+            return []
+        return self._materialize(rows, ids, prices[rows], times[rows], best[rows], s[rows], now)
+
+    def _materialize(
+        self,
+        rows: IntArray,
+        ids: IntArray | None,
+        prices: NDArray[np.float64],
+        times: NDArray[np.float64],
+        best: NDArray[np.float64],
+        s: NDArray[np.float64],
+        now: float,
+    ) -> list[Opportunity]:
+        board, cfg = self.board, self.config
+        market_rows = rows if ids is None else ids[rows]
+        n_out = board.n_outcomes[market_rows]
+        used = np.arange(best.shape[1]) < n_out[:, None]
+        # First book (lowest index) among equal best prices, as the reference does.
+        filled = np.where(np.isnan(prices), -np.inf, prices)
+        book_idx = filled.argmax(axis=2)
+        best = np.where(used, best, np.nan)
+        total = cfg.total_stake
+        stakes = np.where(used, total / best / s[:, None], np.nan)
+        profit = total / s - total
+        if cfg.stake_rounding > 0:
+            stakes, profit = round_stakes(stakes, best, cfg.stake_rounding)
+        raw = board.prices[market_rows[:, None, None], np.arange(best.shape[1])[None, :, None], book_idx[:, :, None]][:, :, 0]
+        quoted = np.take_along_axis(times, book_idx[:, :, None], axis=2)[:, :, 0]
+        out: list[Opportunity] = []
+        for r in range(len(rows)):
+            if not profit[r] > 0:
+                continue
+            k = int(n_out[r])
+            books = tuple(board.books[int(b)] for b in book_idx[r, :k])
+            market_id = board.markets[int(market_rows[r])].id
+            legs = tuple(
+                Leg(
+                    outcome=i,
+                    book=books[i],
+                    price=float(raw[r, i]),
+                    effective=float(best[r, i]),
+                    stake=float(stakes[r, i]),
+                    quoted_at=float(quoted[r, i]),
+                )
+                for i in range(k)
+            )
+            edge = (1.0 - float(s[r])) * 100.0
+            out.append(
+                Opportunity(
+                    id=opportunity_id(market_id, books),
+                    market_id=market_id,
+                    s=float(s[r]),
+                    edge=edge,
+                    roi=(1.0 / float(s[r]) - 1.0) * 100.0,
+                    profit=float(profit[r]),
+                    total_stake=total,
+                    legs=legs,
+                    oldest_quote=float(np.nanmin(quoted[r, :k])),
+                    suspect=edge > cfg.max_edge,
+                )
+            )
+        return out

@@ -1,0 +1,144 @@
+"""The quote board: every market's prices at every book, in dense arrays.
+
+Layout is ``prices[market, outcome, book]`` so that the reduction over books,
+the hot operation of every scan, runs over contiguous memory.  Missing quotes
+are NaN.  Markets and books get dense integer indices on first sight; arrays
+grow by doubling so that registration stays amortised O(1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from attrs import frozen
+from numpy.typing import NDArray
+
+from .markets import MAX_OUTCOMES, MarketKey
+
+IntArray = NDArray[np.intp]
+
+
+@frozen
+class Quote:
+    """One book's decimal price for one outcome; NaN or <= 1 withdraws it."""
+
+    market_id: str
+    outcome: int
+    book: str
+    price: float
+    ts: float
+
+
+class QuoteBoard:
+    def __init__(self, market_capacity: int = 1024, book_capacity: int = 16) -> None:
+        self.market_index: dict[str, int] = {}
+        self.markets: list[MarketKey] = []
+        self.book_index: dict[str, int] = {}
+        self.books: list[str] = []
+        self.prices = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        self.times = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        self.n_outcomes = np.zeros(market_capacity, dtype=np.int8)
+        self.open = np.zeros(market_capacity, dtype=bool)
+
+    @property
+    def n_markets(self) -> int:
+        return len(self.markets)
+
+    def _grow(self, markets: int, books: int) -> None:
+        m_cap, _, b_cap = self.prices.shape
+        if markets <= m_cap and books <= b_cap:
+            return
+        new_m = max(m_cap, 1)
+        while new_m < markets:
+            new_m *= 2
+        new_b = max(b_cap, 1)
+        while new_b < books:
+            new_b *= 2
+        for name in ("prices", "times"):
+            old = getattr(self, name)
+            new = np.full((new_m, MAX_OUTCOMES, new_b), np.nan)
+            new[:m_cap, :, :b_cap] = old
+            setattr(self, name, new)
+        if new_m != m_cap:
+            self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int8)])
+            self.open = np.concatenate([self.open, np.zeros(new_m - m_cap, bool)])
+
+    def add_market(self, key: MarketKey) -> int:
+        idx = self.market_index.get(key.id)
+        if idx is not None:
+            self.open[idx] = True
+            return idx
+        idx = len(self.markets)
+        self._grow(idx + 1, len(self.books))
+        self.markets.append(key)
+        self.market_index[key.id] = idx
+        self.n_outcomes[idx] = len(key.outcomes)
+        self.open[idx] = True
+        return idx
+
+    def book(self, name: str) -> int:
+        idx = self.book_index.get(name)
+        if idx is None:
+            idx = len(self.books)
+            self._grow(len(self.markets), idx + 1)
+            self.books.append(name)
+            self.book_index[name] = idx
+        return idx
+
+    def close_market(self, market_id: str) -> int | None:
+        """Withdraw every quote of a market (the event started or settled)."""
+        idx = self.market_index.get(market_id)
+        if idx is None:
+            return None
+        self.open[idx] = False
+        self.prices[idx] = np.nan
+        self.times[idx] = np.nan
+        return idx
+
+    def withdraw_book(self, book: str) -> IntArray:
+        """Drop all of one book's quotes (it went offline); returns the markets touched."""
+        b = self.book_index.get(book)
+        if b is None:
+            return np.empty(0, dtype=np.intp)
+        n = self.n_markets
+        touched = np.flatnonzero(~np.isnan(self.prices[:n, :, b]).all(axis=1))
+        self.prices[:n, :, b] = np.nan
+        self.times[:n, :, b] = np.nan
+        return touched
+
+    def update_arrays(
+        self,
+        market: IntArray,
+        outcome: IntArray,
+        book: IntArray,
+        price: NDArray[np.float64],
+        ts: NDArray[np.float64],
+    ) -> IntArray:
+        """Apply already-indexed quotes; later entries win; returns changed markets."""
+        market = np.asarray(market, dtype=np.intp)
+        outcome = np.asarray(outcome, dtype=np.intp)
+        book = np.asarray(book, dtype=np.intp)
+        price = np.asarray(price, dtype=np.float64)
+        ts = np.asarray(ts, dtype=np.float64)
+        ok = self.open[market] & (outcome < self.n_outcomes[market])
+        market, outcome, book, price, ts = market[ok], outcome[ok], book[ok], price[ok], ts[ok]
+        price = np.where(price > 1.0, price, np.nan)
+        old = self.prices[market, outcome, book]
+        self.prices[market, outcome, book] = price
+        self.times[market, outcome, book] = np.where(np.isnan(price), np.nan, ts)
+        moved = ~((old == price) | (np.isnan(old) & np.isnan(price)))
+        return np.unique(market[moved])
+
+    def update(self, quotes: Iterable[Quote]) -> IntArray:
+        """Apply a batch of quotes for known markets; unknown market ids are ignored."""
+        rows: list[tuple[int, int, int, float, float]] = []
+        index = self.market_index
+        for q in quotes:
+            m = index.get(q.market_id)
+            if m is not None:
+                rows.append((m, q.outcome, self.book(q.book), q.price, q.ts))
+        if not rows:
+            return np.empty(0, dtype=np.intp)
+        m_arr, o_arr, b_arr, p_arr, t_arr = (np.array(col) for col in zip(*rows))
+        return self.update_arrays(m_arr, o_arr, b_arr, p_arr, t_arr)

@@ -1,0 +1,66 @@
+"""Odds conversions, vectorized over numpy arrays.
+
+American odds strictly between -100 and +100 are invalid and map to NaN.
++100 and -100 both mean decimal 2.0.  Decimal prices at or below 1.0 are
+invalid.  Converting decimal back to American rounds to the nearest
+integer, halves away from zero, and never yields a value inside (-100, 100):
+prices in (1.995, 2.005) round to +100 (an even price).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def american_to_decimal(american: ArrayLike) -> FloatArray:
+    a = np.asarray(american, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(a >= 100, 1.0 + a / 100.0, 1.0 + 100.0 / -a)
+    return np.where((a >= 100) | (a <= -100), out, np.nan)
+
+
+def decimal_to_american(decimal: ArrayLike) -> FloatArray:
+    d = np.asarray(decimal, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(d >= 2.0, (d - 1.0) * 100.0, -100.0 / (d - 1.0))
+        rounded = np.sign(raw) * np.floor(np.abs(raw) + 0.5)
+    rounded = np.where(np.abs(rounded) < 100, 100.0, rounded)
+    return np.where(d > 1.0, rounded, np.nan)
+
+
+def implied_probability(decimal: ArrayLike) -> FloatArray:
+    d = np.asarray(decimal, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d > 1.0, 1.0 / d, np.nan)
+
+
+def fractional_to_decimal(numerator: ArrayLike, denominator: ArrayLike) -> FloatArray:
+    n = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((n > 0) & (den > 0), 1.0 + n / den, np.nan)
+
+
+def is_valid_american(american: int) -> bool:
+    return american >= 100 or american <= -100
+
+
+def american_to_fraction(american: int) -> Fraction:
+    """The exact decimal price of an American integer, for money maths."""
+    if american >= 100:
+        return 1 + Fraction(american, 100)
+    if american <= -100:
+        return 1 + Fraction(100, -american)
+    raise ValueError(f"American odds must satisfy |odds| >= 100, got {american}")
+
+
+def to_american_int(decimal: float) -> int:
+    value = float(decimal_to_american(decimal))
+    if value != value:
+        raise ValueError(f"decimal price must be > 1, got {decimal}")
+    return int(value)
