@@ -40,6 +40,7 @@ class QuoteBoard:
         self.times = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
         self.n_outcomes = np.zeros(market_capacity, dtype=np.int8)
         self.open = np.zeros(market_capacity, dtype=bool)
+        self._free: list[int] = []
 
     @property
     def n_markets(self) -> int:
@@ -69,12 +70,25 @@ class QuoteBoard:
         if idx is not None:
             self.open[idx] = True
             return idx
-        idx = len(self.markets)
-        self._grow(idx + 1, len(self.books))
-        self.markets.append(key)
+        if self._free:
+            idx = self._free.pop()
+            self.markets[idx] = key
+        else:
+            idx = len(self.markets)
+            self._grow(idx + 1, len(self.books))
+            self.markets.append(key)
         self.market_index[key.id] = idx
         self.n_outcomes[idx] = len(key.outcomes)
         self.open[idx] = True
+        return idx
+
+    def remove_market(self, market_id: str) -> int | None:
+        """Forget a market (its event is over) and recycle its row."""
+        idx = self.close_market(market_id)
+        if idx is not None:
+            del self.market_index[market_id]
+            self.n_outcomes[idx] = 0
+            self._free.append(idx)
         return idx
 
     def book(self, name: str) -> int:

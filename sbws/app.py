@@ -1,0 +1,114 @@
+"""The aiohttp application: wiring, typed state keys and lifecycle.
+
+Everything the handlers need hangs off the app under ``web.AppKey``s, so
+tests and the CLI build the same thing with ``make_app(settings)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from importlib.resources import files
+from pathlib import Path
+
+import structlog
+from aiohttp import WSCloseCode, web
+
+from engine.arbitrage import ArbConfig
+
+from .context import SocketContext
+from .feeds import make_feed
+from .feeds.base import Feed
+from .hub import Hub
+from .ledger import AsyncLedger, SqliteLedger
+from .metrics import Metrics
+from .protocol import Limits
+from .service import Service
+from .settings import Settings
+from .state import MarketState
+
+log = structlog.get_logger("sbws.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+HUB = web.AppKey("hub", Hub)
+SERVICE = web.AppKey("service", Service)
+LEDGER = web.AppKey("ledger", AsyncLedger)
+METRICS = web.AppKey("metrics", Metrics)
+LIMITS = web.AppKey("limits", Limits)
+SOCKETS = web.AppKey("sockets", "weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]")
+READY = web.AppKey("ready", dict)
+
+
+def static_dir() -> Path:
+    return Path(str(files("sbws.static")))
+
+
+def schemas_dir() -> Path:
+    return Path(str(files("sbws.schemas")))
+
+
+def arb_config(settings: Settings) -> ArbConfig:
+    return ArbConfig(
+        commission=dict(settings.commission),
+        max_age=settings.max_quote_age,
+        max_edge=settings.max_edge,
+        stake_rounding=settings.stake_rounding,
+        total_stake=100.0,
+    )
+
+
+def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
+    from . import rest, ws
+
+    app = web.Application(client_max_size=settings.max_message_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[LIMITS] = Limits(Decimal(str(settings.min_stake)), Decimal(str(settings.max_stake)))
+    app[SOCKETS] = weakref.WeakKeyDictionary()
+    app[READY] = {"ready": False}
+    state = MarketState(arb_config(settings))
+    ledger = AsyncLedger(SqliteLedger(settings.db))
+    app[LEDGER] = ledger
+    app[SERVICE] = Service(state, ledger, settings.live_betting)
+    app[HUB] = Hub(settings, state, app[SERVICE], feed or make_feed(settings), app[METRICS])
+    app.router.add_get("/ws/sportsbooks", ws.handler)
+    rest.add_routes(app)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    hub, ledger, settings = app[HUB], app[LEDGER], app[SETTINGS]
+    app[SERVICE].state.active_bets = await ledger.call(ledger.store.active_bets_by_book)
+    if settings.record:
+        hub.recorder = open(settings.record, "ab")
+    hub.start()
+    app[READY]["ready"] = True
+    if settings.trust_user_id:
+        log.warning("trust_user_id_enabled", detail="user_id query parameter grants betting rights; never in production")
+    log.info("started", feed=hub.feed.name, db=settings.db, markets_interval=settings.market_interval)
+    yield
+    app[READY]["ready"] = False
+    await hub.stop()
+    if hub.recorder is not None:
+        hub.recorder.close()
+    await ledger.close()
+    log.info("stopped")
+
+
+async def _close_sockets(app: web.Application) -> None:
+    app[READY]["ready"] = False
+    sockets = list(app[SOCKETS].keys())
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        return_exceptions=True,
+    )
+
+
+def feed_healthy(app: web.Application) -> bool:
+    hub = app[HUB]
+    return not hub.feed_done and hub.feed.is_healthy(time.time())

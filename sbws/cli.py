@@ -1,0 +1,136 @@
+"""The ``sbws`` command: serve, users, tokens and backtest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+from . import __version__
+from .settings import DEFAULTS, SERVE_OPTIONS, add_arguments, resolve
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", default=None, metavar="PATH",
+        help=f"ledger SQLite file [env SBWS_DB; default {DEFAULTS.db!r}]",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sbws",
+        description="Real-time sportsbook odds, arbitrage and bets over one WebSocket.",
+        epilog="Every serve flag also reads an SBWS_* environment variable; flags win.",
+    )
+    parser.add_argument("--version", action="version", version=f"sbws {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve", help="run the server (WebSocket, REST API, dashboard)",
+        description="Run the server. With no flags: the market simulator as the odds source and a SQLite ledger "
+        "in ./sbws.db, listening on http://127.0.0.1:3000.",
+    )
+    add_arguments(serve)
+
+    users = sub.add_parser("users", help="manage users", description="Create and list users of the ledger.")
+    users_sub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = users_sub.add_parser("add", help="create a user and print a new API token on the last line")
+    add.add_argument("name")
+    _db_argument(add)
+    listing = users_sub.add_parser("list", help="list users")
+    _db_argument(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    tokens = sub.add_parser("tokens", help="manage API tokens", description="Issue and revoke API tokens.")
+    tokens_sub = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    issue = tokens_sub.add_parser("issue", help="issue a new token for a user; printed once, on the last line")
+    issue.add_argument("name")
+    _db_argument(issue)
+    revoke = tokens_sub.add_parser("revoke", help="revoke a token by its id (the part before the dot)")
+    revoke.add_argument("token_id")
+    _db_argument(revoke)
+    return parser
+
+
+def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .ledger import SqliteLedger
+
+    return SqliteLedger(args.db or os.environ.get("SBWS_DB") or DEFAULTS.db)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from .ledger import LedgerError
+
+    store = _ledger(args)
+    try:
+        if args.command == "users" and args.action == "add":
+            store.add_user(args.name)
+            token_id, token = store.issue_token(args.name)
+            print(f"created user {args.name}; token id {token_id} (shown once, store it now):", file=sys.stderr)
+            print(token)
+        elif args.command == "users":
+            rows = store.list_users()
+            if args.json:
+                sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
+            else:
+                for row in rows:
+                    print(f"{row['username']}\t{row['id']}\tactive tokens: {row['activeTokens']}")
+        elif args.action == "issue":
+            token_id, token = store.issue_token(args.name)
+            print(f"token id {token_id} for {args.name} (shown once):", file=sys.stderr)
+            print(token)
+        elif args.action == "revoke":
+            if not store.revoke_token(args.token_id):
+                print(f"sbws: no active token {args.token_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.token_id}", file=sys.stderr)
+    except LedgerError as exc:
+        print(f"sbws: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from . import logs
+    from .app import make_app
+
+    settings = resolve(args)
+    logs.configure(settings.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def run() -> None:
+        app = make_app(settings)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=None)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        import structlog
+
+        structlog.get_logger("sbws").info("listening", url=f"http://{settings.host}:{settings.port}/")
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,101 @@
+"""The feed interface and the normalized records every feed produces.
+
+A feed is an async iterator of ``Batch`` values.  A batch may declare events
+and markets, carry quotes (decimal prices, outcome index as in
+``engine.markets.outcomes_for``), close markets, report results for
+settlement and report sportsbook status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import orjson
+from attrs import asdict, field, frozen
+
+from engine.board import Quote
+from engine.markets import MarketKey
+
+ONLINE, DEGRADED, OFFLINE = "online", "degraded", "offline"
+
+
+@frozen
+class EventInfo:
+    id: str
+    sport: str
+    league: str
+    home: str
+    away: str
+    start_ms: int
+    three_way: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"{self.home} vs {self.away}" if self.three_way else f"{self.away} @ {self.home}"
+
+
+@frozen
+class MarketSpec:
+    event_id: str
+    market_type: str
+    line: float | None = None
+    three_way: bool = False
+
+    @property
+    def key(self) -> MarketKey:
+        return MarketKey(self.event_id, self.market_type, self.line, self.three_way)
+
+
+@frozen
+class EventResult:
+    event_id: str
+    home_score: int
+    away_score: int
+
+
+@frozen
+class BookStatus:
+    id: str
+    name: str
+    status: str = ONLINE
+    response_time_ms: int = 0
+    last_update_ms: int = 0
+    quota_remaining: int | None = None
+
+
+def _tuple_of(cls: type) -> Any:
+    def convert(items: Any) -> tuple[Any, ...]:
+        return tuple(i if isinstance(i, cls) else cls(**i) for i in items)
+
+    return convert
+
+
+@frozen
+class Batch:
+    ts: float
+    events: tuple[EventInfo, ...] = field(default=(), converter=_tuple_of(EventInfo))
+    markets: tuple[MarketSpec, ...] = field(default=(), converter=_tuple_of(MarketSpec))
+    quotes: tuple[Quote, ...] = field(default=(), converter=_tuple_of(Quote))
+    closed: tuple[str, ...] = field(default=(), converter=tuple)
+    results: tuple[EventResult, ...] = field(default=(), converter=_tuple_of(EventResult))
+    statuses: tuple[BookStatus, ...] = field(default=(), converter=_tuple_of(BookStatus))
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self), option=orjson.OPT_SERIALIZE_NUMPY)
+
+    @classmethod
+    def from_json(cls, line: bytes | str) -> Batch:
+        return cls(**orjson.loads(line))
+
+
+class Feed(Protocol):
+    name: str
+
+    def batches(self) -> AsyncIterator[Batch]:
+        """Yield batches until the source is exhausted or the task is cancelled."""
+        ...
+
+    def is_healthy(self, now: float) -> bool:
+        """False when the source has stopped delivering (drives /readyz)."""
+        ...

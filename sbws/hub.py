@@ -1,0 +1,337 @@
+"""The broadcaster: feed in, engine in the middle, frames out to sockets.
+
+Encode once, send many: each market's JSON is cached by ``MarketState``;
+a push cycle builds one frame per subscription group (sockets with the same
+filters) by splicing those cached fragments, and hands the same bytes to
+every member's outbox.  Each socket has its own writer task, so one socket
+that stops reading only ever delays itself; past the soft limit its market
+updates are conflated, past the hard limit (or too long over the soft one)
+it is closed with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import WSMsgType, web
+
+from . import protocol, views
+from .audience import Audience, Group, market_matches, opportunity_matches
+from .context import SocketContext
+from .feeds.base import Feed
+from .metrics import Metrics
+from .service import Service, bet_view
+from .settings import Settings
+from .state import Changes, MarketState
+
+log = structlog.get_logger("sbws.hub")
+
+TRY_AGAIN_LATER = 1013
+
+
+def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b"") -> bytes:
+    """One message whose list field is made of pre-encoded JSON objects."""
+    ts = str(protocol.now_ms()).encode()
+    published = f"{time.time() * 1000:.3f}".encode()
+    return b"".join(
+        (b'{"type":"', kind, b'","', key, b'":[', b",".join(fragments), b"]", extra,
+         b',"timestamp":', ts, b',"publishedAt":', published, b"}")
+    )
+
+
+class Hub:
+    def __init__(
+        self, settings: Settings, state: MarketState, service: Service, feed: Feed, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.service = service
+        self.feed = feed
+        self.metrics = metrics
+        self.audience = Audience()
+        self.dirty: set[str] = set()
+        self.closed_since_push: set[str] = set()
+        self.arb_dirty = False
+        self.status_dirty: set[str] = set()
+        self.recorder: Any = None
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.feed_done = False
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        s = self.settings
+        self.tasks = [asyncio.create_task(self._run_feed(), name="feed")]
+        if s.market_interval > 0:
+            self.tasks.append(asyncio.create_task(self._every(s.market_interval, self.push_markets), name="markets"))
+        if s.arbitrage_interval > 0:
+            self.tasks.append(asyncio.create_task(self._every(s.arbitrage_interval, self._arbitrage_tick), name="arbs"))
+        self.tasks.append(asyncio.create_task(self._every(s.heartbeat_interval, self.push_heartbeat), name="heartbeat"))
+        self.tasks.append(asyncio.create_task(self._loop_lag(), name="loop-lag"))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _every(self, interval: float, fn: Any) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                fn()
+            except Exception:
+                log.exception("push_failed", push=getattr(fn, "__name__", "?"))
+
+    async def _loop_lag(self) -> None:
+        worst, window_start = 0.0, time.monotonic()
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(0.25)
+            lag = max(0.0, time.monotonic() - t0 - 0.25)
+            self.metrics.loop_lag.set(lag)
+            worst = max(worst, lag)
+            if time.monotonic() - window_start > 60:
+                worst, window_start = lag, time.monotonic()
+            self.metrics.loop_lag_max.set(worst)
+            self.metrics.feed_lag.set(time.time() - self.state.last_batch_at if self.state.batches else 0)
+
+    async def _run_feed(self) -> None:
+        try:
+            async for batch in self.feed.batches():
+                if self.recorder is not None:
+                    self.recorder.write(batch.to_json() + b"\n")
+                started = time.perf_counter()
+                changes = self.state.apply(batch)
+                self.metrics.scan_seconds.observe(time.perf_counter() - started)
+                self.ingest(changes)
+                await asyncio.sleep(0)
+            log.info("feed_finished", feed=self.feed.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("feed_crashed", feed=self.feed.name)
+        finally:
+            self.feed_done = True
+
+    # -- ingesting engine output ----------------------------------------------------------
+    def ingest(self, changes: Changes) -> None:
+        self.dirty |= changes.markets
+        self.closed_since_push |= changes.closed_opportunities
+        self.arb_dirty |= changes.opportunities_changed
+        self.status_dirty |= changes.statuses_changed
+        self.metrics.markets.set(len(self.state.specs))
+        self.metrics.opportunities.set(len(self.state.live))
+        for result in changes.results:
+            self.spawn(self._settle(result.event_id, result.home_score, result.away_score))
+        if self.settings.market_interval == 0 and self.dirty:
+            self.push_markets()
+        if self.settings.arbitrage_interval == 0 and self.arb_dirty:
+            self.push_arbitrage()
+        if self.status_dirty:
+            self.push_sportsbooks()
+
+    async def _settle(self, event_id: str, home: int, away: int) -> None:
+        try:
+            settled = await self.service.settle(event_id, home, away)
+        except Exception:
+            log.exception("settlement_failed", event_id=event_id)
+            return
+        for bet in settled:
+            log.info("bet_settled", bet_id=bet.id, user_id=bet.user_id, status=bet.status)
+            frame = protocol.encode({"type": "bet_settled", "bet": bet_view(bet), "timestamp": protocol.now_ms()})
+            for ctx in list(self.audience.by_user.get(bet.user_id, ())):
+                self.deliver(ctx, frame, "bet_settled")
+        if settled:
+            self.status_dirty |= {b.bookmaker for b in settled}
+            self.push_sportsbooks()
+
+    def _arbitrage_tick(self) -> None:
+        if self.settings.max_quote_age > 0:
+            self.ingest(self.state.expire_stale(time.time()))
+        self.push_arbitrage()
+
+    # -- pushes -------------------------------------------------------------------------
+    def push_markets(self) -> None:
+        dirty, self.dirty = self.dirty, set()
+        if not dirty or not self.audience.groups:
+            return
+        per_group: dict[Group, dict[str, bytes]] = {}
+        state = self.state
+        for market_id in dirty:
+            spec = state.specs.get(market_id)
+            if spec is None:
+                continue
+            event = state.events.get(spec.event_id)
+            books = state.market_books(market_id)
+            groups = self.audience.market_groups(market_id, event.sport if event else None, spec.market_type, books)
+            if not groups:
+                continue
+            fragment = state.fragment(market_id)
+            for group in groups:
+                per_group.setdefault(group, {})[market_id] = fragment
+        for group, fragments in per_group.items():
+            frame = splice(b"market_update", b"markets", fragments.values(), b',"total":' + str(len(fragments)).encode())
+            for ctx in list(group.members):
+                self.deliver(ctx, frame, "market_update", fragments)
+
+    def push_arbitrage(self) -> None:
+        closed, self.closed_since_push = self.closed_since_push, set()
+        self.arb_dirty = False
+        groups = [g for g in self.audience.arbitrage if g.members]
+        if not groups:
+            return
+        now = time.time()
+        encoded = {
+            opp_id: orjson.dumps(views.opportunity(self.state, live, now)) for opp_id, live in self.state.live.items()
+        }
+        closed_json = orjson.dumps(sorted(closed))
+        for group in groups:
+            chosen = [encoded[i] for i in self._matching_opportunities(group)]
+            if not chosen and not closed:
+                continue
+            extra = b',"total":' + str(len(chosen)).encode() + b',"closed":' + closed_json
+            frame = splice(b"arbitrage_update", b"opportunities", chosen, extra)
+            for ctx in list(group.members):
+                self.deliver(ctx, frame, "arbitrage_update")
+
+    def _matching_opportunities(self, group: Group) -> list[str]:
+        out = []
+        state = self.state
+        for opp_id, live in sorted(state.live.items(), key=lambda kv: -kv[1].opp.edge):
+            spec = state.specs[live.opp.market_id]
+            event = state.events.get(spec.event_id)
+            books = [leg.book for leg in live.opp.legs]
+            if opportunity_matches(group.sub, live.opp.market_id, event.sport if event else None, spec.market_type, books):
+                out.append(opp_id)
+        return out
+
+    def push_heartbeat(self) -> None:
+        frame = protocol.encode({"type": "heartbeat", "timestamp": protocol.now_ms(), "clients": len(self.audience)})
+        for ctx in list(self.audience.contexts):
+            self.deliver(ctx, frame, "heartbeat")
+
+    def sportsbooks_frame(self) -> bytes:
+        books = views.sportsbooks(self.state)
+        return protocol.encode({"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": protocol.now_ms()})
+
+    def push_sportsbooks(self) -> None:
+        changed, self.status_dirty = self.status_dirty, set()
+        if not changed:
+            return
+        frame = self.sportsbooks_frame()
+        for ctx in list(self.audience.contexts):
+            subscribed = ctx.subscribed_sportsbooks
+            if not subscribed or not subscribed.isdisjoint(changed):
+                self.deliver(ctx, frame, "sportsbooks")
+
+    def snapshot(self, ctx: SocketContext) -> None:
+        """What a fresh subscription matches, sent at once rather than at the next interval."""
+        group = self.audience.of.get(ctx)
+        if group is None:
+            return
+        state = self.state
+        if group.wants_markets:
+            fragments = {}
+            for market_id, spec in state.specs.items():
+                event = state.events.get(spec.event_id)
+                books = state.market_books(market_id)
+                if market_matches(group.sub, market_id, event.sport if event else None, spec.market_type, books):
+                    fragments[market_id] = state.fragment(market_id)
+            frame = splice(b"market_update", b"markets", fragments.values(), b',"total":' + str(len(fragments)).encode())
+            self.deliver(ctx, frame, "market_update")
+        if group.sub.arbitrage:
+            now = time.time()
+            chosen = [orjson.dumps(views.opportunity(state, state.live[i], now)) for i in self._matching_opportunities(group)]
+            extra = b',"total":' + str(len(chosen)).encode() + b',"closed":[]'
+            self.deliver(ctx, splice(b"arbitrage_update", b"opportunities", chosen, extra), "arbitrage_update")
+
+    # -- delivery -------------------------------------------------------------------------
+    def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, bytes] | None = None) -> None:
+        box = ctx.outbox
+        if box.closing:
+            return
+        s = self.settings
+        pending = box.queued_bytes + self._buffered(ctx)
+        now = time.monotonic()
+        if pending > s.hard_limit_bytes or (
+            box.over_soft_since is not None and now - box.over_soft_since > s.slow_timeout
+        ):
+            self.close_slow(ctx, pending)
+            return
+        if pending > s.soft_limit_bytes:
+            if box.over_soft_since is None:
+                box.over_soft_since = now
+            if fragments is not None:
+                box.conflate(fragments)
+                self.metrics.conflated.inc(len(fragments))
+                return
+        else:
+            box.over_soft_since = None
+        box.put(frame)
+        self.metrics.messages_out.labels(kind).inc()
+
+    @staticmethod
+    def _buffered(ctx: SocketContext) -> int:
+        transport = ctx.transport_ref() if ctx.transport_ref is not None else None
+        if transport is None:
+            return 0
+        try:
+            return int(transport.get_write_buffer_size())
+        except Exception:
+            return 0
+
+    def close_slow(self, ctx: SocketContext, pending: int) -> None:
+        ctx.outbox.closing = True
+        ctx.outbox.frames.clear()
+        ctx.outbox.conflated.clear()
+        ctx.outbox.queued_bytes = 0
+        self.metrics.slow_closed.inc()
+        log.warning("slow_consumer_closed", client_id=ctx.client_id, pending_bytes=pending)
+        ws = ctx.socket_ref() if ctx.socket_ref is not None else None
+        transport = ctx.transport_ref() if ctx.transport_ref is not None else None
+        if ws is not None:
+            self.spawn(_close_hard(ws, transport))
+        if ctx.outbox.wake is not None:
+            ctx.outbox.wake.set()
+
+    async def writer(self, ws: web.WebSocketResponse, ctx: SocketContext) -> None:
+        """The only coroutine that writes to this socket."""
+        box = ctx.outbox
+        box.wake = asyncio.Event()
+        try:
+            while not box.closing:
+                await box.wake.wait()
+                box.wake.clear()
+                while not box.closing:
+                    frame = box.pop()
+                    if frame is None and box.conflated:
+                        fragments, box.conflated = box.conflated, {}
+                        frame = splice(b"market_update", b"markets", fragments.values(),
+                                       b',"total":' + str(len(fragments)).encode() + b',"conflated":true')
+                    if frame is None:
+                        break
+                    await ws.send_frame(frame, WSMsgType.TEXT)
+        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+            pass
+
+
+async def _close_hard(ws: web.WebSocketResponse, transport: Any) -> None:
+    try:
+        await asyncio.wait_for(ws.close(code=TRY_AGAIN_LATER, message=b"slow consumer"), 1.0)
+    except (asyncio.TimeoutError, ConnectionResetError, RuntimeError):
+        pass
+    if transport is not None and not transport.is_closing():
+        transport.abort()
+

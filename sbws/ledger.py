@@ -1,0 +1,346 @@
+"""The ledger: users, API tokens and bets in SQLite.
+
+``SqliteLedger`` is plain synchronous code, usable by the CLI as is.  The
+server wraps it in ``AsyncLedger``, which runs every call on one dedicated
+thread so the event loop never waits on the disk.  WAL with synchronous=FULL:
+a bet is durable when ``place_bet`` returns, before anything is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from .betting import PLACED, outcome, payout_cents, settled_payout
+
+T = TypeVar("T")
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        secret_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE TABLE bets (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        client_ref TEXT,
+        market_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        market_type TEXT NOT NULL,
+        line REAL,
+        three_way INTEGER NOT NULL,
+        selection_id TEXT NOT NULL,
+        bookmaker TEXT NOT NULL,
+        stake_cents INTEGER NOT NULL CHECK (stake_cents > 0),
+        odds INTEGER NOT NULL,
+        requested_odds INTEGER NOT NULL,
+        potential_payout_cents INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        payout_cents INTEGER,
+        notes TEXT NOT NULL DEFAULT '',
+        placed_at INTEGER NOT NULL,
+        settled_at INTEGER,
+        UNIQUE (user_id, client_ref)
+    );
+    CREATE INDEX bets_user_time ON bets (user_id, placed_at DESC);
+    CREATE INDEX bets_open_event ON bets (event_id) WHERE status = 'placed';
+    """,
+)
+
+
+@frozen
+class Identity:
+    user_id: str
+    username: str
+    token_id: str
+
+
+@frozen
+class NewBet:
+    user_id: str
+    client_ref: str | None
+    market_id: str
+    event_id: str
+    market_type: str
+    line: float | None
+    three_way: bool
+    selection_id: str
+    bookmaker: str
+    stake_cents: int
+    odds: int
+    requested_odds: int
+    notes: str
+
+
+@frozen
+class Bet:
+    id: str
+    user_id: str
+    client_ref: str | None
+    market_id: str
+    event_id: str
+    market_type: str
+    line: float | None
+    selection_id: str
+    bookmaker: str
+    stake_cents: int
+    odds: int
+    requested_odds: int
+    potential_payout_cents: int
+    status: str
+    payout_cents: int | None
+    notes: str
+    placed_at: int
+    settled_at: int | None
+
+
+BET_COLUMNS = (
+    "id, user_id, client_ref, market_id, event_id, market_type, line, selection_id, bookmaker, stake_cents, "
+    "odds, requested_odds, potential_payout_cents, status, payout_cents, notes, placed_at, settled_at"
+)
+
+
+class LedgerError(Exception):
+    pass
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    token_id, sep, secret = token.partition(".")
+    if not sep or not token_id.startswith("tok_") or len(token) > 200:
+        return None
+    return token_id, secret
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SqliteLedger:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.tx() as c:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    # -- users and tokens -------------------------------------------------------
+    def add_user(self, username: str) -> str:
+        user_id = "user_" + secrets.token_hex(6)
+        try:
+            with self.tx() as c:
+                c.execute("INSERT INTO users VALUES (?, ?, ?)", (user_id, username, now_ms()))
+        except sqlite3.IntegrityError:
+            raise LedgerError(f"user {username!r} already exists") from None
+        return user_id
+
+    def list_users(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT u.id, u.username, u.created_at, "
+            "(SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
+            "FROM users u ORDER BY u.username"
+        ).fetchall()
+        return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
+
+    def issue_token(self, username: str) -> tuple[str, str]:
+        row = self.conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no user named {username!r}")
+        token_id = "tok_" + secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self.tx() as c:
+            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, NULL)", (token_id, row[0], hash_secret(secret), now_ms()))
+        return token_id, f"{token_id}.{secret}"
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self.tx() as c:
+            cur = c.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_ms(), token_id)
+            )
+        return cur.rowcount == 1
+
+    def verify_token(self, token: str) -> Identity | None:
+        parts = split_token(token)
+        if parts is None:
+            return None
+        token_id, secret = parts
+        row = self.conn.execute(
+            "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.id = ?",
+            (token_id,),
+        ).fetchone()
+        expected = row[0] if row else hash_secret("")
+        ok = hmac.compare_digest(expected, hash_secret(secret))
+        if row is None or not ok or row[1] is not None:
+            return None
+        return Identity(row[2], row[3], token_id)
+
+    def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        """Development mode (--trust-user-id): an existing user, without a token."""
+        row = self.conn.execute(
+            "SELECT id, username FROM users WHERE id = ? OR username = ?", (user_id or "", username)
+        ).fetchone()
+        return None if row is None else Identity(row[0], row[1], "")
+
+    def token_active(self, token_id: str) -> bool:
+        if token_id == "":
+            return True
+        row = self.conn.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return row is not None and row[0] is None
+
+    # -- bets ------------------------------------------------------------------
+    def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        """Insert a bet, or return the one with the same clientRef (duplicate=True)."""
+        bet_id = "bet_" + secrets.token_hex(8)
+        placed_at = now_ms()
+        payout = payout_cents(new.stake_cents, new.odds)
+        with self.tx() as c:
+            if new.client_ref is not None:
+                existing = c.execute(
+                    f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?",
+                    (new.user_id, new.client_ref),
+                ).fetchone()
+                if existing is not None:
+                    return Bet(*existing), True
+            c.execute(
+                f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bet_id, new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type, new.line,
+                    new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds, payout,
+                    PLACED, None, new.notes, placed_at, None, int(new.three_way),
+                ),
+            )
+        return self.get_bet(bet_id), False
+
+    def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        row = self.conn.execute(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
+        ).fetchone()
+        return None if row is None else Bet(*row)
+
+    def get_bet(self, bet_id: str) -> Bet:
+        row = self.conn.execute(f"SELECT {BET_COLUMNS} FROM bets WHERE id = ?", (bet_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no bet {bet_id}")
+        return Bet(*row)
+
+    def get_bets(
+        self,
+        user_id: str,
+        status: str | None = None,
+        bookmaker: str | None = None,
+        market_id: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        limit: int = 50,
+    ) -> list[Bet]:
+        where = ["user_id = ?"]
+        args: list[Any] = [user_id]
+        for column, value in (("status", status), ("bookmaker", bookmaker), ("market_id", market_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if from_ms is not None:
+            where.append("placed_at >= ?")
+            args.append(from_ms)
+        if to_ms is not None:
+            where.append("placed_at <= ?")
+            args.append(to_ms)
+        args.append(limit)
+        rows = self.conn.execute(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE {' AND '.join(where)} ORDER BY placed_at DESC, rowid DESC LIMIT ?",
+            args,
+        ).fetchall()
+        return [Bet(*r) for r in rows]
+
+    def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        """Settle every open bet on an event; idempotent (only 'placed' rows change)."""
+        settled_at = now_ms()
+        with self.tx() as c:
+            rows = c.execute(
+                "SELECT id, market_type, line, three_way, selection_id, stake_cents, potential_payout_cents "
+                "FROM bets WHERE event_id = ? AND status = ?",
+                (event_id, PLACED),
+            ).fetchall()
+            for bet_id, mtype, line, three_way, selection, stake, potential in rows:
+                status = outcome(mtype, line, selection, home, away, bool(three_way))
+                c.execute(
+                    "UPDATE bets SET status = ?, payout_cents = ?, settled_at = ? WHERE id = ? AND status = ?",
+                    (status, settled_payout(status, stake, potential), settled_at, bet_id, PLACED),
+                )
+        return [self.get_bet(r[0]) for r in rows]
+
+    def active_bets_by_book(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
+        return {book: count for book, count in rows}
+
+    def writable(self) -> bool:
+        try:
+            with self.tx() as c:
+                c.execute("PRAGMA user_version")
+            return True
+        except sqlite3.Error:
+            return False
+
+
+class AsyncLedger:
+    """Runs a synchronous ledger on one dedicated thread."""
+
+    def __init__(self, store: SqliteLedger) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def close(self) -> None:
+        await self.call(self.store.close)
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,163 @@
+"""The operations behind both the WebSocket and the REST API.
+
+Handlers parse with ``protocol`` and call these; nothing here knows about
+sockets or HTTP.  Bets go through one path whichever door they came in by.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from engine.odds import to_american_int
+
+from . import views
+from .betting import better_or_equal, from_cents, to_cents
+from .ledger import AsyncLedger, Bet, Identity, NewBet
+from .protocol import CONFLICT, NOT_FOUND, UNAUTHORIZED, GetArbitrage, GetBets, GetMarkets, PlaceBet, ProtocolError, now_ms
+from .state import MarketState
+
+
+def bet_view(bet: Bet) -> dict[str, Any]:
+    return {
+        "id": bet.id,
+        "marketId": bet.market_id,
+        "eventId": bet.event_id,
+        "marketType": bet.market_type,
+        "line": bet.line,
+        "selectionId": bet.selection_id,
+        "bookmaker": bet.bookmaker,
+        "stake": float(from_cents(bet.stake_cents)),
+        "odds": bet.odds,
+        "requestedOdds": bet.requested_odds,
+        "potentialPayout": float(from_cents(bet.potential_payout_cents)),
+        "status": bet.status,
+        "payout": None if bet.payout_cents is None else float(from_cents(bet.payout_cents)),
+        "notes": bet.notes,
+        "clientRef": bet.client_ref,
+        "placedAt": bet.placed_at,
+        "settledAt": bet.settled_at,
+    }
+
+
+class Service:
+    def __init__(self, state: MarketState, ledger: AsyncLedger, live_betting: bool = False) -> None:
+        self.state = state
+        self.ledger = ledger
+        self.live_betting = live_betting
+
+    def markets(self, q: GetMarkets) -> dict[str, Any]:
+        state = self.state
+        chosen: list[str] = []
+        total = 0
+        ids = state.event_markets.get(q.event_id, set()) if q.event_id else state.specs.keys()
+        for market_id in sorted(ids):
+            spec = state.specs[market_id]
+            event = state.events.get(spec.event_id)
+            if q.market_type and spec.market_type != q.market_type:
+                continue
+            if q.sport and (event is None or event.sport != q.sport):
+                continue
+            if q.league and (event is None or event.league != q.league):
+                continue
+            if q.bookmaker and q.bookmaker not in state.market_books(market_id):
+                continue
+            total += 1
+            if len(chosen) < q.limit:
+                chosen.append(market_id)
+        return {"markets": [orjson.Fragment(state.fragment(m)) for m in chosen], "total": total, "timestamp": now_ms()}
+
+    def market(self, market_id: str) -> bytes:
+        if market_id not in self.state.specs:
+            raise ProtocolError(NOT_FOUND, f"unknown market {market_id!r}", "marketId")
+        return self.state.fragment(market_id)
+
+    def opportunities(self, q: GetArbitrage) -> dict[str, Any]:
+        now = time.time()
+        out = []
+        for live in self.state.live.values():
+            opp = live.opp
+            spec = self.state.specs[opp.market_id]
+            if opp.edge < q.min_edge:
+                continue
+            if q.event_id and spec.event_id != q.event_id:
+                continue
+            if q.market_type and spec.market_type != q.market_type:
+                continue
+            if q.bookmaker and all(leg.book != q.bookmaker for leg in opp.legs):
+                continue
+            out.append(views.opportunity(self.state, live, now))
+        out.sort(key=lambda o: -o["edge"])
+        return {"opportunities": out, "total": len(out), "timestamp": now_ms()}
+
+    async def identity(self, token: str | None) -> Identity | None:
+        if not token:
+            return None
+        return await self.ledger.call(self.ledger.store.verify_token, token)
+
+    async def place_bet(self, who: Identity | None, cmd: PlaceBet) -> tuple[Bet, bool]:
+        if who is None:
+            raise ProtocolError(UNAUTHORIZED, "Authentication required")
+        if not await self.ledger.call(self.ledger.store.token_active, who.token_id):
+            raise ProtocolError(UNAUTHORIZED, "token revoked")
+        state = self.state
+        key = state.market_key(cmd.market_id)
+        if key is None:
+            raise ProtocolError(NOT_FOUND, f"unknown market {cmd.market_id!r}", "marketId")
+        if cmd.selection_id not in key.outcomes:
+            raise ProtocolError(
+                NOT_FOUND, f"unknown selection {cmd.selection_id!r}; expected one of {', '.join(key.outcomes)}",
+                "selectionId",
+            )
+        if cmd.bookmaker not in state.known_books():
+            raise ProtocolError(NOT_FOUND, f"unknown sportsbook {cmd.bookmaker!r}", "bookmaker")
+        if cmd.client_ref is not None:
+            # A retry of an acknowledged bet must get the original back even if the market moved since.
+            existing = await self.ledger.call(self.ledger.store.find_by_client_ref, who.user_id, cmd.client_ref)
+            if existing is not None:
+                return existing, True
+        if not state.is_open(cmd.market_id):
+            raise ProtocolError(CONFLICT, "market is closed", "marketId")
+        event = state.events.get(key.event_id)
+        if event is not None and not self.live_betting and event.start_ms <= now_ms():
+            raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
+        price = state.price(cmd.market_id, key.outcomes.index(cmd.selection_id), cmd.bookmaker)
+        if price is None:
+            raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not offer this selection now", "bookmaker")
+        current = to_american_int(price)
+        if not better_or_equal(current, cmd.odds):
+            raise ProtocolError(CONFLICT, "odds moved against you", "odds", currentOdds=current, requestedOdds=cmd.odds)
+        new = NewBet(
+            user_id=who.user_id,
+            client_ref=cmd.client_ref,
+            market_id=cmd.market_id,
+            event_id=key.event_id,
+            market_type=key.market_type,
+            line=key.line,
+            three_way=key.three_way,
+            selection_id=cmd.selection_id,
+            bookmaker=cmd.bookmaker,
+            stake_cents=to_cents(cmd.stake),
+            odds=current,
+            requested_odds=cmd.odds,
+            notes=cmd.notes,
+        )
+        bet, duplicate = await self.ledger.call(self.ledger.store.place_bet, new)
+        if not duplicate:
+            state.active_bets[bet.bookmaker] = state.active_bets.get(bet.bookmaker, 0) + 1
+        return bet, duplicate
+
+    async def bets(self, who: Identity | None, q: GetBets) -> list[Bet]:
+        if who is None:
+            raise ProtocolError(UNAUTHORIZED, "Authentication required")
+        return await self.ledger.call(
+            self.ledger.store.get_bets, who.user_id, q.status, q.bookmaker, q.market_id, q.from_ms, q.to_ms, q.limit
+        )
+
+    async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
+        settled = await self.ledger.call(self.ledger.store.settle_event, event_id, home, away)
+        if settled:
+            self.state.active_bets = await self.ledger.call(self.ledger.store.active_bets_by_book)
+        return settled

@@ -1,0 +1,212 @@
+"""Every setting of ``sbws serve`` in one place: its flag, its SBWS_* twin, its help.
+
+The argparse parser and the README's settings table are both generated from
+``SERVE_OPTIONS``, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from attrs import field, frozen
+
+
+def _commission(items: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        book, sep, pct = item.partition("=")
+        if not sep or not book:
+            raise ValueError(f"commission must look like BOOK=PERCENT, got {item!r}")
+        value = float(pct)
+        if not 0 <= value < 100:
+            raise ValueError(f"commission percent must be in [0, 100), got {value}")
+        out[book.strip()] = value / 100.0
+    return out
+
+
+@frozen
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    db: str = "sbws.db"
+    feed: str = "sim"
+    seed: int = 1
+    market_interval: float = 5.0
+    arbitrage_interval: float = 10.0
+    heartbeat_interval: float = 30.0
+    allowed_origins: tuple[str, ...] = ()
+    trust_user_id: bool = False
+    commission: Mapping[str, float] = field(factory=dict)
+    max_quote_age: float = 120.0
+    max_edge: float = 10.0
+    stake_rounding: float = 0.0
+    max_stake: float = 10_000.0
+    min_stake: float = 0.01
+    live_betting: bool = False
+    rate_limit: float = 10.0
+    rate_burst: int = 20
+    max_message_bytes: int = 64 * 1024
+    sim_events: int = 24
+    sim_books: int = 10
+    sim_tick_ms: int = 500
+    sim_speed: float = 1.0
+    odds_api_base: str = "https://api.the-odds-api.com"
+    odds_api_sports: tuple[str, ...] = ("basketball_nba",)
+    odds_api_regions: str = "us,eu,uk"
+    odds_api_interval: float = 60.0
+    odds_api_key: str = ""
+    record: str = ""
+    compress: bool = False
+    soft_limit_bytes: int = 256 * 1024
+    hard_limit_bytes: int = 4 * 1024 * 1024
+    slow_timeout: float = 10.0
+    log_level: str = "info"
+
+
+@frozen
+class Option:
+    name: str
+    help: str
+    parse: Callable[[str], Any] = str
+    many: bool = False
+    flag_only: bool = False
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "SBWS_" + self.name.upper()
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+SERVE_OPTIONS: tuple[Option, ...] = (
+    Option("host", "interface to listen on"),
+    Option("port", "TCP port to listen on", int),
+    Option("db", "ledger: a SQLite file path", metavar="PATH"),
+    Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...] or replay:FILE.jsonl", metavar="NAME[:ARG]"),
+    Option("seed", "simulator seed (same seed, same market)", int),
+    Option("market_interval", "seconds between market_update pushes; 0 pushes on every engine update", float),
+    Option("arbitrage_interval", "seconds between arbitrage_update pushes; 0 pushes on every engine update", float),
+    Option("heartbeat_interval", "seconds between heartbeat pushes", float),
+    Option("allowed_origins", "extra browser origins allowed to open the WebSocket (comma-separated)", _csv, metavar="ORIGINS"),
+    Option("trust_user_id", "DEVELOPMENT ONLY: let ?user_id= grant betting rights without a token", _bool, flag_only=True),
+    Option("commission", "exchange commission on net winnings, repeatable (e.g. betfair=5)", str, many=True, metavar="BOOK=PERCENT"),
+    Option("max_quote_age", "ignore quotes older than this many seconds in arbitrage (0 disables)", float),
+    Option("max_edge", "flag opportunities with a larger edge (percent) as suspect", float),
+    Option("stake_rounding", "round each arbitrage leg's stake to this unit (0: exact)", float, metavar="UNIT"),
+    Option("max_stake", "largest stake accepted for one bet", float),
+    Option("min_stake", "smallest stake accepted for one bet", float),
+    Option("live_betting", "accept bets on events that have started", _bool, flag_only=True),
+    Option("rate_limit", "messages per second allowed per socket (token bucket rate)", float),
+    Option("rate_burst", "token bucket size: messages a socket may send in a burst", int),
+    Option("max_message_bytes", "largest client frame accepted (bytes); larger closes with 1009", int),
+    Option("sim_events", "simulator: concurrent events", int),
+    Option("sim_books", "simulator: number of sportsbooks (8 to 20)", int),
+    Option("sim_tick_ms", "simulator: milliseconds between ticks", int),
+    Option("sim_speed", "simulator: time acceleration (2 runs event clocks twice as fast)", float),
+    Option("odds_api_base", "The Odds API base URL", metavar="URL"),
+    Option("odds_api_sports", "The Odds API sport keys (comma-separated)", _csv, metavar="KEYS"),
+    Option("odds_api_regions", "The Odds API regions (comma-separated)"),
+    Option("odds_api_interval", "seconds between The Odds API polls (stretched as the quota runs low)", float),
+    Option("odds_api_key", "The Odds API key (prefer the environment variable)", metavar="KEY"),
+    Option("record", "record every normalized feed batch to this JSONL file", metavar="FILE"),
+    Option("compress", "per-message deflate for pushes (costs CPU per socket)", _bool, flag_only=True),
+    Option("soft_limit_bytes", "per-socket outgoing bytes over which market updates are conflated", int),
+    Option("hard_limit_bytes", "per-socket outgoing bytes over which the socket is closed (1013)", int),
+    Option("slow_timeout", "seconds a socket may stay over the soft limit before it is closed (1013)", float),
+    Option("log_level", "debug, info, warning or error"),
+)
+
+DEFAULTS = Settings()
+
+
+def add_arguments(parser: argparse.ArgumentParser, options: Sequence[Option] = SERVE_OPTIONS) -> None:
+    for opt in options:
+        default = getattr(DEFAULTS, opt.name)
+        shown = dict(default) if isinstance(default, Mapping) else default
+        if isinstance(shown, tuple):
+            shown = ",".join(shown)
+        text = f"{opt.help} [env {opt.env}; default {shown!r}]"
+        if opt.flag_only:
+            parser.add_argument(opt.flag, action="store_const", const="true", default=None, help=text)
+        elif opt.many:
+            parser.add_argument(opt.flag, action="append", default=None, metavar=opt.metavar, help=text)
+        else:
+            parser.add_argument(opt.flag, default=None, metavar=opt.metavar or opt.name.upper(), help=text)
+
+
+def resolve(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None, options: Sequence[Option] = SERVE_OPTIONS
+) -> Settings:
+    """Flags win over SBWS_* variables, which win over defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for opt in options:
+        raw = getattr(args, opt.name, None)
+        if raw is None and opt.env in env:
+            raw = env[opt.env].split(",") if opt.many else env[opt.env]
+        if raw is None:
+            continue
+        try:
+            if opt.name == "commission":
+                values[opt.name] = _commission(raw)
+            else:
+                values[opt.name] = opt.parse(raw)
+        except ValueError as exc:
+            raise SystemExit(f"sbws: invalid {opt.flag} / {opt.env}: {exc}") from None
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    problems = []
+    if not 0 < s.port < 65536:
+        problems.append("--port must be 1..65535")
+    for name in ("market_interval", "arbitrage_interval", "max_quote_age", "stake_rounding"):
+        if getattr(s, name) < 0:
+            problems.append(f"--{name.replace('_', '-')} must be >= 0")
+    if s.heartbeat_interval <= 0:
+        problems.append("--heartbeat-interval must be > 0")
+    if not 0 < s.min_stake <= s.max_stake:
+        problems.append("--min-stake must be > 0 and <= --max-stake")
+    if s.rate_limit <= 0 or s.rate_burst < 1:
+        problems.append("--rate-limit must be > 0 and --rate-burst >= 1")
+    if not 2 <= s.sim_books <= 20 or s.sim_events < 1 or s.sim_tick_ms < 1 or s.sim_speed <= 0:
+        problems.append("simulator: --sim-books 2..20, --sim-events >= 1, --sim-tick-ms >= 1, --sim-speed > 0")
+    if s.soft_limit_bytes >= s.hard_limit_bytes:
+        problems.append("--soft-limit-bytes must be below --hard-limit-bytes")
+    if problems:
+        raise SystemExit("sbws: " + "; ".join(problems))
+
+
+def markdown_table(options: Sequence[Option] = SERVE_OPTIONS) -> str:
+    rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for opt in options:
+        default = getattr(DEFAULTS, opt.name)
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        if isinstance(default, Mapping):
+            default = ""
+        shown = f"`{default}`" if default != "" else "(none)"
+        flag = opt.flag + ("" if opt.flag_only else f" {opt.metavar or opt.name.upper()}")
+        rows.append(f"| `{flag}` | `{opt.env}` | {shown} | {opt.help} |")
+    return "\n".join(rows)

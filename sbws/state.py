@@ -1,0 +1,186 @@
+"""What the server knows about the market, without any I/O.
+
+``MarketState`` applies feed batches to the engine's board, rescans what
+changed, keeps the live arbitrage opportunities with their first-seen time,
+and records what changed since the last push so the broadcaster can send
+deltas.  Encoded market fragments are cached per market until it changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import orjson
+from attrs import define, field
+
+from engine.arbitrage import ArbConfig, Opportunity, Scanner
+from engine.board import QuoteBoard
+from engine.markets import MarketKey
+
+from .feeds.base import Batch, BookStatus, EventInfo, EventResult, MarketSpec
+from . import views
+
+
+@define
+class LiveOpportunity:
+    opp: Opportunity
+    detected_at: float
+    updated_at: float
+
+
+@define
+class Changes:
+    markets: set[str] = field(factory=set)
+    opened: set[str] = field(factory=set)
+    closed_opportunities: set[str] = field(factory=set)
+    opportunities_changed: bool = False
+    statuses_changed: set[str] = field(factory=set)
+    results: list[EventResult] = field(factory=list)
+
+
+class MarketState:
+    def __init__(self, config: ArbConfig) -> None:
+        self.board = QuoteBoard()
+        self.scanner = Scanner(self.board, config)
+        self.config = config
+        self.events: dict[str, EventInfo] = {}
+        self.specs: dict[str, MarketSpec] = {}
+        self.event_markets: dict[str, set[str]] = {}
+        self.book_status: dict[str, BookStatus] = {}
+        self.live: dict[str, LiveOpportunity] = {}
+        self.by_market: dict[str, str] = {}
+        self.updated_at: dict[str, float] = {}
+        self.active_bets: dict[str, int] = {}
+        self._fragments: dict[str, bytes] = {}
+        self.last_batch_at = 0.0
+        self.batches = 0
+
+    # -- applying feed data -------------------------------------------------
+    def apply(self, batch: Batch) -> Changes:
+        changes = Changes()
+        self.last_batch_at = batch.ts
+        self.batches += 1
+        for ev in batch.events:
+            self.events[ev.id] = ev
+        for spec in batch.markets:
+            key = spec.key
+            if key.id not in self.specs or not self.board.open[self.board.market_index[key.id]]:
+                changes.opened.add(key.id)
+            self.specs[key.id] = spec
+            self.event_markets.setdefault(spec.event_id, set()).add(key.id)
+            self.board.add_market(key)
+        touched = set(self.board.update(batch.quotes).tolist())
+        for market_id in batch.closed:
+            idx = self.board.close_market(market_id)
+            if idx is not None:
+                touched.add(idx)
+        for status in batch.statuses:
+            prev = self.book_status.get(status.id)
+            if prev is None or prev.status != status.status:
+                changes.statuses_changed.add(status.id)
+            self.book_status[status.id] = status
+            if status.status == "offline":
+                touched.update(self.board.withdraw_book(status.id).tolist())
+        changes.results.extend(batch.results)
+        for idx in touched:
+            market_id = self.board.markets[idx].id
+            changes.markets.add(market_id)
+            self.updated_at[market_id] = batch.ts
+            self._fragments.pop(market_id, None)
+        if touched:
+            self._rescan(np.fromiter(touched, dtype=np.intp), batch.ts, changes)
+        for result in batch.results:
+            self._forget_event(result.event_id, batch.ts, changes)
+        return changes
+
+    def _forget_event(self, event_id: str, now: float, changes: Changes) -> None:
+        """A finished event leaves the board; bets keep what settlement needs."""
+        self.events.pop(event_id, None)
+        for market_id in self.event_markets.pop(event_id, ()):
+            self.board.remove_market(market_id)
+            self.specs.pop(market_id, None)
+            self.updated_at.pop(market_id, None)
+            self._fragments.pop(market_id, None)
+            changes.markets.discard(market_id)
+            opp_id = self.by_market.pop(market_id, None)
+            if opp_id is not None:
+                del self.live[opp_id]
+                changes.closed_opportunities.add(opp_id)
+                changes.opportunities_changed = True
+
+    def expire_stale(self, now: float) -> Changes:
+        """Full rescan: drops opportunities whose quotes aged past the limit."""
+        changes = Changes()
+        self._rescan(None, now, changes)
+        return changes
+
+    def _rescan(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
+        found = self.scanner.scan(now, markets)
+        if markets is None:
+            scope: Iterable[str] = list(self.by_market)
+        else:
+            scope = [self.board.markets[int(i)].id for i in markets]
+        fresh = {o.market_id: o for o in found}
+        for market_id in scope:
+            old_id = self.by_market.get(market_id)
+            new = fresh.get(market_id)
+            if old_id is not None and (new is None or new.id != old_id):
+                del self.live[old_id]
+                del self.by_market[market_id]
+                changes.closed_opportunities.add(old_id)
+                changes.opportunities_changed = True
+        for market_id, opp in fresh.items():
+            current = self.live.get(opp.id)
+            if current is None:
+                self.live[opp.id] = LiveOpportunity(opp, now, now)
+                self.by_market[market_id] = opp.id
+                changes.closed_opportunities.discard(opp.id)
+                changes.opportunities_changed = True
+            elif current.opp != opp:
+                current.opp = opp
+                current.updated_at = now
+                changes.opportunities_changed = True
+
+    # -- reading --------------------------------------------------------------
+    def market_key(self, market_id: str) -> MarketKey | None:
+        spec = self.specs.get(market_id)
+        return spec.key if spec else None
+
+    def is_open(self, market_id: str) -> bool:
+        idx = self.board.market_index.get(market_id)
+        return idx is not None and bool(self.board.open[idx])
+
+    def market_books(self, market_id: str) -> list[str]:
+        idx = self.board.market_index[market_id]
+        row = self.board.prices[idx, :, : len(self.board.books)]
+        quoted = ~np.isnan(row).all(axis=0)
+        return [self.board.books[b] for b in np.flatnonzero(quoted)]
+
+    def price(self, market_id: str, outcome: int, book: str) -> float | None:
+        idx = self.board.market_index.get(market_id)
+        b = self.board.book_index.get(book)
+        if idx is None or b is None:
+            return None
+        value = float(self.board.prices[idx, outcome, b])
+        return None if value != value else value
+
+    def fragment(self, market_id: str) -> bytes:
+        """The market's JSON object, encoded once per change."""
+        cached = self._fragments.get(market_id)
+        if cached is None:
+            cached = orjson.dumps(views.market(self, market_id))
+            self._fragments[market_id] = cached
+        return cached
+
+    def available_markets(self) -> dict[str, int]:
+        n = self.board.n_markets
+        nb = len(self.board.books)
+        if n == 0 or nb == 0:
+            return {}
+        open_rows = self.board.prices[:n][self.board.open[:n]][:, :, :nb]
+        counts = (~np.isnan(open_rows)).any(axis=1).sum(axis=0)
+        return {book: int(c) for book, c in zip(self.board.books, counts)}
+
+    def known_books(self) -> set[str]:
+        return set(self.book_status) | set(self.board.books)
