@@ -7,6 +7,7 @@ keep every closed socket alive forever.  It holds a weak reference instead.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections import deque
@@ -51,19 +52,17 @@ class Outbox:
     queued_bytes: int = 0
     conflated: dict[str, bytes] = field(factory=dict)
     over_soft_since: float | None = None
-    wake: Any = None
+    wake: asyncio.Event = field(factory=asyncio.Event)
     closing: bool = False
 
     def put(self, frame: bytes) -> None:
         self.frames.append(frame)
         self.queued_bytes += len(frame)
-        if self.wake is not None:
-            self.wake.set()
+        self.wake.set()
 
     def conflate(self, fragments: dict[str, bytes]) -> None:
         self.conflated.update(fragments)
-        if self.wake is not None:
-            self.wake.set()
+        self.wake.set()
 
     def pop(self) -> bytes | None:
         if self.frames:

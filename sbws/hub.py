@@ -303,13 +303,11 @@ class Hub:
         transport = ctx.transport_ref() if ctx.transport_ref is not None else None
         if ws is not None:
             self.spawn(_close_hard(ws, transport))
-        if ctx.outbox.wake is not None:
-            ctx.outbox.wake.set()
+        ctx.outbox.wake.set()
 
     async def writer(self, ws: web.WebSocketResponse, ctx: SocketContext) -> None:
         """The only coroutine that writes to this socket."""
         box = ctx.outbox
-        box.wake = asyncio.Event()
         try:
             while not box.closing:
                 await box.wake.wait()

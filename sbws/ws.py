@@ -86,8 +86,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
     finally:
         hub.audience.remove(ctx)
         ctx.outbox.closing = True
-        if ctx.outbox.wake is not None:
-            ctx.outbox.wake.set()
+        ctx.outbox.wake.set()
         writer.cancel()
         app[METRICS].sockets.dec()
         log.info("disconnected", client_id=ctx.client_id, code=ws.close_code)
