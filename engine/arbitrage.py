@@ -8,7 +8,7 @@ the book offering it), S = sum(1/d_i).  S < 1 is an arbitrage:
 * stakes s_i = T * (1/d_i) / S pay out T/S whichever outcome wins, so the
   guaranteed profit is T/S - T.
 
-An exchange's commission c turns a back price d into 1 + (d - 1)(1 - c),
+An arbitrage needs S < 1 - TOLERANCE.  An exchange's commission c turns a back price d into 1 + (d - 1)(1 - c),
 and the scan uses those effective prices.  Everything is vectorized over
 markets; Python code runs only for the markets that are arbitrages.
 """
@@ -23,6 +23,10 @@ from attrs import field, frozen
 from numpy.typing import NDArray
 
 from .board import IntArray, QuoteBoard
+
+TOLERANCE = 1e-9
+"""S must be below 1 - TOLERANCE: prices that sum to exactly 1 (1.68/4.2/6.0)
+come out a hair under it in binary floating point and are not arbitrage."""
 
 
 @frozen
@@ -124,7 +128,7 @@ class Scanner:
         inv = np.where(used, 1.0 / best, 0.0)
         s = inv.sum(axis=1)
         # NaN in s (a missing outcome) compares False and drops out here.
-        rows = np.flatnonzero((s < 1.0) & (n_out > 0))
+        rows = np.flatnonzero((s < 1.0 - TOLERANCE) & (n_out > 0))
         if rows.size == 0:
             return []
         return self._materialize(rows, ids, prices[rows], times[rows], best[rows], s[rows], now)
@@ -148,7 +152,7 @@ class Scanner:
         book_idx = filled.argmax(axis=2)
         best = np.where(used, best, np.nan)
         total = cfg.total_stake
-        stakes = np.where(used, total / best / s[:, None], np.nan)
+        stakes = np.where(used, total * (1.0 / best) / s[:, None], np.nan)
         profit = total / s - total
         if cfg.stake_rounding > 0:
             stakes, profit = round_stakes(stakes, best, cfg.stake_rounding)
@@ -156,7 +160,7 @@ class Scanner:
         quoted = np.take_along_axis(times, book_idx[:, :, None], axis=2)[:, :, 0]
         out: list[Opportunity] = []
         for r in range(len(rows)):
-            if not profit[r] > 0:
+            if not profit[r] > TOLERANCE:
                 continue
             k = int(n_out[r])
             books = tuple(board.books[int(b)] for b in book_idx[r, :k])

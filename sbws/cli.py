@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import attrs
 import orjson
 
 from . import __version__
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tokens_sub.add_parser("revoke", help="revoke a token by its id (the part before the dot)")
     revoke.add_argument("token_id")
     _db_argument(revoke)
+    backtest = sub.add_parser(
+        "backtest", help="run football-data.co.uk season files through the engine",
+        description="Find every arbitrage in historical odds (opening and closing) and what taking them all would "
+        "have returned given the real results.",
+    )
+    backtest.add_argument("files", nargs="+", metavar="FILE.csv")
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.add_argument("--total-stake", type=float, default=100.0, help="total stake per opportunity [default 100]")
+    add_arguments(backtest, [o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
     return parser
 
 
@@ -68,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "backtest":
+        return backtest(args)
     from .ledger import LedgerError
 
     store = _ledger(args)
@@ -98,6 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         store.close()
+    return 0
+
+
+def backtest(args: argparse.Namespace) -> int:
+    from . import backtest as bt
+    from .app import arb_config
+
+    settings = resolve(args, options=[o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
+    config = attrs.evolve(arb_config(settings), max_age=0.0, total_stake=args.total_stake)
+    try:
+        report = bt.run(args.files, config)
+    except (OSError, ValueError) as exc:
+        print(f"sbws: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
+    else:
+        print(bt.render(report))
     return 0
 
 

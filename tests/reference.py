@@ -29,13 +29,13 @@ def reference_scan(markets, books, commission, now, max_age, total, unit):
         if any(t is None for t in best):
             continue
         s = sum(1 / t[0] for t in best)
-        if not s < 1:
+        if not s < 1 - 1e-9:
             continue
         stakes = [total * (1 / t[0]) / s for t in best]
         profit = total / s - total
         if unit > 0:
             stakes = [math.floor(x / unit + 0.5) * unit for x in stakes]
             profit = min(x * t[0] for x, t in zip(stakes, best)) - sum(stakes)
-        if profit > 0:
+        if profit > 1e-9:
             found[market_id] = (tuple(t[1] for t in best), s, profit, stakes)
     return found
