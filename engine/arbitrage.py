@@ -90,81 +90,92 @@ def round_stakes(
 
 
 class Scanner:
-    """Finds arbitrage on a board; stateless apart from the cached commission vector."""
+    """Finds arbitrage on a board; holds only the board and the configuration.
+
+    A scan first takes the best raw price per outcome over all books and keeps
+    the markets whose raw S is below 1.  Commission only lowers prices and the
+    staleness filter only removes quotes, so neither can turn a market with
+    raw S >= 1 into an arbitrage: the exact computation (commission,
+    staleness, stakes) then runs on those few candidates alone.
+    """
 
     def __init__(self, board: QuoteBoard, config: ArbConfig) -> None:
         self.board = board
         self.config = config
 
-    def _keep(self, n_books: int, width: int) -> NDArray[np.float64]:
-        keep = np.ones(width)
+    def _keep(self) -> NDArray[np.float64]:
+        keep = np.ones(len(self.board.books))
         for book, c in self.config.commission.items():
             b = self.board.book_index.get(book)
-            if b is not None and b < width:
+            if b is not None:
                 keep[b] = 1.0 - c
         return keep
 
     def scan(self, now: float, markets: IntArray | None = None) -> list[Opportunity]:
         board = self.board
-        n = board.n_markets
+        nb = len(board.books)
         if markets is None:
-            prices = board.prices[:n]
-            times = board.times[:n]
-            n_out = board.n_outcomes[:n]
-            ids = None
+            ids = np.arange(board.n_markets)
+            raw = board.prices[:nb, : board.n_markets]
         else:
             ids = np.asarray(markets, dtype=np.intp)
-            prices = board.prices[ids]
-            times = board.times[ids]
-            n_out = board.n_outcomes[ids]
-        width = prices.shape[2]
-        if self.config.commission:
-            prices = effective_prices(prices, self._keep(len(board.books), width))
-        if self.config.max_age > 0:
-            prices = np.where(times >= now - self.config.max_age, prices, np.nan)
-        # fmax ignores NaN; a market with no quote for an outcome keeps NaN there.
-        best = np.fmax.reduce(prices, axis=2)
-        used = np.arange(prices.shape[1]) < n_out[:, None]
-        inv = np.where(used, 1.0 / best, 0.0)
-        s = inv.sum(axis=1)
-        # NaN in s (a missing outcome) compares False and drops out here.
-        rows = np.flatnonzero((s < 1.0 - TOLERANCE) & (n_out > 0))
+            raw = board.prices[:nb, ids]
+        if nb == 0 or ids.size == 0:
+            return []
+        n_out = board.n_outcomes[ids]
+        s = self._s(np.fmax.reduce(raw, axis=0), n_out)
+        rows = ids[(s < 1.0 - TOLERANCE) & (n_out > 0)]
         if rows.size == 0:
             return []
-        return self._materialize(rows, ids, prices[rows], times[rows], best[rows], s[rows], now)
+        prices = board.prices[:nb, rows]
+        times = board.times[:nb, rows]
+        if self.config.commission:
+            prices = effective_prices(prices, self._keep()[:, None, None])
+        if self.config.max_age > 0:
+            prices = np.where(times >= now - self.config.max_age, prices, np.nan)
+        best = np.fmax.reduce(prices, axis=0)
+        s = self._s(best, board.n_outcomes[rows])
+        keep = s < 1.0 - TOLERANCE
+        if not keep.any():
+            return []
+        return self._materialize(rows[keep], prices[:, keep], times[:, keep], best[keep], s[keep])
+
+    @staticmethod
+    def _s(best: NDArray[np.float64], n_out: NDArray[np.int8]) -> NDArray[np.float64]:
+        """Sum of implied probabilities of the used outcomes; NaN when one has no quote."""
+        used = np.arange(best.shape[1]) < n_out[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(used, 1.0 / best, 0.0).sum(axis=1)
 
     def _materialize(
         self,
         rows: IntArray,
-        ids: IntArray | None,
         prices: NDArray[np.float64],
         times: NDArray[np.float64],
         best: NDArray[np.float64],
         s: NDArray[np.float64],
-        now: float,
     ) -> list[Opportunity]:
         board, cfg = self.board, self.config
-        market_rows = rows if ids is None else ids[rows]
-        n_out = board.n_outcomes[market_rows]
-        used = np.arange(best.shape[1]) < n_out[:, None]
+        n_out = board.n_outcomes[rows]
+        outcomes = np.arange(best.shape[1])
+        used = outcomes < n_out[:, None]
         # First book (lowest index) among equal best prices, as the reference does.
-        filled = np.where(np.isnan(prices), -np.inf, prices)
-        book_idx = filled.argmax(axis=2)
+        book_idx = np.where(np.isnan(prices), -np.inf, prices).argmax(axis=0)
         best = np.where(used, best, np.nan)
         total = cfg.total_stake
         stakes = np.where(used, total * (1.0 / best) / s[:, None], np.nan)
         profit = total / s - total
         if cfg.stake_rounding > 0:
             stakes, profit = round_stakes(stakes, best, cfg.stake_rounding)
-        raw = board.prices[market_rows[:, None, None], np.arange(best.shape[1])[None, :, None], book_idx[:, :, None]][:, :, 0]
-        quoted = np.take_along_axis(times, book_idx[:, :, None], axis=2)[:, :, 0]
+        raw = board.prices[book_idx, rows[:, None], outcomes[None, :]]
+        quoted = board.times[book_idx, rows[:, None], outcomes[None, :]]
         out: list[Opportunity] = []
         for r in range(len(rows)):
             if not profit[r] > TOLERANCE:
                 continue
             k = int(n_out[r])
             books = tuple(board.books[int(b)] for b in book_idx[r, :k])
-            market_id = board.markets[int(market_rows[r])].id
+            market_id = board.markets[int(rows[r])].id
             legs = tuple(
                 Leg(
                     outcome=i,
@@ -187,7 +198,7 @@ class Scanner:
                     profit=float(profit[r]),
                     total_stake=total,
                     legs=legs,
-                    oldest_quote=float(np.nanmin(quoted[r, :k])),
+                    oldest_quote=float(np.min(quoted[r, :k])),
                     suspect=edge > cfg.max_edge,
                 )
             )

