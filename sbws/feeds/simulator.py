@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
-from attrs import define
+from attrs import define, field
 
 from engine.board import Quote
 from engine.markets import MONEYLINE, SPREAD, TOTAL
@@ -71,11 +71,16 @@ TEAMS = {
 }
 
 PRE_MATCH = (180.0, 1200.0)
+JUMP_RATE = 1 / 400.0  # jumps per simulated second per event
 DURATION = 600.0
 
 
 def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+_GOAL_DIFF = np.subtract.outer(np.arange(12), np.arange(12))
+_GOALS = np.add.outer(np.arange(12), np.arange(12))
 
 
 def _poisson(lam: float, n: int = 12) -> np.ndarray:
@@ -105,7 +110,17 @@ class SimEvent:
     sd: float
     total_sd: float
     markets: list[MarketSpec]
+    bias: np.ndarray
+    """Each book's opinion offset (mu, total), in units of the event's scale; mean-reverting."""
     closed: bool = False
+    ids: list[str] = field(factory=list)
+
+    def __attrs_post_init__(self) -> None:
+        self.ids = [spec.key.id for spec in self.markets]
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        return (0.1, 0.1) if self.info.three_way else (self.sd, self.total_sd)
 
 
 class Simulator:
@@ -134,7 +149,7 @@ class Simulator:
             SimBook(
                 id=bid, name=name, margin=margin,
                 refresh=float(self.rng.uniform(0.15, 0.9)) if i else 0.9,
-                noise=float(self.rng.uniform(0.01, 0.05)),
+                noise=float(self.rng.uniform(0.005, 0.03)),
                 latency=float(self.rng.uniform(40, 400)),
             )
             for i, (bid, name, margin) in enumerate(BOOKS[:books])
@@ -157,7 +172,7 @@ class Simulator:
             specs = [MarketSpec(event_id, MONEYLINE, None, True)]
             specs += [MarketSpec(event_id, TOTAL, x) for x in (1.5, 2.5, 3.5)]
             specs += [MarketSpec(event_id, SPREAD, x) for x in (-0.5, 0.5)]
-            ev = SimEvent(info, start, start + DURATION, mu, total, 0.0, 0.0, specs)
+            ev = SimEvent(info, start, start + DURATION, mu, total, 0.0, 0.0, specs, self._bias())
         else:
             sport, league, sd, mean_total, total_sd, step = US_SPORTS[int(self.rng.integers(len(US_SPORTS)))]
             home, away = self.rng.choice(TEAMS[sport], 2, replace=False)
@@ -169,31 +184,39 @@ class Simulator:
             specs = [MarketSpec(event_id, MONEYLINE)]
             specs += [MarketSpec(event_id, SPREAD, main + d * step) for d in (-1, 0, 1)]
             specs += [MarketSpec(event_id, TOTAL, main_total + d * step) for d in (-1, 0, 1)]
-            ev = SimEvent(info, start, start + DURATION, mu, total, sd, total_sd, specs)
+            ev = SimEvent(info, start, start + DURATION, mu, total, sd, total_sd, specs, self._bias())
         return ev
 
-    def _fair(self, ev: EventInfo, spec: MarketSpec, mu: float, total: float, sim: SimEvent) -> list[float]:
-        if ev.three_way:
-            home = _poisson(mu)
-            away = _poisson(total)
-            grid = np.outer(home, away)
-            diff = np.subtract.outer(np.arange(len(home)), np.arange(len(away)))
-            goals = np.add.outer(np.arange(len(home)), np.arange(len(away)))
+    def _bias(self) -> np.ndarray:
+        return np.array([self.rng.normal(0, b.noise, 2) for b in self.books])
+
+    @staticmethod
+    def _fair(ev: SimEvent, mu: float, total: float) -> list[list[float]]:
+        """Fair probabilities of every outcome of every market of the event, given a view."""
+        out = []
+        if ev.info.three_way:
+            grid = np.outer(_poisson(mu), _poisson(total))
+            diff = _GOAL_DIFF
+            goals = _GOALS
+            for spec in ev.markets:
+                if spec.market_type == MONEYLINE:
+                    out.append([float(grid[diff > 0].sum()), float(grid[diff == 0].sum()), float(grid[diff < 0].sum())])
+                elif spec.market_type == TOTAL:
+                    over = float(grid[goals > (spec.line or 0)].sum())
+                    out.append([over, 1.0 - over])
+                else:
+                    cover = float(grid[diff + (spec.line or 0) > 0].sum())
+                    out.append([cover, 1.0 - cover])
+            return out
+        for spec in ev.markets:
             if spec.market_type == MONEYLINE:
-                return [float(grid[diff > 0].sum()), float(grid[diff == 0].sum()), float(grid[diff < 0].sum())]
-            if spec.market_type == TOTAL:
-                over = float(grid[goals > (spec.line or 0)].sum())
-                return [over, 1.0 - over]
-            cover = float(grid[diff + (spec.line or 0) > 0].sum())
-            return [cover, 1.0 - cover]
-        if spec.market_type == MONEYLINE:
-            p = _phi(mu / sim.sd)
-            return [p, 1.0 - p]
-        if spec.market_type == SPREAD:
-            p = _phi((mu + (spec.line or 0)) / sim.sd)
-            return [p, 1.0 - p]
-        p = 1.0 - _phi(((spec.line or 0) - total) / sim.total_sd)
-        return [p, 1.0 - p]
+                p = _phi(mu / ev.sd)
+            elif spec.market_type == SPREAD:
+                p = _phi((mu + (spec.line or 0)) / ev.sd)
+            else:
+                p = 1.0 - _phi(((spec.line or 0) - total) / ev.total_sd)
+            out.append([p, 1.0 - p])
+        return out
 
     def _price(self, book: SimBook, fair: float) -> float:
         p = min(max(fair, 0.005), 0.995)
@@ -208,11 +231,6 @@ class Simulator:
         events, specs, quotes, closed, results, statuses = [], [], [], [], [], []
         if not self.events and self.sequence == 0:
             statuses = [self._status(b, now) for b in self.books]
-        while sum(1 for e in self.events.values() if not e.closed) < self.n_events:
-            ev = self._new_event()
-            self.events[ev.info.id] = ev
-            events.append(ev.info)
-            specs.extend(ev.markets)
         dt = self.tick * self.speed
         for book in self.books:
             if book.status != OFFLINE and self.rng.random() < 0.0004 * dt / self.tick:
@@ -231,24 +249,29 @@ class Simulator:
                 continue
             if self.sim_now >= ev.start:
                 ev.closed = True
-                closed.extend(spec.key.id for spec in ev.markets)
+                closed.extend(ev.ids)
                 continue
             self._walk(ev, dt)
-            for book in self.books:
+            for b, book in enumerate(self.books):
                 if book.status == OFFLINE or self.rng.random() > book.refresh:
                     continue
-                view = self._perceive(ev, book)
-                for spec in ev.markets:
-                    fair = self._fair(ev.info, spec, view[0], view[1], ev)
+                scale = ev.scale
+                fair_all = self._fair(ev, ev.mu + ev.bias[b, 0] * scale[0], ev.total + ev.bias[b, 1] * scale[1])
+                for market_id, fair in zip(ev.ids, fair_all):
                     for o, p in enumerate(fair):
                         price = self._price(book, p)
-                        key = (spec.key.id, o, book.id)
+                        key = (market_id, o, book.id)
                         if self.last_sent.get(key) != price:
                             self.last_sent[key] = price
-                            quotes.append(Quote(spec.key.id, o, book.id, price, now))
+                            quotes.append(Quote(market_id, o, book.id, price, now))
         for mid in closed:
             for key in [k for k in self.last_sent if k[0] == mid]:
                 del self.last_sent[key]
+        while sum(1 for e in self.events.values() if not e.closed) < self.n_events:
+            ev = self._new_event()
+            self.events[ev.info.id] = ev
+            events.append(ev.info)
+            specs.extend(ev.markets)
         if self.rng.random() < 0.02:
             book = self.books[int(self.rng.integers(len(self.books)))]
             if book.status != OFFLINE:
@@ -257,20 +280,17 @@ class Simulator:
         return Batch(now, events, specs, quotes, closed, results, statuses)
 
     def _walk(self, ev: SimEvent, dt: float) -> None:
+        """The truth drifts, now and then jumps (team news); books' opinions mean-revert."""
+        scale_mu, scale_total = ev.scale
+        step = math.sqrt(dt)
+        jump = self.rng.random() < JUMP_RATE * dt
+        ev.mu += float(self.rng.normal(0, 0.004 * scale_mu * step)) + (float(self.rng.normal(0, 0.08 * scale_mu)) if jump else 0.0)
+        ev.total += float(self.rng.normal(0, 0.004 * scale_total * step))
         if ev.info.three_way:
-            ev.mu = float(np.clip(ev.mu + self.rng.normal(0, 0.004 * math.sqrt(dt)), 0.3, 3.5))
-            ev.total = float(np.clip(ev.total + self.rng.normal(0, 0.004 * math.sqrt(dt)), 0.2, 3.0))
-        else:
-            ev.mu += float(self.rng.normal(0, 0.01 * ev.sd * math.sqrt(dt)))
-            ev.total += float(self.rng.normal(0, 0.01 * ev.total_sd * math.sqrt(dt)))
-
-    def _perceive(self, ev: SimEvent, book: SimBook) -> tuple[float, float]:
-        scale_mu = 0.1 if ev.info.three_way else ev.sd
-        scale_total = 0.1 if ev.info.three_way else ev.total_sd
-        return (
-            ev.mu + float(self.rng.normal(0, book.noise * scale_mu)),
-            ev.total + float(self.rng.normal(0, book.noise * scale_total)),
-        )
+            ev.mu, ev.total = float(np.clip(ev.mu, 0.3, 3.5)), float(np.clip(ev.total, 0.2, 3.0))
+        revert = min(1.0, 0.01 * dt)
+        noise = np.array([b.noise for b in self.books])[:, None]
+        ev.bias += -revert * ev.bias + self.rng.normal(0, 1, ev.bias.shape) * noise * math.sqrt(2 * revert)
 
     def _result(self, ev: SimEvent) -> EventResult:
         if ev.info.three_way:
