@@ -51,8 +51,14 @@ def schemas_dir() -> Path:
 
 
 def arb_config(settings: Settings) -> ArbConfig:
+    """Engine options from the settings; live exchange data gets default commissions unless configured."""
+    commission = dict(settings.commission)
+    if settings.feed == "odds-api":
+        from .feeds.odds_api import EXCHANGE_COMMISSION
+
+        commission = {**EXCHANGE_COMMISSION, **commission}
     return ArbConfig(
-        commission=dict(settings.commission),
+        commission=commission,
         max_age=settings.max_quote_age,
         max_edge=settings.max_edge,
         stake_rounding=settings.stake_rounding,

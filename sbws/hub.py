@@ -106,6 +106,10 @@ class Hub:
                 worst, window_start = lag, time.monotonic()
             self.metrics.loop_lag_max.set(worst)
             self.metrics.feed_lag.set(time.time() - self.state.last_batch_at if self.state.batches else 0)
+            quota = getattr(self.feed, "quota", None)
+            if quota:
+                self.metrics.quota.set(quota.get("remaining", 0))
+                self.metrics.quota_used.set(quota.get("used", 0))
 
     async def _run_feed(self) -> None:
         try:

@@ -21,4 +21,22 @@ def make_feed(settings: Settings) -> Feed:
             tick_ms=settings.sim_tick_ms,
             speed=settings.sim_speed,
         )
+    if name == "odds-api":
+        from .odds_api import OddsApiFeed
+
+        if not settings.odds_api_key:
+            raise SystemExit("sbws: --feed odds-api needs an API key in SBWS_ODDS_API_KEY (or --odds-api-key)")
+        return OddsApiFeed(
+            settings.odds_api_base, settings.odds_api_sports, settings.odds_api_regions,
+            settings.odds_api_interval, settings.odds_api_key,
+        )
+    if name == "replay":
+        from .replay import JsonlReplay, SeasonReplay
+
+        files = [f for f in arg.split(",") if f]
+        if not files:
+            raise SystemExit("sbws: --feed replay:FILE.csv[,FILE...] or replay:FILE.jsonl")
+        if len(files) == 1 and files[0].endswith(".jsonl"):
+            return JsonlReplay(files[0], speed=settings.sim_speed)
+        return SeasonReplay(files, tick_s=settings.sim_tick_ms / 1000.0)
     raise SystemExit(f"sbws: unknown feed {settings.feed!r}; expected sim, odds-api or replay:FILE")

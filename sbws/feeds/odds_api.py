@@ -1,0 +1,279 @@
+"""The Odds API v4 adapter: polls ``/v4/sports/{sport}/odds`` (and ``/scores``).
+
+Mapping (decimal odds):
+
+* ``h2h`` -> moneyline; a ``Draw`` outcome makes it three-way (soccer);
+* ``spreads`` -> spread keyed by the home handicap: home at point p quotes
+  line p; away at point q quotes line -q, so exactly opposite lines meet in
+  one market and different lines never pair;
+* ``totals`` -> total: Over/Under at the same point;
+* ``h2h_lay`` (exchange lay prices) is never used as a back price, and
+  outrights and unknown market keys are skipped with one log line each.
+
+Quota headers are read on every response and stretch the poll interval as
+the quota runs low; 429 and 5xx back off exponentially with jitter; a
+timeout or malformed body keeps the last good data and marks the sources
+degraded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+
+from engine.board import Quote
+from engine.markets import MONEYLINE, SPREAD, TOTAL
+
+from .base import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult, MarketSpec
+
+log = structlog.get_logger("sbws.feeds.odds_api")
+
+MARKETS = "h2h,spreads,totals"
+EXCHANGE_COMMISSION = {"betfair": 0.05, "betfair_ex_eu": 0.05, "betfair_ex_uk": 0.05, "betfair_ex_au": 0.05,
+                       "matchbook": 0.02, "smarkets": 0.02, "betdaq": 0.02}
+"""Applied when the operator configured none for that exchange (flags override)."""
+
+
+def _ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+class OddsMapper:
+    """The pure part: one response body in, normalized records out."""
+
+    def __init__(self) -> None:
+        self.skipped: set[str] = set()
+
+    def parse(self, body: Any, now: float) -> tuple[list[EventInfo], list[MarketSpec], list[Quote], dict[str, tuple[str, int]]]:
+        if not isinstance(body, list):
+            raise ValueError("response is not a list of events")
+        events: list[EventInfo] = []
+        specs: dict[str, MarketSpec] = {}
+        quotes: list[Quote] = []
+        books: dict[str, tuple[str, int]] = {}
+        for ev in body:
+            home, away = ev["home_team"], ev["away_team"]
+            bookmakers = ev.get("bookmakers") or []
+            three_way = any(
+                o.get("name") == "Draw"
+                for b in bookmakers for m in b.get("markets", []) if m.get("key") == "h2h" for o in m.get("outcomes", [])
+            )
+            info = EventInfo(
+                id=ev["id"], sport=ev.get("sport_title") or ev["sport_key"], league=ev.get("sport_title") or ev["sport_key"],
+                home=home, away=away, start_ms=_ms(ev["commence_time"]), three_way=three_way,
+            )
+            events.append(info)
+            for b in bookmakers:
+                updated = _ms(b["last_update"]) if b.get("last_update") else int(now * 1000)
+                books[b["key"]] = (b.get("title") or b["key"], updated)
+                for market in b.get("markets", []):
+                    for spec, outcome, price in self._outcomes(info, market):
+                        specs[spec.key.id] = spec
+                        quotes.append(Quote(spec.key.id, outcome, b["key"], price, updated / 1000.0))
+        return events, list(specs.values()), quotes, books
+
+    def _outcomes(self, info: EventInfo, market: Mapping[str, Any]) -> list[tuple[MarketSpec, int, float]]:
+        key = market.get("key")
+        out: list[tuple[MarketSpec, int, float]] = []
+        for o in market.get("outcomes", []):
+            price = o.get("price")
+            if not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 1:
+                continue
+            name, point = o.get("name"), o.get("point")
+            if key == "h2h":
+                spec = MarketSpec(info.id, MONEYLINE, None, info.three_way)
+                order = ("home", "draw", "away") if info.three_way else ("home", "away")
+                side = "home" if name == info.home else "away" if name == info.away else "draw" if name == "Draw" else None
+                if side is None or side not in order:
+                    continue
+                out.append((spec, order.index(side), float(price)))
+            elif key == "spreads" and isinstance(point, (int, float)):
+                if name == info.home:
+                    out.append((MarketSpec(info.id, SPREAD, float(point)), 0, float(price)))
+                elif name == info.away:
+                    out.append((MarketSpec(info.id, SPREAD, -float(point) + 0.0), 1, float(price)))
+            elif key == "totals" and isinstance(point, (int, float)):
+                if name in ("Over", "Under"):
+                    out.append((MarketSpec(info.id, TOTAL, float(point)), 0 if name == "Over" else 1, float(price)))
+            else:
+                if key not in self.skipped:
+                    self.skipped.add(str(key))
+                    reason = "lay prices are not back prices" if key == "h2h_lay" else "market not supported"
+                    log.info("odds_api_market_skipped", market=key, reason=reason)
+                break
+        return out
+
+
+def parse_scores(body: Any) -> list[EventResult]:
+    out = []
+    if not isinstance(body, list):
+        raise ValueError("scores response is not a list")
+    for ev in body:
+        if not ev.get("completed") or not ev.get("scores"):
+            continue
+        by_name = {s["name"]: s["score"] for s in ev["scores"]}
+        try:
+            out.append(EventResult(ev["id"], int(by_name[ev["home_team"]]), int(by_name[ev["away_team"]])))
+        except (KeyError, ValueError, TypeError):
+            log.warning("odds_api_bad_score", event_id=ev.get("id"))
+    return out
+
+
+class OddsApiFeed:
+    name = "odds-api"
+
+    def __init__(
+        self,
+        base: str,
+        sports: tuple[str, ...],
+        regions: str,
+        interval: float,
+        api_key: str,
+        timeout: float = 10.0,
+        backoff_cap: float = 300.0,
+    ) -> None:
+        self.base = base.rstrip("/")
+        self.sports = sports
+        self.regions = regions
+        self.interval = interval
+        self.api_key = api_key
+        self.timeout = timeout
+        self.backoff_cap = backoff_cap
+        self.mapping = OddsMapper()
+        self.quota: dict[str, int] = {}
+        self.failures = 0
+        self.last_success = 0.0
+        self.started = time.time()
+        self.known_books: dict[str, str] = {}
+        self.last_quotes: dict[str, set[tuple[str, int, str]]] = {}
+        self.open_events: dict[str, set[str]] = {}
+        self.event_markets: dict[str, set[str]] = {}
+        self.pending_scores: set[str] = set()
+        self.rng = random.Random()
+
+    # -- pacing ---------------------------------------------------------------------
+    def next_interval(self) -> float:
+        """The poll interval stretched as the quota runs low, or the backoff after failures."""
+        if self.failures:
+            delay = min(self.backoff_cap, self.interval * 2 ** min(self.failures, 10))
+            return delay * self.rng.uniform(0.5, 1.0)
+        remaining, used = self.quota.get("remaining"), self.quota.get("used")
+        if remaining is None or used is None or remaining + used == 0:
+            return self.interval
+        share = remaining / (remaining + used)
+        if remaining <= 0:
+            return max(self.interval, 3600.0)
+        factor = 1 if share > 0.2 else 2 if share > 0.1 else 6 if share > 0.02 else 30
+        return self.interval * factor
+
+    def _read_quota(self, headers: Mapping[str, str]) -> None:
+        for header, key in (("x-requests-remaining", "remaining"), ("x-requests-used", "used"), ("x-requests-last", "last")):
+            value = headers.get(header)
+            if value is None:
+                continue
+            try:
+                self.quota[key] = int(float(value))
+            except ValueError:
+                log.warning("odds_api_bad_quota_header", header=header, value=value)
+
+    def is_healthy(self, now: float) -> bool:
+        reference = self.last_success or self.started
+        return now - reference < max(3 * self.interval, 30.0) + (self.next_interval() if self.failures else 0)
+
+    # -- polling ---------------------------------------------------------------------
+    async def _get(self, http: aiohttp.ClientSession, path: str, params: dict[str, str]) -> tuple[Any, float]:
+        started = time.monotonic()
+        async with http.get(self.base + path, params={"apiKey": self.api_key, **params}) as resp:
+            self._read_quota(resp.headers)
+            raw = await resp.read()
+            elapsed = time.monotonic() - started
+            if resp.status != 200:
+                raise PollError(resp.status, raw[:200].decode("utf-8", "replace"))
+        try:
+            return orjson.loads(raw), elapsed
+        except orjson.JSONDecodeError:
+            raise ValueError("malformed JSON body") from None
+
+    async def poll_once(self, http: aiohttp.ClientSession) -> Batch:
+        now = time.time()
+        events: list[EventInfo] = []
+        specs: list[MarketSpec] = []
+        quotes: list[Quote] = []
+        closed: list[str] = []
+        results: list[EventResult] = []
+        books: dict[str, tuple[str, int]] = {}
+        elapsed_total = 0.0
+        for sport in self.sports:
+            body, elapsed = await self._get(
+                http, f"/v4/sports/{sport}/odds",
+                {"regions": self.regions, "markets": MARKETS, "oddsFormat": "decimal", "dateFormat": "iso"},
+            )
+            elapsed_total += elapsed
+            ev, sp, qs, bk = self.mapping.parse(body, now)
+            events += ev
+            specs += sp
+            books.update(bk)
+            quotes += qs + self._withdrawals(sport, qs)
+            present = {e.id for e in ev}
+            for spec in sp:
+                self.event_markets.setdefault(spec.event_id, set()).add(spec.key.id)
+            gone = self.open_events.get(sport, set()) - present
+            for event_id in gone:
+                closed += sorted(self.event_markets.get(event_id, ()))
+                self.pending_scores.add(event_id)
+            self.open_events[sport] = present
+            if self.pending_scores:
+                scores, _ = await self._get(http, f"/v4/sports/{sport}/scores", {"daysFrom": "3", "dateFormat": "iso"})
+                for result in parse_scores(scores):
+                    if result.event_id in self.pending_scores:
+                        self.pending_scores.discard(result.event_id)
+                        self.event_markets.pop(result.event_id, None)
+                        results.append(result)
+        self.known_books.update({k: v[0] for k, v in books.items()})
+        statuses = [
+            BookStatus(key, title, ONLINE, int(elapsed_total * 1000), books[key][1], self.quota.get("remaining"))
+            for key, title in self.known_books.items() if key in books
+        ]
+        return Batch(now, events, specs, quotes, closed, results, statuses)
+
+    def _withdrawals(self, sport: str, quotes: list[Quote]) -> list[Quote]:
+        """Quotes a book listed last time but not now are withdrawn (price 0)."""
+        now_keys = {(q.market_id, q.outcome, q.book) for q in quotes}
+        gone = self.last_quotes.get(sport, set()) - now_keys
+        self.last_quotes[sport] = now_keys
+        return [Quote(m, o, b, 0.0, time.time()) for m, o, b in sorted(gone)]
+
+    def degraded(self, reason: str) -> Batch:
+        now = time.time()
+        statuses = [BookStatus(k, title, DEGRADED, 0, int(now * 1000), self.quota.get("remaining")) for k, title in self.known_books.items()]
+        log.warning("odds_api_degraded", reason=reason, failures=self.failures, retry_in=round(self.next_interval(), 1))
+        return Batch(now, statuses=statuses)
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            while True:
+                try:
+                    batch = await self.poll_once(http)
+                    self.failures = 0
+                    self.last_success = time.time()
+                    yield batch
+                except (PollError, ValueError, KeyError, TypeError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    self.failures += 1
+                    yield self.degraded(f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.next_interval())
+
+
+class PollError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
