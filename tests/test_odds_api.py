@@ -119,7 +119,7 @@ async def test_poll_reads_quota_and_builds_statuses(aiohttp_server):
     assert feed.next_interval() == 30.0
     feed.quota = {"remaining": 60, "used": 440}
     assert feed.next_interval() == 60.0
-    feed.quota = {"remaining": 5, "used": 495}
+    feed.quota = {"remaining": 25, "used": 475}
     assert feed.next_interval() == 180.0
     feed.quota = {"remaining": 0, "used": 500}
     assert feed.next_interval() >= 3600
