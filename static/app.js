@@ -1,0 +1,392 @@
+// The trader's dashboard: speaks only the public WebSocket protocol (docs/protocol.md).
+import { Connection } from "./connection.js";
+import { american, dateTime, el, line, money, time } from "./dom.js";
+
+const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"];
+const TYPES = ["moneyline", "spread", "total"];
+const CHART_WINDOW_MS = 5 * 60 * 1000;
+
+const state = {
+  markets: new Map(),
+  marketNodes: new Map(),
+  lastPrices: new Map(),
+  opportunities: new Map(),
+  books: [],
+  bets: new Map(),
+  wanted: { sports: new Set(SPORTS), types: new Set(TYPES), books: new Set() },
+  subscribed: null,
+  edges: [],
+  slip: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const conn = new Connection({ onMessage, onState, token: sessionStorage.getItem("sbws-token") });
+
+// ---- connection ------------------------------------------------------------------
+function onState(status, delay) {
+  const node = $("conn");
+  node.className = `conn conn-${status}`;
+  node.textContent = status === "reconnecting" && delay ? `reconnecting in ${(delay / 1000).toFixed(1)}s` : status;
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "connected":
+      $("client-id").textContent = msg.clientId;
+      $("who").textContent = msg.authenticated ? `signed in as ${msg.username}` : "anonymous";
+      $("signout").hidden = !msg.authenticated;
+      state.subscribed = null;
+      subscribe();
+      if (msg.authenticated) loadBets();
+      break;
+    case "sportsbooks":
+      state.books = msg.sportsbooks;
+      renderBooks();
+      renderBookFilter();
+      break;
+    case "subscribed":
+    case "unsubscribed":
+      state.subscribed = msg.subscriptions;
+      break;
+    case "market_update":
+      if (msg.id === undefined) applyMarkets(msg.markets);
+      break;
+    case "arbitrage_update":
+      if (msg.id === undefined) applyOpportunities(msg);
+      break;
+    case "heartbeat":
+      $("clients").textContent = msg.clients;
+      break;
+    case "bet_settled":
+      state.bets.set(msg.bet.id, msg.bet);
+      renderBets();
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- subscription ------------------------------------------------------------------
+function subscribe() {
+  const next = {
+    sports: [...state.wanted.sports],
+    marketTypes: [...state.wanted.types],
+    sportsbooks: [...state.wanted.books],
+    arbitrage: true,
+  };
+  const current = state.subscribed;
+  if (current) {
+    conn.send("unsubscribe", { sports: current.sports, marketTypes: current.marketTypes, sportsbooks: current.sportsbooks });
+  }
+  state.markets.clear();
+  state.opportunities.clear();
+  renderBoardReset();
+  renderOpportunities();
+  conn.send("subscribe", next);
+}
+
+function chip(group, value, checked, onChange) {
+  const input = el("input", { type: "checkbox", value, checked, dataset: { group } });
+  input.addEventListener("change", () => onChange(input));
+  return el("label", {}, input, value);
+}
+
+function renderFilters() {
+  const toggle = (set, minimum) => (input) => {
+    if (!input.checked && set.size <= minimum && set.has(input.value)) {
+      input.checked = true;
+      return;
+    }
+    if (input.checked) set.add(input.value);
+    else set.delete(input.value);
+    subscribe();
+  };
+  $("f-sports").replaceChildren(...SPORTS.map((s) => chip("sport", s, true, toggle(state.wanted.sports, 1))));
+  $("f-types").replaceChildren(...TYPES.map((t) => chip("type", t, true, toggle(state.wanted.types, 1))));
+}
+
+function renderBookFilter() {
+  const box = $("f-books");
+  const known = new Set([...box.querySelectorAll("input")].map((i) => i.value));
+  const ids = state.books.map((b) => b.id);
+  if (ids.length === known.size && ids.every((id) => known.has(id))) return;
+  box.replaceChildren(...ids.map((id) => chip("book", id, state.wanted.books.has(id), (input) => {
+    if (input.checked) state.wanted.books.add(id);
+    else state.wanted.books.delete(id);
+    subscribe();
+  })));
+}
+
+// ---- sportsbooks -------------------------------------------------------------------
+function renderBooks() {
+  $("books").replaceChildren(...state.books.map((b) => el("tr", { dataset: { book: b.id } },
+    el("td", { text: b.name }),
+    el("td", { class: `st-${b.status}`, text: b.status }),
+    el("td", { text: b.responseTime }),
+    el("td", { text: b.availableMarkets }),
+    el("td", { text: b.activeBets }),
+  )));
+}
+
+// ---- odds board ----------------------------------------------------------------------
+function renderBoardReset() {
+  state.marketNodes.clear();
+  $("board").replaceChildren();
+  $("market-count").textContent = "0";
+}
+
+function applyMarkets(markets) {
+  for (const market of markets) {
+    if (market.status === "closed") {
+      state.markets.delete(market.id);
+      removeMarketNode(market.id);
+      continue;
+    }
+    state.markets.set(market.id, market);
+    renderMarket(market);
+  }
+  $("market-count").textContent = String(state.markets.size);
+}
+
+function removeMarketNode(id) {
+  const node = state.marketNodes.get(id);
+  if (!node) return;
+  const event = node.closest(".event");
+  node.remove();
+  state.marketNodes.delete(id);
+  if (event && !event.querySelector(".market")) event.remove();
+}
+
+function sportSection(sport) {
+  const board = $("board");
+  let section = board.querySelector(`section[data-sport="${CSS.escape(sport)}"]`);
+  if (!section) {
+    section = el("section", { dataset: { sport } }, el("h3", { class: "sport", text: sport }));
+    const after = [...board.children].find((s) => SPORTS.indexOf(s.dataset.sport) > SPORTS.indexOf(sport));
+    board.insertBefore(section, after || null);
+  }
+  return section;
+}
+
+function eventSection(market) {
+  const section = sportSection(market.sport || "Other");
+  let node = section.querySelector(`div.event[data-event="${CSS.escape(market.eventId)}"]`);
+  if (!node) {
+    node = el("div", { class: "event", dataset: { event: market.eventId, start: market.startTime || 0 } },
+      el("div", { class: "event-h" },
+        el("strong", { text: market.eventDescription }),
+        el("span", { text: `${market.league || ""} · ${market.startTime ? dateTime(market.startTime) : ""}` })));
+    const after = [...section.querySelectorAll("div.event")].find((e) => Number(e.dataset.start) > (market.startTime || 0));
+    section.insertBefore(node, after || null);
+  }
+  return node;
+}
+
+function renderMarket(market) {
+  const books = [...new Set(market.selections.flatMap((s) => Object.keys(s.odds)))].sort();
+  const head = el("tr", {}, el("th", { text: `${market.marketType} ${line(market.line)}`.trim() }), books.map((b) => el("th", { text: b })));
+  const rows = market.selections.map((sel) => {
+    const best = market.bestOdds[sel.id];
+    return el("tr", {},
+      el("td", { text: `${sel.name} ${line(sel.line)}`.trim() }),
+      books.map((book) => {
+        const odds = sel.odds[book];
+        if (odds === undefined) return el("td", { class: "price" });
+        const key = `${market.id}|${sel.id}|${book}`;
+        const previous = state.lastPrices.get(key);
+        const decimal = sel.decimal[book];
+        state.lastPrices.set(key, decimal);
+        const move = previous === undefined || previous === decimal ? "" : decimal > previous ? "up" : "down";
+        const isBest = best && best.bookmaker === book;
+        const button = el("button", {
+          type: "button", class: `price ${move}`, text: american(odds),
+          title: `${sel.name} at ${book}: ${decimal}`,
+          dataset: { market: market.id, selection: sel.id, book },
+          onclick: () => openSlip({ market, selection: sel, book, odds }),
+        });
+        return el("td", { class: `price${isBest ? " best" : ""}` }, button);
+      }));
+  });
+  const node = el("div", { class: "market", dataset: { market: market.id } }, el("table", { class: "grid" }, el("thead", {}, head), el("tbody", {}, rows)));
+  const old = state.marketNodes.get(market.id);
+  if (old) old.replaceWith(node);
+  else {
+    const event = eventSection(market);
+    const order = TYPES.indexOf(market.marketType);
+    const after = [...event.querySelectorAll(".market")].find((m) => {
+      const other = state.markets.get(m.dataset.market);
+      return other && (TYPES.indexOf(other.marketType) > order || (other.marketType === market.marketType && (other.line ?? 0) > (market.line ?? 0)));
+    });
+    event.insertBefore(node, after || null);
+  }
+  state.marketNodes.set(market.id, node);
+}
+
+// ---- arbitrage ---------------------------------------------------------------------------
+export function stakes(legs, total, unit) {
+  const s = legs.reduce((acc, leg) => acc + 1 / leg.effectiveDecimal, 0);
+  let amounts = legs.map((leg) => (total * (1 / leg.effectiveDecimal)) / s);
+  if (unit > 0) amounts = amounts.map((x) => Math.floor(x / unit + 0.5) * unit);
+  const payout = Math.min(...legs.map((leg, i) => amounts[i] * leg.effectiveDecimal));
+  const staked = amounts.reduce((a, b) => a + b, 0);
+  return { amounts, profit: payout - staked, staked };
+}
+
+function applyOpportunities(msg) {
+  for (const id of msg.closed || []) state.opportunities.delete(id);
+  const fresh = new Map();
+  const received = Date.now();
+  for (const opp of msg.opportunities) fresh.set(opp.id, { ...opp, receivedAt: received });
+  state.opportunities = fresh;
+  const max = msg.opportunities.reduce((m, o) => Math.max(m, o.edge), 0);
+  state.edges.push({ t: received, max, n: msg.opportunities.length });
+  state.edges = state.edges.filter((p) => received - p.t <= CHART_WINDOW_MS);
+  renderOpportunities();
+  drawChart();
+}
+
+function renderOpportunities() {
+  const total = Number($("calc-total").value) || 0;
+  const unit = Number($("calc-unit").value) || 0;
+  const list = [...state.opportunities.values()].sort((a, b) => b.edge - a.edge);
+  $("arb-count").textContent = String(list.length);
+  $("arb-list").replaceChildren(...list.map((opp) => {
+    const calc = stakes(opp.legs, total, unit);
+    const age = opp.age + (Date.now() - opp.receivedAt) / 1000;
+    return el("li", { class: `arb${opp.suspect ? " suspect" : ""}`, dataset: { arb: opp.id } },
+      el("div", { class: "arb-h" },
+        el("strong", { text: opp.eventDescription }),
+        el("span", { text: `${opp.marketType} ${line(opp.line)}`.trim() }),
+        el("span", { class: "edge", text: `${opp.edge.toFixed(2)}%` }),
+        el("span", { text: `roi ${opp.roi.toFixed(2)}%` }),
+        el("span", { text: `age ${age.toFixed(0)}s` }),
+        opp.suspect ? el("span", { class: "st-degraded", text: "suspect" }) : null),
+      el("table", { class: "grid legs" },
+        el("thead", {}, el("tr", {}, ["Book", "Selection", "Odds", "Decimal", "Stake", "Returns"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, opp.legs.map((leg, i) => el("tr", {},
+          el("td", { text: leg.bookmaker }),
+          el("td", { text: `${leg.selectionName} ${line(leg.line)}`.trim() }),
+          el("td", {}, el("button", { type: "button", class: "price", text: american(leg.odds),
+            onclick: () => openSlip({ market: opp, selection: { id: leg.selection, name: leg.selectionName, line: leg.line }, book: leg.bookmaker, odds: leg.odds, stake: calc.amounts[i] }) })),
+          el("td", { text: leg.decimal }),
+          el("td", { class: "stake", text: money(calc.amounts[i]) }),
+          el("td", { text: money(calc.amounts[i] * leg.effectiveDecimal) }))))),
+      el("div", {}, "Guaranteed profit ", el("strong", { class: "profit", text: money(calc.profit) }), ` on ${money(calc.staked)}`));
+  }));
+}
+
+function drawChart() {
+  const canvas = $("edge-chart");
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 600;
+  const height = canvas.clientHeight || 120;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(ratio, ratio);
+  ctx.clearRect(0, 0, width, height);
+  const now = Date.now();
+  const points = state.edges;
+  const top = Math.max(1, ...points.map((p) => p.max));
+  const x = (t) => width - ((now - t) / CHART_WINDOW_MS) * width;
+  const y = (v) => height - 14 - (v / top) * (height - 24);
+  ctx.fillStyle = "#2d3a4a";
+  const maxN = Math.max(1, ...points.map((p) => p.n));
+  for (const p of points) ctx.fillRect(x(p.t) - 1, height - 14 - (p.n / maxN) * 30, 2, (p.n / maxN) * 30);
+  ctx.strokeStyle = "#3fb950";
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.max)) : ctx.moveTo(x(p.t), y(p.max))));
+  ctx.stroke();
+  ctx.fillStyle = "#8b98a5";
+  ctx.font = "11px system-ui";
+  ctx.fillText(`best edge, max ${top.toFixed(2)}% · bars: open opportunities · last 5 min`, 6, height - 2);
+}
+
+// ---- bets ----------------------------------------------------------------------------------
+async function loadBets() {
+  const reply = await conn.request("get_bets", { limit: 100 });
+  if (reply.type !== "bets") return;
+  state.bets = new Map(reply.bets.map((b) => [b.id, b]));
+  renderBets();
+}
+
+function renderBets() {
+  const list = [...state.bets.values()].sort((a, b) => b.placedAt - a.placedAt);
+  $("my-bets").replaceChildren(...list.map((b) => el("tr", { dataset: { bet: b.id } },
+    el("td", { text: time(b.placedAt) }),
+    el("td", { text: `${b.selectionId} · ${b.marketId}` }),
+    el("td", { text: b.bookmaker }),
+    el("td", { text: money(b.stake) }),
+    el("td", { text: american(b.odds) }),
+    el("td", { text: money(b.payout ?? b.potentialPayout) }),
+    el("td", { class: `status s-${b.status}`, text: b.status }))));
+}
+
+function openSlip({ market, selection, book, odds, stake }) {
+  state.slip = { marketId: market.marketId || market.id, selectionId: selection.id, bookmaker: book };
+  $("slip-desc").textContent = `${market.eventDescription} · ${market.marketType} ${line(market.line)} · ${selection.name} ${line(selection.line)} @ ${book}`;
+  $("slip-odds").value = odds;
+  if (stake) $("slip-stake").value = money(stake);
+  const msg = $("slip-msg");
+  msg.textContent = "";
+  msg.className = "msg";
+  $("slip").hidden = false;
+  $("slip-stake").focus();
+}
+
+async function placeBet(event) {
+  event.preventDefault();
+  const msg = $("slip-msg");
+  if (!state.slip) return;
+  const payload = {
+    ...state.slip,
+    stake: Number($("slip-stake").value),
+    odds: Number($("slip-odds").value),
+    clientRef: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`,
+  };
+  const reply = await conn.request("place_bet", payload);
+  if (reply.type === "bet_placed") {
+    state.bets.set(reply.bet.id, reply.bet);
+    renderBets();
+    msg.className = "msg ok";
+    msg.textContent = `Placed ${reply.bet.id} at ${american(reply.bet.odds)}, pays ${money(reply.bet.potentialPayout)}`;
+    return;
+  }
+  msg.className = "msg err";
+  if (reply.code === "NX-409" && reply.currentOdds !== undefined) {
+    $("slip-odds").value = reply.currentOdds;
+    msg.textContent = `Odds moved to ${american(reply.currentOdds)}: place again to accept`;
+  } else if (reply.code === "NX-401") {
+    msg.textContent = "Sign in with an API token to bet";
+  } else {
+    msg.textContent = reply.message || "Bet failed";
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+function init() {
+  renderFilters();
+  $("calc-total").addEventListener("input", renderOpportunities);
+  $("calc-unit").addEventListener("change", renderOpportunities);
+  $("slip").addEventListener("submit", placeBet);
+  $("slip-cancel").addEventListener("click", () => { $("slip").hidden = true; state.slip = null; });
+  $("signin").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) return;
+    sessionStorage.setItem("sbws-token", token);
+    $("token").value = "";
+    conn.reconnect(token);
+  });
+  $("signout").addEventListener("click", () => {
+    sessionStorage.removeItem("sbws-token");
+    state.bets.clear();
+    renderBets();
+    conn.reconnect(null);
+  });
+  setInterval(() => { renderOpportunities(); drawChart(); }, 1000);
+  conn.open();
+}
+
+init();
