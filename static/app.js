@@ -35,6 +35,11 @@ function onMessage(msg) {
       $("client-id").textContent = msg.clientId;
       $("who").textContent = msg.authenticated ? `signed in as ${msg.username}` : "anonymous";
       $("signout").hidden = !msg.authenticated;
+      if (conn.token && !msg.authenticated) {
+        sessionStorage.removeItem("sbws-token");
+        conn.token = null;
+        $("who").textContent = "anonymous: token not accepted";
+      }
       state.subscribed = null;
       subscribe();
       if (msg.authenticated) loadBets();
