@@ -32,6 +32,7 @@ from .state import Changes, MarketState
 log = structlog.get_logger("sbws.hub")
 
 TRY_AGAIN_LATER = 1013
+_DIRECT_WRITE = hasattr(__import__("aiohttp._websocket.writer", fromlist=["WebSocketWriter"]).WebSocketWriter, "_write_websocket_frame")
 
 
 def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b"") -> bytes:
@@ -283,8 +284,27 @@ class Hub:
                 return
         else:
             box.over_soft_since = None
+        if not (box.frames or box.conflated) and self._write_now(ctx, frame):
+            self.metrics.messages_out.labels(kind).inc()
+            return
         box.put(frame)
         self.metrics.messages_out.labels(kind).inc()
+
+    def _write_now(self, ctx: SocketContext, frame: bytes) -> bool:
+        """Write straight to the transport when nothing is queued: no task switch per socket.
+
+        Uses aiohttp's frame writer directly (a private method, checked at
+        import); falls back to the writer task whenever anything is queued,
+        compression is on, or the method is not there.
+        """
+        if not _DIRECT_WRITE or self.settings.compress:
+            return False
+        ws = ctx.socket_ref() if ctx.socket_ref is not None else None
+        writer = getattr(ws, "_writer", None)
+        if writer is None or ws.closed or writer.transport.is_closing():  # type: ignore[union-attr]
+            return False
+        writer._write_websocket_frame(frame, WSMsgType.TEXT, 0)
+        return True
 
     @staticmethod
     def _buffered(ctx: SocketContext) -> int:

@@ -85,9 +85,11 @@ async def _trade_then_terminate(server: ServerProcess, token: str) -> aiohttp.WS
         ws = await http.ws_connect(server.url + f"/ws/sportsbooks?token={token}")
         assert (await ws.receive_json(timeout=5))["authenticated"] is True
         await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
-        while (msg := await ws.receive_json(timeout=5))["type"] != "market_update":
-            pass
-        market = next(m for m in msg["markets"] if m["status"] == "open" and m["bestOdds"])
+        market = None
+        while market is None:
+            msg = await ws.receive_json(timeout=5)
+            if msg["type"] == "market_update":
+                market = next((m for m in msg["markets"] if m["status"] == "open" and m["bestOdds"]), None)
         sel, best = next(iter(market["bestOdds"].items()))
         await ws.send_json({"type": "place_bet", "payload": {"marketId": market["id"], "selectionId": sel,
                             "bookmaker": best["bookmaker"], "stake": 10, "odds": -100000}})

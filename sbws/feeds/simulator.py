@@ -242,28 +242,12 @@ class Simulator:
                 for key in [k for k in self.last_sent if k[2] == book.id]:
                     del self.last_sent[key]
         for ev in list(self.events.values()):
-            if ev.closed:
-                if self.sim_now >= ev.end:
-                    results.append(self._result(ev))
-                    del self.events[ev.info.id]
-                continue
-            if self.sim_now >= ev.start:
+            if ev.closed and self.sim_now >= ev.end:
+                results.append(self._result(ev))
+                del self.events[ev.info.id]
+            elif not ev.closed and self.sim_now >= ev.start:
                 ev.closed = True
                 closed.extend(ev.ids)
-                continue
-            self._walk(ev, dt)
-            for b, book in enumerate(self.books):
-                if book.status == OFFLINE or self.rng.random() > book.refresh:
-                    continue
-                scale = ev.scale
-                fair_all = self._fair(ev, ev.mu + ev.bias[b, 0] * scale[0], ev.total + ev.bias[b, 1] * scale[1])
-                for market_id, fair in zip(ev.ids, fair_all):
-                    for o, p in enumerate(fair):
-                        price = self._price(book, p)
-                        key = (market_id, o, book.id)
-                        if self.last_sent.get(key) != price:
-                            self.last_sent[key] = price
-                            quotes.append(Quote(market_id, o, book.id, price, now))
         for mid in closed:
             for key in [k for k in self.last_sent if k[0] == mid]:
                 del self.last_sent[key]
@@ -272,12 +256,33 @@ class Simulator:
             self.events[ev.info.id] = ev
             events.append(ev.info)
             specs.extend(ev.markets)
+        for ev in self.events.values():
+            if not ev.closed:
+                self._walk(ev, dt)
+                quotes.extend(self._requote(ev, now))
         if self.rng.random() < 0.02:
             book = self.books[int(self.rng.integers(len(self.books)))]
             if book.status != OFFLINE:
                 book.status = DEGRADED if book.status == ONLINE else ONLINE
                 statuses.append(self._status(book, now))
         return Batch(now, events, specs, quotes, closed, results, statuses)
+
+    def _requote(self, ev: SimEvent, now: float) -> list[Quote]:
+        """Books that refresh this tick re-price every market of the event from their own view."""
+        out = []
+        for b, book in enumerate(self.books):
+            if book.status == OFFLINE or self.rng.random() > book.refresh:
+                continue
+            scale = ev.scale
+            fair_all = self._fair(ev, ev.mu + ev.bias[b, 0] * scale[0], ev.total + ev.bias[b, 1] * scale[1])
+            for market_id, fair in zip(ev.ids, fair_all):
+                for o, p in enumerate(fair):
+                    price = self._price(book, p)
+                    key = (market_id, o, book.id)
+                    if self.last_sent.get(key) != price:
+                        self.last_sent[key] = price
+                        out.append(Quote(market_id, o, book.id, price, now))
+        return out
 
     def _walk(self, ev: SimEvent, dt: float) -> None:
         """The truth drifts, now and then jumps (team news); books' opinions mean-revert."""

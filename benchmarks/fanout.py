@@ -1,0 +1,286 @@
+"""Fan-out: how many market updates reach how many sockets, how fast, at what cost.
+
+    python benchmarks/fanout.py [--sockets 100,1000,5000] [--duration 10] [--json]
+
+For each socket count it starts the server (``sbws serve``, simulator feed
+with a fixed seed) and, in separate processes, a load generator that opens
+the sockets with a realistic mix of subscriptions and measures, over the
+measurement window: frames/s and market updates/s delivered, latency from
+the server's publish time (``publishedAt`` in each message) to the client's
+receive (p50/p99/max), and the server's CPU and RSS.  The naive baseline
+(``benchmarks/naive_server.py``: the seed's per-socket encode-and-send with
+default compression) runs the same load in the same run.  Then a
+slow-consumer run (10% of sockets stop reading) against the same run
+without them, and the memory per idle connection at 10,000 idle sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"]
+BOOKS = ["pinnacle", "draftkings", "fanduel", "betmgm", "caesars", "bet365", "williamhill", "pointsbet", "betrivers", "unibet"]
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def subscription(i: int) -> dict:
+    """A realistic mix: single sports, sport pairs by market type, book-restricted, totals, arbitrage."""
+    kind = i % 20
+    sport = SPORTS[i % len(SPORTS)]
+    if kind < 7:
+        return {"sports": [sport]}
+    if kind < 12:
+        return {"sports": [sport, SPORTS[(i + 1) % len(SPORTS)]], "marketTypes": ["moneyline", "spread"]}
+    if kind < 16:
+        return {"sportsbooks": [BOOKS[i % len(BOOKS)], BOOKS[(i + 3) % len(BOOKS)]], "marketTypes": ["moneyline"], "arbitrage": True}
+    if kind < 18:
+        return {"marketTypes": ["total"], "sports": [sport]}
+    return {"arbitrage": True, "sports": [sport]}
+
+
+# -- load generator (runs in child processes) ------------------------------------------------
+def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start_at: float, stop_at: float, out) -> None:
+    raise_nofile()
+    import orjson
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    import aiohttp
+
+    async def run() -> dict:
+        stats = {"frames": 0, "updates": 0, "latencies": [], "connected": 0, "closed": 0, "errors": 0}
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            sockets = []
+            for i in indices:
+                try:
+                    ws = await http.ws_connect(url, max_msg_size=0, autoping=True, heartbeat=None)
+                except Exception:
+                    stats["errors"] += 1
+                    continue
+                if not idle:
+                    await ws.send_str(orjson.dumps({"type": "subscribe", "payload": subscription(i)}).decode())
+                sockets.append((i, ws))
+            stats["connected"] = len(sockets)
+
+            async def reader(ws) -> None:
+                while True:
+                    msg = await ws.receive()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                            stats["closed"] += 1
+                            return
+                        continue
+                    now = time.time()
+                    if now < start_at:
+                        continue
+                    if now > stop_at:
+                        return
+                    stats["frames"] += 1
+                    text = msg.data
+                    # Cheap on purpose: the generator must not be the bottleneck. Both servers put
+                    # "publishedAt" last and every market has exactly one "eventId" key.
+                    if text.startswith('{"type":"market_update"') or text.startswith('{"type": "market_update"'):
+                        at = text.rfind('"publishedAt":')
+                        if at > 0:
+                            stats["updates"] += text.count('"eventId":')
+                            stats["latencies"].append(now * 1000 - float(text[at + 14:].strip(" }")))
+
+            tasks = [asyncio.create_task(reader(ws)) for i, ws in sockets if i not in stall and not idle]
+            await asyncio.sleep(max(0.0, stop_at - time.time()))
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for _, ws in sockets:
+                await ws.close()
+        return stats
+
+    out.put(asyncio.run(run()))
+
+
+# -- the server under test -------------------------------------------------------------------
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str) -> subprocess.Popen:
+    sim = ["--sim-events", str(args.sim_events), "--sim-tick-ms", str(args.sim_tick_ms), "--seed", "1",
+           "--market-interval", str(args.market_interval)]
+    if kind == "sbws":
+        cmd = [sys.executable, "-m", "sbws", "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.db"),
+               "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", "warning", *sim]
+        if args.workers > 1:
+            cmd += ["--workers", str(args.workers), "--broker", args.broker]
+    else:
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), "--port", str(port), *sim]
+    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0.0, idle: bool = False) -> dict:
+    workdir = tempfile.mkdtemp(prefix="fanout-")
+    port = free_port()
+    server = start_server(kind, port, args, workdir)
+    try:
+        time.sleep(1.0)
+        rss_before = proc_rss(server.pid)
+        procs = max(1, min(args.client_procs, n // 50 or 1))
+        connect_budget = 5 + n / 400
+        start_at = time.time() + connect_budget + args.warmup
+        stop_at = start_at + args.duration
+        stall = {i for i in range(n) if stall_share and (i * 7919) % 100 < stall_share * 100}
+        queue: mp.Queue = mp.Queue()
+        workers = [
+            mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks", list(range(k, n, procs)), stall, idle,
+                                                start_at, stop_at, queue))
+            for k in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu0, t0 = proc_cpu(server.pid), time.time()
+        rss_connected = proc_rss(server.pid)
+        rss_peak = rss_connected
+        while time.time() < stop_at:
+            time.sleep(0.5)
+            rss_peak = max(rss_peak, proc_rss(server.pid))
+        cpu1, t1 = proc_cpu(server.pid), time.time()
+        results = [queue.get(timeout=120) for _ in workers]
+        for w in workers:
+            w.join(30)
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+    latencies = [x for r in results for x in r["latencies"]]
+    frames = sum(r["frames"] for r in results)
+    updates = sum(r["updates"] for r in results)
+    return {
+        "server": kind,
+        "sockets": n,
+        "connected": sum(r["connected"] for r in results),
+        "stalled": len(stall),
+        "closed_by_server": sum(r["closed"] for r in results),
+        "frames_per_s": round(frames / args.duration),
+        "updates_per_s": round(updates / args.duration),
+        "latency_ms": {
+            "p50": round(percentile(latencies, 0.50), 2),
+            "p99": round(percentile(latencies, 0.99), 2),
+            "max": round(max(latencies), 2) if latencies else None,
+        },
+        "server_cpu_percent": round((cpu1 - cpu0) / (t1 - t0) * 100, 1),
+        "server_rss_mb": round(rss_connected / 2**20, 1),
+        "server_rss_peak_mb": round(rss_peak / 2**20, 1),
+        "rss_before_mb": round(rss_before / 2**20, 1),
+        "per_connection_kib": round((rss_connected - rss_before) / max(1, n) / 1024, 1) if idle else None,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sockets", default="100,1000,5000")
+    ap.add_argument("--naive", default="100,1000,5000", help="socket counts for the naive baseline ('' to skip)")
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--client-procs", type=int, default=2)
+    ap.add_argument("--sim-events", type=int, default=6)
+    ap.add_argument("--sim-tick-ms", type=int, default=500)
+    ap.add_argument("--market-interval", type=float, default=0.25)
+    ap.add_argument("--slow", type=int, default=1000, help="socket count of the slow-consumer comparison (0 skips)")
+    ap.add_argument("--idle", type=int, default=10000, help="idle sockets for the memory figure (0 skips)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--broker", default="")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    runs = []
+    naive = {int(x) for x in args.naive.split(",") if x}
+    for n in [int(x) for x in args.sockets.split(",") if x]:
+        runs.append(scenario("sbws", n, args))
+        if n in naive:
+            runs.append(scenario("naive", n, args))
+        report(runs[-2:] if n in naive else runs[-1:], args.json)
+    slow = []
+    if args.slow:
+        slow = [scenario("sbws", args.slow, args), scenario("sbws", args.slow, args, stall_share=0.10)]
+        report(slow, args.json)
+    idle = []
+    if args.idle:
+        idle = [scenario("sbws", args.idle, args, idle=True)]
+        report(idle, args.json)
+    if args.json:
+        print(json.dumps({"runs": runs, "slow_consumers": slow, "idle": idle,
+                          "settings": {k: v for k, v in vars(args).items() if k != "json"}}))
+
+
+def report(rows: list[dict], quiet: bool) -> None:
+    if quiet:
+        return
+    for r in rows:
+        lat = r["latency_ms"]
+        extra = f" per-idle-conn {r['per_connection_kib']} KiB" if r["per_connection_kib"] is not None else ""
+        print(f"{r['server']:>5} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
+              f"{r['frames_per_s']:>7} frames/s {r['updates_per_s']:>8} updates/s  p50 {lat['p50']} p99 {lat['p99']} max {lat['max']} ms  "
+              f"cpu {r['server_cpu_percent']}% rss {r['server_rss_mb']} MB (peak {r['server_rss_peak_mb']}){extra}", flush=True)
+    if len(rows) == 2 and rows[1]["server"] == "naive" and rows[1]["updates_per_s"]:
+        print(f"      ratio sbws/naive updates/s: {rows[0]['updates_per_s'] / rows[1]['updates_per_s']:.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn")
+    main()
