@@ -38,7 +38,7 @@ SERVICE = web.AppKey("service", Service)
 LEDGER = web.AppKey("ledger", AsyncLedger)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITS = web.AppKey("limits", Limits)
-SOCKETS = web.AppKey("sockets", "weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]")
+SOCKETS: web.AppKey["weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]"] = web.AppKey("sockets")
 READY = web.AppKey("ready", dict)
 
 

@@ -13,6 +13,7 @@ import attrs
 import orjson
 
 from . import __version__
+from .ledger import SqliteLedger
 from .settings import DEFAULTS, SERVE_OPTIONS, add_arguments, resolve
 
 
@@ -68,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ledger(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .ledger import SqliteLedger
+def _ledger(args: argparse.Namespace) -> SqliteLedger:
 
     return SqliteLedger(args.db or os.environ.get("SBWS_DB") or DEFAULTS.db)
 

@@ -64,22 +64,39 @@ class BookStatus:
     quota_remaining: int | None = None
 
 
-def _tuple_of(cls: type) -> Any:
-    def convert(items: Any) -> tuple[Any, ...]:
-        return tuple(i if isinstance(i, cls) else cls(**i) for i in items)
+def _events(items: Any) -> tuple[EventInfo, ...]:
+    return tuple(i if isinstance(i, EventInfo) else EventInfo(**i) for i in items)
 
-    return convert
+
+def _markets(items: Any) -> tuple[MarketSpec, ...]:
+    return tuple(i if isinstance(i, MarketSpec) else MarketSpec(**i) for i in items)
+
+
+def _quotes(items: Any) -> tuple[Quote, ...]:
+    return tuple(i if isinstance(i, Quote) else Quote(**i) for i in items)
+
+
+def _results(items: Any) -> tuple[EventResult, ...]:
+    return tuple(i if isinstance(i, EventResult) else EventResult(**i) for i in items)
+
+
+def _statuses(items: Any) -> tuple[BookStatus, ...]:
+    return tuple(i if isinstance(i, BookStatus) else BookStatus(**i) for i in items)
+
+
+def _strings(items: Any) -> tuple[str, ...]:
+    return tuple(str(i) for i in items)
 
 
 @frozen
 class Batch:
     ts: float
-    events: tuple[EventInfo, ...] = field(default=(), converter=_tuple_of(EventInfo))
-    markets: tuple[MarketSpec, ...] = field(default=(), converter=_tuple_of(MarketSpec))
-    quotes: tuple[Quote, ...] = field(default=(), converter=_tuple_of(Quote))
-    closed: tuple[str, ...] = field(default=(), converter=tuple)
-    results: tuple[EventResult, ...] = field(default=(), converter=_tuple_of(EventResult))
-    statuses: tuple[BookStatus, ...] = field(default=(), converter=_tuple_of(BookStatus))
+    events: tuple[EventInfo, ...] = field(default=(), converter=_events)
+    markets: tuple[MarketSpec, ...] = field(default=(), converter=_markets)
+    quotes: tuple[Quote, ...] = field(default=(), converter=_quotes)
+    closed: tuple[str, ...] = field(default=(), converter=_strings)
+    results: tuple[EventResult, ...] = field(default=(), converter=_results)
+    statuses: tuple[BookStatus, ...] = field(default=(), converter=_statuses)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_SERIALIZE_NUMPY)

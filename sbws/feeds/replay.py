@@ -83,7 +83,9 @@ class SeasonReplay:
 
     @staticmethod
     def _day(matches: list[Match], phase: str, now: float, start_ms: int) -> Batch:
-        events, specs, quotes = [], [], []
+        events: list[EventInfo] = []
+        specs: list[MarketSpec] = []
+        quotes: list[Quote] = []
         for m in matches:
             events.append(EventInfo(m.id, "Soccer", "EPL", m.home, m.away, start_ms, three_way=True))
             for market in m.phases.get(phase, ()):
