@@ -23,7 +23,7 @@ from .context import SocketContext
 from .feeds import make_feed
 from .feeds.base import Feed
 from .hub import Hub
-from .ledger import AsyncLedger, SqliteLedger
+from .ledger import Ledger, open_ledger
 from .metrics import Metrics
 from .protocol import Limits
 from .service import Service
@@ -35,7 +35,7 @@ log = structlog.get_logger("sbws.app")
 SETTINGS = web.AppKey("settings", Settings)
 HUB = web.AppKey("hub", Hub)
 SERVICE = web.AppKey("service", Service)
-LEDGER = web.AppKey("ledger", AsyncLedger)
+LEDGER: web.AppKey[Ledger] = web.AppKey("ledger")
 METRICS = web.AppKey("metrics", Metrics)
 LIMITS = web.AppKey("limits", Limits)
 SOCKETS: web.AppKey["weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]"] = web.AppKey("sockets")
@@ -76,9 +76,7 @@ def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[READY] = {"ready": False}
     state = MarketState(arb_config(settings))
-    ledger = AsyncLedger(SqliteLedger(settings.db))
-    app[LEDGER] = ledger
-    app[SERVICE] = Service(state, ledger, settings.live_betting)
+    app[SERVICE] = Service(state, settings.live_betting)
     app[HUB] = Hub(settings, state, app[SERVICE], feed or make_feed(settings), app[METRICS])
     app.router.add_get("/ws/sportsbooks", ws.handler)
     rest.add_routes(app)
@@ -88,8 +86,10 @@ def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    hub, ledger, settings = app[HUB], app[LEDGER], app[SETTINGS]
-    app[SERVICE].state.active_bets = await ledger.call(ledger.store.active_bets_by_book)
+    hub, settings = app[HUB], app[SETTINGS]
+    ledger = app[LEDGER] = await open_ledger(settings.db)
+    app[SERVICE].ledger = ledger
+    app[SERVICE].state.active_bets = await ledger.active_bets_by_book()
     if settings.record:
         hub.recorder = open(settings.record, "ab")
     hub.start()

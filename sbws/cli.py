@@ -13,7 +13,6 @@ import attrs
 import orjson
 
 from . import __version__
-from .ledger import SqliteLedger
 from .settings import DEFAULTS, SERVE_OPTIONS, add_arguments, resolve
 
 
@@ -69,9 +68,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ledger(args: argparse.Namespace) -> SqliteLedger:
+def _db(args: argparse.Namespace) -> str:
+    return str(args.db or os.environ.get("SBWS_DB") or DEFAULTS.db)
 
-    return SqliteLedger(args.db or os.environ.get("SBWS_DB") or DEFAULTS.db)
+
+async def _admin(args: argparse.Namespace) -> int:
+    from .ledger import LedgerError, open_ledger
+
+    ledger = await open_ledger(_db(args))
+    try:
+        if args.command == "users" and args.action == "add":
+            await ledger.add_user(args.name)
+            token_id, token = await ledger.issue_token(args.name)
+            print(f"created user {args.name}; token id {token_id} (shown once, store it now):", file=sys.stderr)
+            print(token)
+        elif args.command == "users":
+            rows = await ledger.list_users()
+            if args.json:
+                sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
+            else:
+                for row in rows:
+                    print(f"{row['username']}\t{row['id']}\tactive tokens: {row['activeTokens']}")
+        elif args.action == "issue":
+            token_id, token = await ledger.issue_token(args.name)
+            print(f"token id {token_id} for {args.name} (shown once):", file=sys.stderr)
+            print(token)
+        elif args.action == "revoke":
+            if not await ledger.revoke_token(args.token_id):
+                print(f"sbws: no active token {args.token_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.token_id}", file=sys.stderr)
+    except LedgerError as exc:
+        print(f"sbws: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await ledger.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,37 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "backtest":
         return backtest(args)
-    from .ledger import LedgerError
-
-    store = _ledger(args)
-    try:
-        if args.command == "users" and args.action == "add":
-            store.add_user(args.name)
-            token_id, token = store.issue_token(args.name)
-            print(f"created user {args.name}; token id {token_id} (shown once, store it now):", file=sys.stderr)
-            print(token)
-        elif args.command == "users":
-            rows = store.list_users()
-            if args.json:
-                sys.stdout.buffer.write(orjson.dumps(rows) + b"\n")
-            else:
-                for row in rows:
-                    print(f"{row['username']}\t{row['id']}\tactive tokens: {row['activeTokens']}")
-        elif args.action == "issue":
-            token_id, token = store.issue_token(args.name)
-            print(f"token id {token_id} for {args.name} (shown once):", file=sys.stderr)
-            print(token)
-        elif args.action == "revoke":
-            if not store.revoke_token(args.token_id):
-                print(f"sbws: no active token {args.token_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.token_id}", file=sys.stderr)
-    except LedgerError as exc:
-        print(f"sbws: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    return 0
+    return asyncio.run(_admin(args))
 
 
 def backtest(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from attrs import frozen
 
@@ -241,22 +241,19 @@ class SqliteLedger:
         placed_at = now_ms()
         payout = payout_cents(new.stake_cents, new.odds)
         with self.tx() as c:
-            if new.client_ref is not None:
-                existing = c.execute(
-                    f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?",
-                    (new.user_id, new.client_ref),
-                ).fetchone()
-                if existing is not None:
-                    return Bet(*existing), True
-            c.execute(
+            cur = c.execute(
                 f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_ref) DO NOTHING",
                 (
                     bet_id, new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type, new.line,
                     new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds, payout,
                     PLACED, None, new.notes, placed_at, None, int(new.three_way),
                 ),
             )
+            if cur.rowcount == 0:  # the unique (user, clientRef) constraint: a retry
+                existing = self.find_by_client_ref(new.user_id, new.client_ref or "")
+                assert existing is not None
+                return existing, True
         return self.get_bet(bet_id), False
 
     def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
@@ -330,17 +327,86 @@ class SqliteLedger:
             return False
 
 
-class AsyncLedger:
-    """Runs a synchronous ledger on one dedicated thread."""
+class Ledger(Protocol):
+    """What the server and the CLI need from a ledger; SQLite and PostgreSQL implement it."""
+
+    async def add_user(self, username: str) -> str: ...
+    async def list_users(self) -> list[dict[str, Any]]: ...
+    async def issue_token(self, username: str) -> tuple[str, str]: ...
+    async def revoke_token(self, token_id: str) -> bool: ...
+    async def verify_token(self, token: str) -> Identity | None: ...
+    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None: ...
+    async def token_active(self, token_id: str) -> bool: ...
+    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]: ...
+    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None: ...
+    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
+                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]: ...
+    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]: ...
+    async def active_bets_by_book(self) -> dict[str, int]: ...
+    async def writable(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class AsyncSqliteLedger:
+    """The SQLite ledger behind the async interface: every call runs on one dedicated thread."""
 
     def __init__(self, store: SqliteLedger) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def add_user(self, username: str) -> str:
+        return await self._run(self.store.add_user, username)
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return await self._run(self.store.list_users)
+
+    async def issue_token(self, username: str) -> tuple[str, str]:
+        return await self._run(self.store.issue_token, username)
+
+    async def revoke_token(self, token_id: str) -> bool:
+        return await self._run(self.store.revoke_token, token_id)
+
+    async def verify_token(self, token: str) -> Identity | None:
+        return await self._run(self.store.verify_token, token)
+
+    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        return await self._run(self.store.trusted_identity, user_id, username)
+
+    async def token_active(self, token_id: str) -> bool:
+        return await self._run(self.store.token_active, token_id)
+
+    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        return await self._run(self.store.place_bet, new)
+
+    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        return await self._run(self.store.find_by_client_ref, user_id, client_ref)
+
+    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
+                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
+        return await self._run(self.store.get_bets, user_id, status, bookmaker, market_id, from_ms, to_ms, limit)
+
+    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        return await self._run(self.store.settle_event, event_id, home, away)
+
+    async def active_bets_by_book(self) -> dict[str, int]:
+        return await self._run(self.store.active_bets_by_book)
+
+    async def writable(self) -> bool:
+        return await self._run(self.store.writable)
 
     async def close(self) -> None:
-        await self.call(self.store.close)
+        await self._run(self.store.close)
         self._pool.shutdown(wait=True)
+
+
+async def open_ledger(db: str) -> Ledger:
+    """``postgresql://…`` opens PostgreSQL (asyncpg); anything else is a SQLite file path."""
+    if db.startswith(("postgresql://", "postgres://")):
+        from .ledger_pg import PgLedger
+
+        return await PgLedger.connect(db)
+    loop = asyncio.get_running_loop()
+    return AsyncSqliteLedger(await loop.run_in_executor(None, SqliteLedger, db))

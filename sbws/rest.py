@@ -99,7 +99,7 @@ async def readyz(request: web.Request) -> web.Response:
     app = request.app
     checks = {"started": app[READY]["ready"], "feed": feed_healthy(app)}
     ledger = app[LEDGER]
-    checks["ledger"] = checks["started"] and await ledger.call(ledger.store.writable)
+    checks["ledger"] = checks["started"] and await ledger.writable()
     ok = all(checks.values())
     return json_response({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
 

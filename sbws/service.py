@@ -15,7 +15,7 @@ from engine.odds import to_american_int
 
 from . import views
 from .betting import better_or_equal, from_cents, to_cents
-from .ledger import AsyncLedger, Bet, Identity, NewBet
+from .ledger import Bet, Identity, Ledger, NewBet
 from .protocol import CONFLICT, NOT_FOUND, UNAUTHORIZED, GetArbitrage, GetBets, GetMarkets, PlaceBet, ProtocolError, now_ms
 from .state import MarketState
 
@@ -43,9 +43,11 @@ def bet_view(bet: Bet) -> dict[str, Any]:
 
 
 class Service:
-    def __init__(self, state: MarketState, ledger: AsyncLedger, live_betting: bool = False) -> None:
+    ledger: Ledger
+    """Attached when the application starts (opening it may need the event loop)."""
+
+    def __init__(self, state: MarketState, live_betting: bool = False) -> None:
         self.state = state
-        self.ledger = ledger
         self.live_betting = live_betting
 
     def markets(self, q: GetMarkets) -> dict[str, Any]:
@@ -95,12 +97,12 @@ class Service:
     async def identity(self, token: str | None) -> Identity | None:
         if not token:
             return None
-        return await self.ledger.call(self.ledger.store.verify_token, token)
+        return await self.ledger.verify_token(token)
 
     async def place_bet(self, who: Identity | None, cmd: PlaceBet) -> tuple[Bet, bool]:
         if who is None:
             raise ProtocolError(UNAUTHORIZED, "Authentication required")
-        if not await self.ledger.call(self.ledger.store.token_active, who.token_id):
+        if not await self.ledger.token_active(who.token_id):
             raise ProtocolError(UNAUTHORIZED, "token revoked")
         state = self.state
         key = state.market_key(cmd.market_id)
@@ -115,7 +117,7 @@ class Service:
             raise ProtocolError(NOT_FOUND, f"unknown sportsbook {cmd.bookmaker!r}", "bookmaker")
         if cmd.client_ref is not None:
             # A retry of an acknowledged bet must get the original back even if the market moved since.
-            existing = await self.ledger.call(self.ledger.store.find_by_client_ref, who.user_id, cmd.client_ref)
+            existing = await self.ledger.find_by_client_ref(who.user_id, cmd.client_ref)
             if existing is not None:
                 return existing, True
         if not state.is_open(cmd.market_id):
@@ -144,7 +146,7 @@ class Service:
             requested_odds=cmd.odds,
             notes=cmd.notes,
         )
-        bet, duplicate = await self.ledger.call(self.ledger.store.place_bet, new)
+        bet, duplicate = await self.ledger.place_bet(new)
         if not duplicate:
             state.active_bets[bet.bookmaker] = state.active_bets.get(bet.bookmaker, 0) + 1
         return bet, duplicate
@@ -152,12 +154,10 @@ class Service:
     async def bets(self, who: Identity | None, q: GetBets) -> list[Bet]:
         if who is None:
             raise ProtocolError(UNAUTHORIZED, "Authentication required")
-        return await self.ledger.call(
-            self.ledger.store.get_bets, who.user_id, q.status, q.bookmaker, q.market_id, q.from_ms, q.to_ms, q.limit
-        )
+        return await self.ledger.get_bets(who.user_id, q.status, q.bookmaker, q.market_id, q.from_ms, q.to_ms, q.limit)
 
     async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
-        settled = await self.ledger.call(self.ledger.store.settle_event, event_id, home, away)
+        settled = await self.ledger.settle_event(event_id, home, away)
         if settled:
-            self.state.active_bets = await self.ledger.call(self.ledger.store.active_bets_by_book)
+            self.state.active_bets = await self.ledger.active_bets_by_book()
         return settled

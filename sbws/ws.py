@@ -101,7 +101,7 @@ async def _identify(request: web.Request) -> tuple[Identity | None, str | None]:
         name = request.query.get("username") or request.query.get("user_id")
         if name:
             ledger = request.app[LEDGER]
-            identity = await ledger.call(ledger.store.trusted_identity, request.query.get("user_id"), name)
+            identity = await ledger.trusted_identity(request.query.get("user_id"), name)
     return identity, token
 
 
