@@ -20,6 +20,7 @@ from aiohttp import WSCloseCode, web
 from engine.arbitrage import ArbConfig
 
 from .context import SocketContext
+from .broker import make_broker
 from .feeds import make_feed
 from .feeds.base import Feed
 from .hub import Hub
@@ -40,6 +41,15 @@ METRICS = web.AppKey("metrics", Metrics)
 LIMITS = web.AppKey("limits", Limits)
 SOCKETS: web.AppKey["weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]"] = web.AppKey("sockets")
 READY = web.AppKey("ready", dict)
+
+
+def redact(url: str) -> str:
+    """Connection strings go to the log without their password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
 
 
 def static_dir() -> Path:
@@ -77,7 +87,10 @@ def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
     app[READY] = {"ready": False}
     state = MarketState(arb_config(settings))
     app[SERVICE] = Service(state, settings.live_betting)
-    app[HUB] = Hub(settings, state, app[SERVICE], feed or make_feed(settings), app[METRICS])
+    first = feed or make_feed(settings)
+    factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
+    broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id)
+    app[HUB] = Hub(settings, state, app[SERVICE], broker, app[METRICS])
     app.router.add_get("/ws/sportsbooks", ws.handler)
     rest.add_routes(app)
     app.cleanup_ctx.append(_lifecycle)
@@ -96,7 +109,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[READY]["ready"] = True
     if settings.trust_user_id:
         log.warning("trust_user_id_enabled", detail="user_id query parameter grants betting rights; never in production")
-    log.info("started", feed=hub.feed.name, db=settings.db, markets_interval=settings.market_interval)
+    log.info("started", feed=hub.feed.name, db=redact(settings.db), broker=redact(settings.broker) or "local")
     yield
     app[READY]["ready"] = False
     await hub.stop()
@@ -116,5 +129,5 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def feed_healthy(app: web.Application) -> bool:
-    hub = app[HUB]
-    return not hub.feed_done and hub.feed.is_healthy(time.time())
+    """The feed delivers (one process), or Redis is reachable and the leader's feed delivers (cluster)."""
+    return app[HUB].broker.healthy(time.time())

@@ -13,7 +13,7 @@ import attrs
 import orjson
 
 from . import __version__
-from .settings import DEFAULTS, SERVE_OPTIONS, add_arguments, resolve
+from .settings import DEFAULTS, SERVE_OPTIONS, Settings, add_arguments, resolve
 
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +141,8 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = resolve(args)
     logs.configure(settings.log_level)
+    if settings.workers > 1:
+        return run_workers(settings)
     try:
         import uvloop
 
@@ -152,7 +154,7 @@ def serve(args: argparse.Namespace) -> int:
         app = make_app(settings)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=None)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=bool(os.environ.get("SBWS_WORKER_OF")))
         await site.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -166,3 +168,35 @@ def serve(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def run_workers(settings: Settings) -> int:
+    """N copies of this server on one port (SO_REUSEPORT), sharing the market through the broker."""
+    import secrets
+    import subprocess
+
+    import structlog
+
+    log = structlog.get_logger("sbws.workers")
+    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "sbws"]
+    args = [a for a in sys.argv[1:] if not a.startswith("--workers")]
+    if "--workers" in sys.argv:
+        i = sys.argv.index("--workers")
+        args = sys.argv[1:i] + sys.argv[i + 2:]
+    cluster = settings.node_id or "node-" + secrets.token_hex(3)
+    children = []
+    for index in range(settings.workers):
+        env = {**os.environ, "SBWS_WORKERS": "1", "SBWS_WORKER_OF": cluster, "SBWS_NODE_ID": f"{cluster}-w{index}"}
+        children.append(subprocess.Popen([*base, *args], env=env))
+    log.info("workers_started", workers=settings.workers, pids=[c.pid for c in children], port=settings.port)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    log.info("workers_stopped", codes=codes)
+    return max(codes, default=0)

@@ -23,7 +23,8 @@ from aiohttp import WSMsgType, web
 from . import protocol, views
 from .audience import Audience, Group, market_matches, opportunity_matches
 from .context import SocketContext
-from .feeds.base import Feed
+from .broker import Broker
+from .feeds.base import Batch, Feed
 from .metrics import Metrics
 from .service import Service, bet_view
 from .settings import Settings
@@ -47,12 +48,13 @@ def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b
 
 class Hub:
     def __init__(
-        self, settings: Settings, state: MarketState, service: Service, feed: Feed, metrics: Metrics
+        self, settings: Settings, state: MarketState, service: Service, broker: Broker, metrics: Metrics
     ) -> None:
         self.settings = settings
         self.state = state
         self.service = service
-        self.feed = feed
+        self.broker = broker
+        self.feed: Feed = broker.feed
         self.metrics = metrics
         self.audience = Audience()
         self.dirty: set[str] = set()
@@ -61,13 +63,12 @@ class Hub:
         self.status_dirty: set[str] = set()
         self.recorder: Any = None
         self.tasks: list[asyncio.Task[Any]] = []
-        self.feed_done = False
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
         s = self.settings
-        self.tasks = [asyncio.create_task(self._run_feed(), name="feed")]
+        self.tasks = [asyncio.create_task(self._run_broker(), name="broker")]
         if s.market_interval > 0:
             self.tasks.append(asyncio.create_task(self._every(s.market_interval, self.push_markets), name="markets"))
         if s.arbitrage_interval > 0:
@@ -81,6 +82,7 @@ class Hub:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.broker.close()
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -107,28 +109,44 @@ class Hub:
                 worst, window_start = lag, time.monotonic()
             self.metrics.loop_lag_max.set(worst)
             self.metrics.feed_lag.set(time.time() - self.state.last_batch_at if self.state.batches else 0)
+            self.metrics.leader.set(1 if self.broker.is_leader else 0)
+            self.metrics.broker_up.set(0 if getattr(self.broker, "connected", True) is False else 1)
             quota = getattr(self.feed, "quota", None)
             if quota:
                 self.metrics.quota.set(quota.get("remaining", 0))
                 self.metrics.quota_used.set(quota.get("used", 0))
 
-    async def _run_feed(self) -> None:
+    async def _run_broker(self) -> None:
         try:
-            async for batch in self.feed.batches():
-                if self.recorder is not None:
-                    self.recorder.write(batch.to_json() + b"\n")
-                started = time.perf_counter()
-                changes = self.state.apply(batch)
-                self.metrics.scan_seconds.observe(time.perf_counter() - started)
-                self.ingest(changes)
-                await asyncio.sleep(0)
-            log.info("feed_finished", feed=self.feed.name)
+            await self.broker.run(self)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("feed_crashed", feed=self.feed.name)
-        finally:
-            self.feed_done = True
+
+    def apply_batch(self, batch: Batch) -> None:
+        if self.recorder is not None:
+            self.recorder.write(batch.to_json() + b"\n")
+        started = time.perf_counter()
+        changes = self.state.apply(batch)
+        self.metrics.scan_seconds.observe(time.perf_counter() - started)
+        self.ingest(changes)
+
+    def reset_state(self) -> None:
+        """Forget the market (a resync or a new leader follows); sockets get fresh snapshots after."""
+        self.closed_since_push |= set(self.state.live)
+        self.state.clear()
+        self.dirty.clear()
+
+    def refresh_all_sockets(self) -> None:
+        frame = self.sportsbooks_frame()
+        for ctx in list(self.audience.contexts):
+            self.deliver(ctx, frame, "sportsbooks")
+            self.snapshot(ctx)
+
+    def deliver_to_user(self, user_id: str, frame: bytes) -> None:
+        for ctx in list(self.audience.by_user.get(user_id, ())):
+            self.deliver(ctx, frame, "bet_settled")
 
     # -- ingesting engine output ----------------------------------------------------------
     def ingest(self, changes: Changes) -> None:
@@ -138,8 +156,9 @@ class Hub:
         self.status_dirty |= changes.statuses_changed
         self.metrics.markets.set(len(self.state.specs))
         self.metrics.opportunities.set(len(self.state.live))
-        for result in changes.results:
-            self.spawn(self._settle(result.event_id, result.home_score, result.away_score))
+        if self.broker.is_leader:  # settlement runs once, on the node that runs the feed
+            for result in changes.results:
+                self.spawn(self._settle(result.event_id, result.home_score, result.away_score))
         if self.settings.market_interval == 0 and self.dirty:
             self.push_markets()
         if self.settings.arbitrage_interval == 0 and self.arb_dirty:
@@ -156,8 +175,7 @@ class Hub:
         for bet in settled:
             log.info("bet_settled", bet_id=bet.id, user_id=bet.user_id, status=bet.status)
             frame = protocol.encode({"type": "bet_settled", "bet": bet_view(bet), "timestamp": protocol.now_ms()})
-            for ctx in list(self.audience.by_user.get(bet.user_id, ())):
-                self.deliver(ctx, frame, "bet_settled")
+            await self.broker.publish_bet_event(self, bet.user_id, frame)
         if settled:
             self.status_dirty |= {b.bookmaker for b in settled}
             self.push_sportsbooks()
@@ -223,7 +241,8 @@ class Hub:
         return out
 
     def push_heartbeat(self) -> None:
-        frame = protocol.encode({"type": "heartbeat", "timestamp": protocol.now_ms(), "clients": len(self.audience)})
+        clients = self.broker.cluster_clients(len(self.audience))
+        frame = protocol.encode({"type": "heartbeat", "timestamp": protocol.now_ms(), "clients": clients})
         for ctx in list(self.audience.contexts):
             self.deliver(ctx, frame, "heartbeat")
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from . import protocol, views
-from .app import LEDGER, LIMITS, METRICS, READY, SERVICE, feed_healthy, schemas_dir, static_dir
+from .app import HUB, LEDGER, LIMITS, METRICS, READY, SERVICE, feed_healthy, schemas_dir, static_dir
 from .auth import request_token
 from .protocol import ProtocolError
 from .service import bet_view
@@ -101,7 +101,8 @@ async def readyz(request: web.Request) -> web.Response:
     ledger = app[LEDGER]
     checks["ledger"] = checks["started"] and await ledger.writable()
     ok = all(checks.values())
-    return json_response({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+    body = {"status": "ready" if ok else "not ready", "checks": checks, "leader": app[HUB].broker.is_leader}
+    return json_response(body, 200 if ok else 503)
 
 
 def _document(name: str) -> Handler:

@@ -64,6 +64,10 @@ class Settings:
     hard_limit_bytes: int = 4 * 1024 * 1024
     slow_timeout: float = 10.0
     log_level: str = "info"
+    broker: str = ""
+    workers: int = 1
+    leader_ttl: float = 5.0
+    node_id: str = ""
 
 
 @frozen
@@ -100,7 +104,7 @@ def _csv(text: str) -> tuple[str, ...]:
 SERVE_OPTIONS: tuple[Option, ...] = (
     Option("host", "interface to listen on", metavar="HOST"),
     Option("port", "TCP port to listen on", int, metavar="PORT"),
-    Option("db", "ledger: a SQLite file path", metavar="PATH"),
+    Option("db", "ledger: a SQLite file path, or postgresql://user@host/db", metavar="PATH|URL"),
     Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...] or replay:FILE.jsonl", metavar="NAME[:ARG]"),
     Option("seed", "simulator seed (same seed, same market)", int, metavar="N"),
     Option("market_interval", "seconds between market_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
@@ -133,6 +137,10 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("hard_limit_bytes", "per-socket outgoing bytes over which the socket is closed (1013)", int, metavar="BYTES"),
     Option("slow_timeout", "seconds a socket may stay over the soft limit before it is closed (1013)", float, metavar="SECONDS"),
     Option("log_level", "debug, info, warning or error", metavar="LEVEL"),
+    Option("broker", "redis://HOST:PORT/DB to share one market across nodes and workers (default: in-process)", metavar="URL"),
+    Option("workers", "processes sharing the port (SO_REUSEPORT); more than 1 needs --broker", int, metavar="N"),
+    Option("leader_ttl", "seconds a leader's lock lives without renewal (failover time)", float, metavar="SECONDS"),
+    Option("node_id", "this node's name in the cluster (default: random)", metavar="NAME"),
 )
 
 DEFAULTS = Settings()
@@ -192,6 +200,10 @@ def validate(s: Settings) -> None:
         problems.append("--rate-limit must be > 0 and --rate-burst >= 1")
     if not 2 <= s.sim_books <= 20 or s.sim_events < 1 or s.sim_tick_ms < 1 or s.sim_speed <= 0:
         problems.append("simulator: --sim-books 2..20, --sim-events >= 1, --sim-tick-ms >= 1, --sim-speed > 0")
+    if s.workers < 1 or (s.workers > 1 and not s.broker):
+        problems.append("--workers > 1 needs --broker redis://… (workers share one market through Redis)")
+    if s.leader_ttl <= 0:
+        problems.append("--leader-ttl must be > 0")
     if s.soft_limit_bytes >= s.hard_limit_bytes:
         problems.append("--soft-limit-bytes must be below --hard-limit-bytes")
     if problems:

@@ -15,7 +15,7 @@ import orjson
 from attrs import define, field
 
 from engine.arbitrage import ArbConfig, Opportunity, Scanner
-from engine.board import QuoteBoard
+from engine.board import Quote, QuoteBoard
 from engine.markets import MarketKey
 
 from .feeds.base import Batch, BookStatus, EventInfo, EventResult, MarketSpec
@@ -40,7 +40,14 @@ class Changes:
 
 
 class MarketState:
+    config: ArbConfig
+
     def __init__(self, config: ArbConfig) -> None:
+        self.clear(config)
+
+    def clear(self, config: ArbConfig | None = None) -> None:
+        """Back to an empty market (bets' active counts are the ledger's and stay)."""
+        config = config or self.config
         self.board = QuoteBoard()
         self.scanner = Scanner(self.board, config)
         self.config = config
@@ -51,7 +58,7 @@ class MarketState:
         self.live: dict[str, LiveOpportunity] = {}
         self.by_market: dict[str, str] = {}
         self.updated_at: dict[str, float] = {}
-        self.active_bets: dict[str, int] = {}
+        self.active_bets: dict[str, int] = getattr(self, "active_bets", {})
         self._fragments: dict[str, bytes] = {}
         self.last_batch_at = 0.0
         self.batches = 0
@@ -141,6 +148,20 @@ class MarketState:
                 current.opp = opp
                 current.updated_at = now
                 changes.opportunities_changed = True
+
+    def snapshot(self) -> Batch:
+        """The whole state as one batch: applied to an empty state, it rebuilds this one."""
+        board = self.board
+        nb, n = len(board.books), board.n_markets
+        books, rows, outcomes = np.nonzero(~np.isnan(board.prices[:nb, :n]))
+        quotes = []
+        for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
+            market_id = board.markets[m].id
+            if board.market_index.get(market_id) == m:
+                quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
+        closed = [m for m in self.specs if not self.is_open(m)]
+        return Batch(self.last_batch_at, list(self.events.values()), list(self.specs.values()), quotes, closed, (),
+                     list(self.book_status.values()))
 
     # -- reading --------------------------------------------------------------
     def market_key(self, market_id: str) -> MarketKey | None:

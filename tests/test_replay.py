@@ -41,7 +41,7 @@ async def test_record_then_replay_round_trip(aiohttp_client, tmp_path):
     settings = fast_settings(tmp_path, feed=f"replay:{first}", record=str(second), db=str(tmp_path / "b.db"), sim_speed=1.0)
     client = await aiohttp_client(make_app(settings))
     hub = client.server.app[HUB]
-    await wait_for(lambda: hub.feed_done, timeout=20)
+    await wait_for(lambda: hub.broker.done, timeout=20)
     await client.close()
     assert normalized(second) == recorded
     # Time keeps its shape: every timestamp is shifted by one constant.
