@@ -57,6 +57,8 @@ class Hub:
         self.feed: Feed = broker.feed
         self.metrics = metrics
         self.audience = Audience()
+        metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
+        metrics.broker_up.set_function(lambda: 0.0 if getattr(self.broker, "connected", True) is False else 1.0)
         self.dirty: set[str] = set()
         self.closed_since_push: set[str] = set()
         self.arb_dirty = False
@@ -109,8 +111,6 @@ class Hub:
                 worst, window_start = lag, time.monotonic()
             self.metrics.loop_lag_max.set(worst)
             self.metrics.feed_lag.set(time.time() - self.state.last_batch_at if self.state.batches else 0)
-            self.metrics.leader.set(1 if self.broker.is_leader else 0)
-            self.metrics.broker_up.set(0 if getattr(self.broker, "connected", True) is False else 1)
             quota = getattr(self.feed, "quota", None)
             if quota:
                 self.metrics.quota.set(quota.get("remaining", 0))
