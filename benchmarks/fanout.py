@@ -128,16 +128,33 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
 
 
 # -- the server under test -------------------------------------------------------------------
+def tree(pid: int) -> list[int]:
+    """The server and its children (``--workers`` runs a supervisor and N processes)."""
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += tree(int(child))
+    return out
+
+
 def proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def proc_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    total = 0
+    for p in tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
 
 
 def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str) -> subprocess.Popen:
@@ -145,12 +162,13 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str) -
            "--market-interval", str(args.market_interval)]
     if kind == "sbws":
         cmd = [sys.executable, "-m", "sbws", "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.db"),
-               "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", "warning", *sim]
+               "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", args.log_level, *sim]
         if args.workers > 1:
             cmd += ["--workers", str(args.workers), "--broker", args.broker]
     else:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), "--port", str(port), *sim]
-    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(os.path.join(tempfile.gettempdir(), f"fanout-{kind}-{port}.log"), "wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -245,6 +263,7 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=10000, help="idle sockets for the memory figure (0 skips)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--broker", default="")
+    ap.add_argument("--log-level", default="warning", help="server log level (logs go to $TMPDIR/fanout-*.log)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 

@@ -139,10 +139,14 @@ class Hub:
         self.dirty.clear()
 
     def refresh_all_sockets(self) -> None:
-        frame = self.sportsbooks_frame()
-        for ctx in list(self.audience.contexts):
-            self.deliver(ctx, frame, "sportsbooks")
-            self.snapshot(ctx)
+        """Every socket gets the sportsbooks and its snapshot; each group's frames are built once."""
+        books = self.sportsbooks_frame()
+        for group in list(self.audience.groups.values()):
+            frames = self._snapshot_frames(group)
+            for ctx in list(group.members):
+                self.deliver(ctx, books, "sportsbooks")
+                for frame, kind, fragments in frames:
+                    self.deliver(ctx, frame, kind, fragments)
 
     def deliver_to_user(self, user_id: str, frame: bytes) -> None:
         for ctx in list(self.audience.by_user.get(user_id, ())):
@@ -263,9 +267,14 @@ class Hub:
     def snapshot(self, ctx: SocketContext) -> None:
         """What a fresh subscription matches, sent at once rather than at the next interval."""
         group = self.audience.of.get(ctx)
-        if group is None:
-            return
+        if group is not None:
+            for frame, kind, fragments in self._snapshot_frames(group):
+                self.deliver(ctx, frame, kind, fragments)
+
+    def _snapshot_frames(self, group: Group) -> list[tuple[bytes, str, dict[str, bytes] | None]]:
+        """A group's snapshot, built once and shared by every member."""
         state = self.state
+        frames: list[tuple[bytes, str, dict[str, bytes] | None]] = []
         if group.wants_markets:
             fragments = {}
             for market_id, spec in state.specs.items():
@@ -274,12 +283,13 @@ class Hub:
                 if market_matches(group.sub, market_id, event.sport if event else None, spec.market_type, books):
                     fragments[market_id] = state.fragment(market_id)
             frame = splice(b"market_update", b"markets", fragments.values(), b',"total":' + str(len(fragments)).encode())
-            self.deliver(ctx, frame, "market_update")
+            frames.append((frame, "market_update", fragments))
         if group.sub.arbitrage:
             now = time.time()
             chosen = [orjson.dumps(views.opportunity(state, state.live[i], now)) for i in self._matching_opportunities(group)]
             extra = b',"total":' + str(len(chosen)).encode() + b',"closed":[]'
-            self.deliver(ctx, splice(b"arbitrage_update", b"opportunities", chosen, extra), "arbitrage_update")
+            frames.append((splice(b"arbitrage_update", b"opportunities", chosen, extra), "arbitrage_update", None))
+        return frames
 
     # -- delivery -------------------------------------------------------------------------
     def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, bytes] | None = None) -> None:
