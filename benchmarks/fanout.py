@@ -219,11 +219,17 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         for w in workers:
             w.join(30)
     finally:
+        pids = tree(server.pid)
         server.terminate()
         try:
-            server.wait(15)
+            server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
+        for pid in pids[1:]:  # --workers children must not outlive the run
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
         shutil.rmtree(workdir, ignore_errors=True)
     latencies = [x for r in results for x in r["latencies"]]
     frames = sum(r["frames"] for r in results)

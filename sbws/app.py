@@ -122,10 +122,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 async def _close_sockets(app: web.Application) -> None:
     app[READY]["ready"] = False
     sockets = list(app[SOCKETS].keys())
-    await asyncio.gather(
+    closing = asyncio.gather(
         *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True,
     )
+    try:  # peers that do not answer the close handshake must not hold the shutdown up
+        await asyncio.wait_for(closing, 3.0)
+    except asyncio.TimeoutError:
+        log.warning("close_handshake_timeout", sockets=len(sockets))
 
 
 def feed_healthy(app: web.Application) -> bool:

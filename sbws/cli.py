@@ -187,7 +187,7 @@ def run_workers(settings: Settings) -> int:
     children = []
     for index in range(settings.workers):
         env = {**os.environ, "SBWS_WORKERS": "1", "SBWS_WORKER_OF": cluster, "SBWS_NODE_ID": f"{cluster}-w{index}"}
-        children.append(subprocess.Popen([*base, *args], env=env))
+        children.append(subprocess.Popen([*base, *args], env=env, preexec_fn=_die_with_parent))
     log.info("workers_started", workers=settings.workers, pids=[c.pid for c in children], port=settings.port)
 
     def forward(signum: int, _frame: object) -> None:
@@ -200,3 +200,13 @@ def run_workers(settings: Settings) -> int:
     codes = [child.wait() for child in children]
     log.info("workers_stopped", codes=codes)
     return max(codes, default=0)
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends the worker SIGTERM if the supervisor dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

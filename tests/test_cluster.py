@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -208,3 +209,29 @@ async def test_workers_share_the_port_and_the_market(cluster, tmp_path):
                 break
         assert nodes == {"sbws_is_leader 1.0", "sbws_is_leader 0.0"}  # two processes answered, one leads
         assert proc.terminate() == 0
+
+
+def test_workers_die_with_their_supervisor(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time as _time
+
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    try:
+        proc = ServerProcess(tmp_path / "w.db", "--broker", redis_server.url, "--workers", "2", *SIM)
+        proc.log_path = tmp_path / "w.log"
+        with proc:
+            children = Path(f"/proc/{proc.proc.pid}/task/{proc.proc.pid}/children").read_text().split()
+            assert len(children) == 2
+            proc.proc.send_signal(signal.SIGKILL)
+            proc.proc.wait()
+            deadline = _time.monotonic() + 10
+            while any(os.path.exists(f"/proc/{c}") and "zombie" not in Path(f"/proc/{c}/status").read_text()
+                      for c in children):
+                assert _time.monotonic() < deadline, "workers outlived their supervisor"
+                _time.sleep(0.1)
+    finally:
+        redis_server.stop()
+        subprocess.run(["pkill", "-f", f"--port {proc.port}"], check=False)
