@@ -112,6 +112,12 @@ def main() -> None:
     ap.add_argument("--sim-speed", type=float, default=1.0)
     args = ap.parse_args()
     try:
+        import uvloop  # the same event loop as sbws serve, so only the delivery pattern differs
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
         asyncio.run(run(args))
     except KeyboardInterrupt:
         pass
