@@ -93,7 +93,6 @@ class RedisBroker:
         self.is_leader = False
         self.connected = False
         self.last_id = b"0-0"
-        self.last_activity = time.time()
         self.cluster_count = 0
         self._feed_task: asyncio.Task[None] | None = None
         self._renew = self.redis.register_script(RENEW)
@@ -206,7 +205,6 @@ class RedisBroker:
                             if reset:
                                 hub.refresh_all_sockets()
                             self.last_id = entry_id
-                            self.last_activity = time.time()
                     await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise

@@ -383,8 +383,3 @@ def subscription_state(
         "marketTypes": sorted(market_types),
         "sports": sorted(sports),
     }
-
-
-def frame_from_fragments(head: bytes, key: bytes, fragments: list[bytes], tail: bytes) -> bytes:
-    """Splice pre-encoded JSON objects into one message without re-encoding them."""
-    return b"".join((head, key, b'":[', b",".join(fragments), b"]", tail))

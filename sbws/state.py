@@ -32,7 +32,6 @@ class LiveOpportunity:
 @define
 class Changes:
     markets: set[str] = field(factory=set)
-    opened: set[str] = field(factory=set)
     closed_opportunities: set[str] = field(factory=set)
     opportunities_changed: bool = False
     statuses_changed: set[str] = field(factory=set)
@@ -72,8 +71,6 @@ class MarketState:
             self.events[ev.id] = ev
         for spec in batch.markets:
             key = spec.key
-            if key.id not in self.specs or not self.board.open[self.board.market_index[key.id]]:
-                changes.opened.add(key.id)
             self.specs[key.id] = spec
             self.event_markets.setdefault(spec.event_id, set()).add(key.id)
             self.board.add_market(key)

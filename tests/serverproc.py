@@ -68,3 +68,23 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait()
             self.log.close()
+
+
+ALL_SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"]
+
+
+async def subscribe_and_bet(ws, stake: float = 5, timeout: float = 10) -> dict:  # type: ignore[no-untyped-def]
+    """On a live simulator: subscribe to everything, back the best price of an open market, return bet_placed."""
+    await ws.send_json({"type": "subscribe", "payload": {"sports": ALL_SPORTS}})
+    market = None
+    while market is None:
+        msg = await ws.receive_json(timeout=timeout)
+        if msg["type"] == "market_update":
+            market = next((m for m in msg["markets"] if m["status"] == "open" and m["bestOdds"]), None)
+    selection, best = next(iter(market["bestOdds"].items()))
+    await ws.send_json({"type": "place_bet", "payload": {"marketId": market["id"], "selectionId": selection,
+                        "bookmaker": best["bookmaker"], "stake": stake, "odds": -100000}})
+    while (msg := await ws.receive_json(timeout=timeout))["type"] not in ("bet_placed", "error"):
+        pass
+    assert msg["type"] == "bet_placed", msg
+    return msg

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from sbws.settings import SERVE_OPTIONS, markdown_table
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, subscribe_and_bet
 
 
 def sbws(*args: str, db=None) -> subprocess.CompletedProcess[str]:
@@ -84,18 +84,7 @@ async def _trade_then_terminate(server: ServerProcess, token: str) -> aiohttp.WS
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(server.url + f"/ws/sportsbooks?token={token}")
         assert (await ws.receive_json(timeout=5))["authenticated"] is True
-        await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
-        market = None
-        while market is None:
-            msg = await ws.receive_json(timeout=5)
-            if msg["type"] == "market_update":
-                market = next((m for m in msg["markets"] if m["status"] == "open" and m["bestOdds"]), None)
-        sel, best = next(iter(market["bestOdds"].items()))
-        await ws.send_json({"type": "place_bet", "payload": {"marketId": market["id"], "selectionId": sel,
-                            "bookmaker": best["bookmaker"], "stake": 10, "odds": -100000}})
-        while (msg := await ws.receive_json(timeout=5))["type"] not in ("bet_placed", "error"):
-            pass
-        assert msg["type"] == "bet_placed", msg
+        await subscribe_and_bet(ws, stake=10)
         assert server.proc is not None
         server.proc.send_signal(15)
         closing = await ws.receive(timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import venv
@@ -12,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, subscribe_and_bet
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.packaging
@@ -33,18 +32,7 @@ async def _exercise(url: str, token: str) -> None:
         ws = await http.ws_connect(url + f"/ws/sportsbooks?token={token}")
         hello = await ws.receive_json(timeout=10)
         assert hello["type"] == "connected" and hello["authenticated"] is True
-        await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
-        market = None
-        while market is None:
-            msg = await ws.receive_json(timeout=10)
-            if msg["type"] == "market_update":
-                market = next((m for m in msg["markets"] if m["status"] == "open" and m["bestOdds"]), None)
-        sel, best = next(iter(market["bestOdds"].items()))
-        await ws.send_json({"type": "place_bet", "payload": {"marketId": market["id"], "selectionId": sel,
-                            "bookmaker": best["bookmaker"], "stake": 5, "odds": -100000}})
-        while (msg := await ws.receive_json(timeout=10))["type"] not in ("bet_placed", "error"):
-            pass
-        assert msg["type"] == "bet_placed", msg
+        await subscribe_and_bet(ws)
         await ws.close()
 
 

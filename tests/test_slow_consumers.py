@@ -22,14 +22,20 @@ def big_market_batch(ts, price):
     return Batch(ts, events, specs, quotes)
 
 
-async def test_stalled_reader_is_conflated_then_closed_while_others_flow(aiohttp_client, tmp_path):
+async def start_with_big_market(aiohttp_client, tmp_path, **overrides):
+    """A server whose market is N_MARKETS large moneylines, pushed on every update."""
     feed = ScriptedFeed()
-    settings = fast_settings(tmp_path, market_interval=0, soft_limit_bytes=64 * 1024, hard_limit_bytes=2 * 1024 * 1024,
-                             slow_timeout=2.0)
+    settings = fast_settings(tmp_path, market_interval=0, **overrides)
     client = await aiohttp_client(make_app(settings, feed))
     hub = client.server.app[HUB]
     feed.push(big_market_batch(time.time(), 1.5))
     await wait_for(lambda: len(hub.state.specs) == N_MARKETS)
+    return client, feed, settings
+
+
+async def test_stalled_reader_is_conflated_then_closed_while_others_flow(aiohttp_client, tmp_path):
+    client, feed, settings = await start_with_big_market(
+        aiohttp_client, tmp_path, soft_limit_bytes=64 * 1024, hard_limit_bytes=2 * 1024 * 1024, slow_timeout=2.0)
 
     stalled, _ = await connect(client)
     healthy, _ = await connect(client)
@@ -82,13 +88,9 @@ async def test_stalled_reader_is_conflated_then_closed_while_others_flow(aiohttp
 
 async def test_requests_without_reading_hit_the_hard_limit(aiohttp_client, tmp_path):
     """Replies are never conflated: a client that asks and never reads is cut off at the hard limit."""
-    feed = ScriptedFeed()
-    settings = fast_settings(tmp_path, soft_limit_bytes=64 * 1024, hard_limit_bytes=1024 * 1024, slow_timeout=600.0,
-                             rate_limit=1e6, rate_burst=10**6)
-    client = await aiohttp_client(make_app(settings, feed))
-    hub = client.server.app[HUB]
-    feed.push(big_market_batch(time.time(), 1.5))
-    await wait_for(lambda: len(hub.state.specs) == N_MARKETS)
+    client, feed, settings = await start_with_big_market(
+        aiohttp_client, tmp_path, soft_limit_bytes=64 * 1024, hard_limit_bytes=1024 * 1024, slow_timeout=600.0,
+        rate_limit=1e6, rate_burst=10**6)
     greedy, _ = await connect(client)
     [ctx] = client.server.app[SOCKETS].values()
     peak = 0
@@ -103,13 +105,8 @@ async def test_requests_without_reading_hit_the_hard_limit(aiohttp_client, tmp_p
 
 
 async def test_slow_timeout_closes_a_socket_that_stays_over_the_soft_limit(aiohttp_client, tmp_path):
-    feed = ScriptedFeed()
-    settings = fast_settings(tmp_path, market_interval=0, soft_limit_bytes=32 * 1024, hard_limit_bytes=64 * 1024 * 1024,
-                             slow_timeout=0.5)
-    client = await aiohttp_client(make_app(settings, feed))
-    hub = client.server.app[HUB]
-    feed.push(big_market_batch(time.time(), 1.5))
-    await wait_for(lambda: len(hub.state.specs) == N_MARKETS)
+    client, feed, settings = await start_with_big_market(
+        aiohttp_client, tmp_path, soft_limit_bytes=32 * 1024, hard_limit_bytes=64 * 1024 * 1024, slow_timeout=0.5)
     stalled, _ = await connect(client)
     await stalled.send_json({"type": "subscribe", "payload": {"sports": ["NBA"]}})
     await wait_for(lambda: any(c.market_type_filters or c.sport_filters for c in client.server.app[SOCKETS].values()))
