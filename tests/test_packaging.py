@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import SHARED
 from tests.serverproc import ServerProcess, subscribe_and_bet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +76,7 @@ def test_wheel_installs_and_serves_in_a_clean_venv(built, tmp_path):
 
 
 def test_backtest_from_the_binary(built, tmp_path):
-    season = ROOT.parent / "shared" / "data" / "football-data" / "epl2021.csv"
-    if not season.exists():
-        pytest.skip("shared data not present")
+    season = SHARED / "data" / "football-data" / "epl2021.csv"
     out = subprocess.run([str(built["binary"]), "backtest", "--json", str(season)], capture_output=True, text=True,
                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}, timeout=120)
     assert out.returncode == 0 and '"matches":380' in out.stdout
