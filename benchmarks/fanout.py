@@ -164,6 +164,8 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str) -
                "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", args.log_level, *sim]
         if args.workers > 1:
             cmd += ["--workers", str(args.workers), "--broker", args.broker]
+        if args.compress:
+            cmd += ["--compress"]
     else:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), "--port", str(port), *sim]
     log = open(os.path.join(tempfile.gettempdir(), f"fanout-{kind}-{port}.log"), "wb")
@@ -268,6 +270,7 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=10000, help="idle sockets for the memory figure (0 skips)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--broker", default="")
+    ap.add_argument("--compress", action="store_true", help="run sbws with per-message deflate")
     ap.add_argument("--log-level", default="warning", help="server log level (logs go to $TMPDIR/fanout-*.log)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

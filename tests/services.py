@@ -10,6 +10,7 @@ reason, except under CI=true, where they fail.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import glob
 import os
 import secrets
@@ -103,7 +104,7 @@ class Postgres:
         except ImportError:
             need("needs asyncpg (pip install 'sbws[scale]')")
         machine = "postgresql://postgres@127.0.0.1:5432/postgres"
-        if await self._answers(machine):
+        if not os.environ.get("SBWS_TEST_PRIVATE_PG") and await self._answers(machine):
             self.admin_dsn = machine
             return machine
         binaries = _pg_binaries()
@@ -117,12 +118,23 @@ class Postgres:
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: use the postgres account when there is one
             user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(data, "postgres")
-        subprocess.run([*user, initdb, "-D", data, "-U", "postgres", "--auth=trust"], check=True, capture_output=True)
-        subprocess.run([*user, pg_ctl, "-D", data, "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-w", "start"],
-                       check=True, capture_output=True)
+        subprocess.run([*user, initdb, "-D", data, "-U", "postgres", "--auth=trust"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+        # The server inherits pg_ctl's output: send it to a log file, never to a pipe we would wait on.
+        subprocess.run([*user, pg_ctl, "-D", data, "-l", f"{data}/server.log", "-o",
+                        f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-w", "start"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         self.private = (pg_ctl, data)
+        atexit.register(self.stop_private, user)
         self.admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         return self.admin_dsn
+
+    def stop_private(self, user: list[str]) -> None:
+        if self.private is not None:
+            pg_ctl, data = self.private
+            subprocess.run([*user, pg_ctl, "-D", data, "-m", "fast", "stop"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+            shutil.rmtree(data, ignore_errors=True)
 
     async def new_database(self) -> str:
         import asyncpg
