@@ -56,6 +56,7 @@ class Settings:
     odds_api_base: str = "https://api.the-odds-api.com"
     odds_api_sports: tuple[str, ...] = ("basketball_nba",)
     odds_api_regions: str = "us,eu,uk"
+    odds_api_bookmakers: str = ""
     odds_api_interval: float = 60.0
     odds_api_key: str = ""
     record: str = ""
@@ -129,6 +130,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("odds_api_base", "The Odds API base URL", metavar="URL"),
     Option("odds_api_sports", "The Odds API sport keys (comma-separated)", _csv, metavar="KEYS"),
     Option("odds_api_regions", "The Odds API regions (comma-separated)", metavar="REGIONS"),
+    Option("odds_api_bookmakers", "The Odds API bookmaker keys (comma-separated; replaces regions when set)", metavar="KEYS"),
     Option("odds_api_interval", "seconds between The Odds API polls (stretched as the quota runs low)", float, metavar="SECONDS"),
     Option("odds_api_key", "The Odds API key (prefer the environment variable)", metavar="KEY"),
     Option("record", "record every normalized feed batch to this JSONL file", metavar="FILE"),

@@ -108,6 +108,23 @@ async def test_arbitrage_stakes_are_correct_and_rounding_applies(server, page):
     assert page.errors == []
 
 
+async def test_book_offline_and_price_moves_show_within_one_push(server, page):
+    from engine.board import Quote
+    from sbws.app import HUB
+    from sbws.feeds.base import Batch, BookStatus
+
+    await page.goto(server.url)
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
+    feed = server.app[HUB].feed
+    ts = time.time()
+    feed.push(Batch(ts, quotes=[Quote("lal-bos:moneyline", 0, "pinnacle", 1.70, ts), Quote("lal-bos:moneyline", 1, "pinnacle", 2.30, ts)]))
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"] button.up[data-selection="home"][data-book="pinnacle"]')
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"] button.down[data-selection="away"][data-book="pinnacle"]')
+    feed.push(Batch(time.time(), statuses=[BookStatus("draftkings", "DraftKings", "offline", 0, int(ts * 1000))]))
+    await page.wait_for_selector('#books tr[data-book="draftkings"] td.st-offline')
+    assert page.errors == []
+
+
 async def test_filter_change_changes_the_subscription(server, page):
     await page.goto(server.url)
     await page.wait_for_selector('section[data-sport="NBA"]')

@@ -123,6 +123,11 @@ async def test_poll_reads_quota_and_builds_statuses(aiohttp_server):
     assert feed.next_interval() == 180.0
     feed.quota = {"remaining": 0, "used": 500}
     assert feed.next_interval() >= 3600
+    picky = OddsApiFeed(base, ("basketball_nba",), "eu,uk", 30.0, "KEY", bookmakers="pinnacle,betfair")
+    async with aiohttp.ClientSession() as http:
+        await picky.poll_once(http)
+    _, query = fake.requests[-1]
+    assert query["bookmakers"] == "pinnacle,betfair" and "regions" not in query
 
 
 @pytest.mark.parametrize("failure", [("status", 429), ("status", 503), ("status", 401), ("garbage", None), ("sleep", 1.0)])

@@ -28,7 +28,7 @@ def make_feed(settings: Settings) -> Feed:
             raise SystemExit("sbws: --feed odds-api needs an API key in SBWS_ODDS_API_KEY (or --odds-api-key)")
         return OddsApiFeed(
             settings.odds_api_base, settings.odds_api_sports, settings.odds_api_regions,
-            settings.odds_api_interval, settings.odds_api_key,
+            settings.odds_api_interval, settings.odds_api_key, bookmakers=settings.odds_api_bookmakers,
         )
     if name == "replay":
         from .replay import JsonlReplay, SeasonReplay

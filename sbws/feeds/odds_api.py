@@ -140,10 +140,12 @@ class OddsApiFeed:
         api_key: str,
         timeout: float = 10.0,
         backoff_cap: float = 300.0,
+        bookmakers: str = "",
     ) -> None:
         self.base = base.rstrip("/")
         self.sports = sports
         self.regions = regions
+        self.bookmakers = bookmakers
         self.interval = interval
         self.api_key = api_key
         self.timeout = timeout
@@ -213,9 +215,9 @@ class OddsApiFeed:
         books: dict[str, tuple[str, int]] = {}
         elapsed_total = 0.0
         for sport in self.sports:
+            where = {"bookmakers": self.bookmakers} if self.bookmakers else {"regions": self.regions}
             body, elapsed = await self._get(
-                http, f"/v4/sports/{sport}/odds",
-                {"regions": self.regions, "markets": MARKETS, "oddsFormat": "decimal", "dateFormat": "iso"},
+                http, f"/v4/sports/{sport}/odds", {**where, "markets": MARKETS, "oddsFormat": "decimal", "dateFormat": "iso"}
             )
             elapsed_total += elapsed
             ev, sp, qs, bk = self.mapping.parse(body, now)
