@@ -13,12 +13,22 @@ export class Connection {
 
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = this.token ? `?token=${encodeURIComponent(this.token)}` : "";
-    return `${scheme}//${location.host}/ws/sportsbooks${query}`;
+    return `${scheme}//${location.host}/ws/sportsbooks`;
+  }
+
+  // The token travels in the X-Token cookie, scoped to the WebSocket path: never in a URL, where
+  // proxies and access logs would keep it. The server refuses foreign origins, so the cookie
+  // cannot be used by another site to open a socket.
+  setCookie() {
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    const value = this.token ? encodeURIComponent(this.token) : "";
+    const expiry = this.token ? "" : "; Max-Age=0";
+    document.cookie = `X-Token=${value}; Path=/ws/sportsbooks; SameSite=Strict${secure}${expiry}`;
   }
 
   open() {
     clearTimeout(this.timer);
+    this.setCookie();
     this.onState(this.attempt ? "reconnecting" : "connecting");
     const socket = new WebSocket(this.url());
     this.socket = socket;
