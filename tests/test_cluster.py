@@ -61,6 +61,15 @@ async def wait_leader(url: str, want: bool, timeout: float = 15.0) -> float:
     raise AssertionError(f"{url} leader={want} not reached in {timeout}s")
 
 
+async def leader_then_follower(cluster, first: str = "b", second: str = "a"):
+    """Start one node, wait until it leads, then a second one that follows."""
+    leader = cluster["node"](first).start()
+    await wait_leader(leader.url, True)
+    follower = cluster["node"](second).start()
+    await wait_leader(follower.url, False)
+    return leader, follower
+
+
 async def next_market_update(ws, timeout=15.0, nonempty=True):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,10 +82,7 @@ async def next_market_update(ws, timeout=15.0, nonempty=True):
 
 
 async def test_pushes_from_the_leader_reach_the_other_node(cluster):
-    leader = cluster["node"]("b").start()
-    await wait_leader(leader.url, True)
-    follower = cluster["node"]("a").start()
-    await wait_leader(follower.url, False)
+    leader, follower = await leader_then_follower(cluster)
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(follower.url + "/ws/sportsbooks")
         await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"], "arbitrage": True}})
@@ -106,10 +112,7 @@ async def test_bets_through_both_nodes_land_exactly_once(cluster):
     ledger = await open_ledger(cluster["dsn"])
     await ledger.add_user("trader")
     _, token = await ledger.issue_token("trader")
-    a = cluster["node"]("a").start()
-    await wait_leader(a.url, True)
-    b = cluster["node"]("b").start()
-    await wait_leader(b.url, False)
+    a, b = await leader_then_follower(cluster, "a", "b")
     _, markets = await get_json(a.url + "/api/markets?limit=1000")
     market = next(m for m in markets["markets"] if m["status"] == "open" and m["bestOdds"])
     sel, best = next(iter(market["bestOdds"].items()))
@@ -135,10 +138,7 @@ async def test_bets_through_both_nodes_land_exactly_once(cluster):
 
 
 async def test_killing_the_leader_hands_the_feed_over_within_the_ttl(cluster):
-    leader = cluster["node"]("b").start()
-    await wait_leader(leader.url, True)
-    other = cluster["node"]("a").start()
-    await wait_leader(other.url, False)
+    leader, other = await leader_then_follower(cluster)
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(other.url + "/ws/sportsbooks")
         await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
@@ -151,10 +151,7 @@ async def test_killing_the_leader_hands_the_feed_over_within_the_ttl(cluster):
 
 
 async def test_redis_outage_keeps_sockets_and_resends_snapshots(cluster):
-    a = cluster["node"]("a").start()
-    await wait_leader(a.url, True)
-    b = cluster["node"]("b").start()
-    await wait_leader(b.url, False)
+    a, b = await leader_then_follower(cluster, "a", "b")
     async with aiohttp.ClientSession() as http:
         sockets = []
         for node in (a, b):
