@@ -3,10 +3,11 @@
 Encode once, send many: each market's JSON is cached by ``MarketState``;
 a push cycle builds one frame per subscription group (sockets with the same
 filters) by splicing those cached fragments, and hands the same bytes to
-every member's outbox.  Each socket has its own writer task, so one socket
-that stops reading only ever delays itself; past the soft limit its market
-updates are conflated, past the hard limit (or too long over the soft one)
-it is closed with 1013.
+every member.  A frame is written straight to the socket's transport when
+nothing is queued for it; otherwise it waits in the socket's outbox for that
+socket's own writer task, so one socket that stops reading only ever delays
+itself.  Past the soft limit its market updates are conflated, past the hard
+limit (or too long over the soft one) it is closed with 1013.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from aiohttp import WSMsgType, web
 
 from . import protocol, views
 from .audience import Audience, Group, market_matches, opportunity_matches
-from .context import SocketContext
 from .broker import Broker
+from .context import SocketContext
 from .feeds.base import Batch, Feed
 from .metrics import Metrics
 from .service import Service, bet_view
@@ -33,7 +34,12 @@ from .state import Changes, MarketState
 log = structlog.get_logger("sbws.hub")
 
 TRY_AGAIN_LATER = 1013
-_DIRECT_WRITE = hasattr(__import__("aiohttp._websocket.writer", fromlist=["WebSocketWriter"]).WebSocketWriter, "_write_websocket_frame")
+try:  # aiohttp's frame writer, used directly on the hot path (see Hub._write_now)
+    from aiohttp._websocket.writer import WebSocketWriter
+
+    _DIRECT_WRITE = hasattr(WebSocketWriter, "_write_websocket_frame")
+except ImportError:
+    _DIRECT_WRITE = False
 
 
 def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b"") -> bytes:
@@ -142,15 +148,12 @@ class Hub:
         """Every socket gets the sportsbooks and its snapshot; each group's frames are built once."""
         books = self.sportsbooks_frame()
         for group in list(self.audience.groups.values()):
-            frames = self._snapshot_frames(group)
-            for ctx in list(group.members):
-                self.deliver(ctx, books, "sportsbooks")
-                for frame, kind, fragments in frames:
-                    self.deliver(ctx, frame, kind, fragments)
+            self.fan_out(group.members, books, "sportsbooks")
+            for frame, kind, fragments in self._snapshot_frames(group):
+                self.fan_out(group.members, frame, kind, fragments)
 
     def deliver_to_user(self, user_id: str, frame: bytes) -> None:
-        for ctx in list(self.audience.by_user.get(user_id, ())):
-            self.deliver(ctx, frame, "bet_settled")
+        self.fan_out(self.audience.by_user.get(user_id, ()), frame, "bet_settled")
 
     # -- ingesting engine output ----------------------------------------------------------
     def ingest(self, changes: Changes) -> None:
@@ -210,8 +213,7 @@ class Hub:
                 per_group.setdefault(group, {})[market_id] = fragment
         for group, fragments in per_group.items():
             frame = splice(b"market_update", b"markets", fragments.values(), b',"total":' + str(len(fragments)).encode())
-            for ctx in list(group.members):
-                self.deliver(ctx, frame, "market_update", fragments)
+            self.fan_out(group.members, frame, "market_update", fragments)
 
     def push_arbitrage(self) -> None:
         closed, self.closed_since_push = self.closed_since_push, set()
@@ -229,9 +231,7 @@ class Hub:
             if not chosen and not closed:
                 continue
             extra = b',"total":' + str(len(chosen)).encode() + b',"closed":' + closed_json
-            frame = splice(b"arbitrage_update", b"opportunities", chosen, extra)
-            for ctx in list(group.members):
-                self.deliver(ctx, frame, "arbitrage_update")
+            self.fan_out(group.members, splice(b"arbitrage_update", b"opportunities", chosen, extra), "arbitrage_update")
 
     def _matching_opportunities(self, group: Group) -> list[str]:
         out = []
@@ -247,8 +247,7 @@ class Hub:
     def push_heartbeat(self) -> None:
         clients = self.broker.cluster_clients(len(self.audience))
         frame = protocol.encode({"type": "heartbeat", "timestamp": protocol.now_ms(), "clients": clients})
-        for ctx in list(self.audience.contexts):
-            self.deliver(ctx, frame, "heartbeat")
+        self.fan_out(self.audience.contexts, frame, "heartbeat")
 
     def sportsbooks_frame(self) -> bytes:
         books = views.sportsbooks(self.state)
@@ -258,11 +257,11 @@ class Hub:
         changed, self.status_dirty = self.status_dirty, set()
         if not changed:
             return
-        frame = self.sportsbooks_frame()
-        for ctx in list(self.audience.contexts):
-            subscribed = ctx.subscribed_sportsbooks
-            if not subscribed or not subscribed.isdisjoint(changed):
-                self.deliver(ctx, frame, "sportsbooks")
+        audience = [
+            ctx for ctx in self.audience.contexts
+            if not ctx.subscribed_sportsbooks or not ctx.subscribed_sportsbooks.isdisjoint(changed)
+        ]
+        self.fan_out(audience, self.sportsbooks_frame(), "sportsbooks")
 
     def snapshot(self, ctx: SocketContext) -> None:
         """What a fresh subscription matches, sent at once rather than at the next interval."""
@@ -293,9 +292,21 @@ class Hub:
 
     # -- delivery -------------------------------------------------------------------------
     def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, bytes] | None = None) -> None:
+        if self._offer(ctx, frame, fragments):
+            self.metrics.messages_out.labels(kind).inc()
+
+    def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
+                fragments: dict[str, bytes] | None = None) -> None:
+        """The same frame to many sockets; the counter is touched once, not per socket."""
+        sent = sum(self._offer(ctx, frame, fragments) for ctx in list(members))
+        if sent:
+            self.metrics.messages_out.labels(kind).inc(sent)
+
+    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, bytes] | None) -> bool:
+        """Write, queue or conflate one frame for one socket; True when the frame itself went out or queued."""
         box = ctx.outbox
         if box.closing:
-            return
+            return False
         s = self.settings
         pending = box.queued_bytes + self._buffered(ctx)
         now = time.monotonic()
@@ -303,21 +314,20 @@ class Hub:
             box.over_soft_since is not None and now - box.over_soft_since > s.slow_timeout
         ):
             self.close_slow(ctx, pending)
-            return
+            return False
         if pending > s.soft_limit_bytes:
             if box.over_soft_since is None:
                 box.over_soft_since = now
             if fragments is not None:
                 box.conflate(fragments)
                 self.metrics.conflated.inc(len(fragments))
-                return
+                return False
         else:
             box.over_soft_since = None
         if not (box.frames or box.conflated) and self._write_now(ctx, frame):
-            self.metrics.messages_out.labels(kind).inc()
-            return
+            return True
         box.put(frame)
-        self.metrics.messages_out.labels(kind).inc()
+        return True
 
     def _write_now(self, ctx: SocketContext, frame: bytes) -> bool:
         """Write straight to the transport when nothing is queued: no task switch per socket.
