@@ -163,6 +163,23 @@ async def test_vanished_event_closes_its_markets_and_settles_from_scores(aiohttp
     assert [(r.event_id, r.home_score, r.away_score) for r in batch.results] == [(first["id"], 110, 101)]
     withdrawn = {q.market_id for q in batch.quotes if q.price == 0.0}
     assert withdrawn == {f"{first['id']}:moneyline"}
+    assert feed.pending_scores["basketball_nba"] == {}
+
+
+async def test_scores_are_polled_sparingly_and_given_up_after_three_days(aiohttp_server):
+    fake, base = await start_fake(aiohttp_server, [("ok", (100, 1, NBA)), ("ok", (99, 2, NBA[1:]))])
+    fake.scores = []  # no result yet
+    feed = OddsApiFeed(base, ("basketball_nba",), "eu", 0.01, "KEY")
+    async with aiohttp.ClientSession() as http:
+        await feed.poll_once(http)
+        await feed.poll_once(http)  # the event goes: scores asked at once
+        await feed.poll_once(http)  # still pending: not asked again so soon
+    assert [path for path, _ in fake.requests].count("/v4/sports/basketball_nba/scores") == 1
+    pending = feed.pending_scores["basketball_nba"]
+    assert list(pending) == [NBA[0]["id"]]
+    pending[NBA[0]["id"]] -= 4 * 86400
+    assert feed._scores_due("basketball_nba", False, __import__("time").time()) is False
+    assert feed.pending_scores["basketball_nba"] == {}
 
 
 async def test_server_on_odds_api_feed_end_to_end(aiohttp_server, aiohttp_client, tmp_path):

@@ -41,6 +41,8 @@ MARKETS = "h2h,spreads,totals"
 EXCHANGE_COMMISSION = {"betfair": 0.05, "betfair_ex_eu": 0.05, "betfair_ex_uk": 0.05, "betfair_ex_au": 0.05,
                        "matchbook": 0.02, "smarkets": 0.02, "betdaq": 0.02}
 """Applied when the operator configured none for that exchange (flags override)."""
+SCORES_EVERY = 300.0
+SCORES_GIVE_UP = 3 * 86400.0  # the scores endpoint looks back at most three days
 
 
 def _ms(iso: str) -> int:
@@ -159,7 +161,9 @@ class OddsApiFeed:
         self.last_quotes: dict[str, set[tuple[str, int, str]]] = {}
         self.open_events: dict[str, set[str]] = {}
         self.event_markets: dict[str, set[str]] = {}
-        self.pending_scores: set[str] = set()
+        self.pending_scores: dict[str, dict[str, float]] = {}
+        """Per sport: events gone from the odds (started) awaiting a result, with when they went."""
+        self.scores_checked: dict[str, float] = {}
         self.rng = random.Random()
 
     # -- pacing ---------------------------------------------------------------------
@@ -229,15 +233,16 @@ class OddsApiFeed:
             for spec in sp:
                 self.event_markets.setdefault(spec.event_id, set()).add(spec.key.id)
             gone = self.open_events.get(sport, set()) - present
+            pending = self.pending_scores.setdefault(sport, {})
             for event_id in gone:
                 closed += sorted(self.event_markets.get(event_id, ()))
-                self.pending_scores.add(event_id)
+                pending[event_id] = now
             self.open_events[sport] = present
-            if self.pending_scores:
+            if self._scores_due(sport, bool(gone), now):
+                self.scores_checked[sport] = now
                 scores, _ = await self._get(http, f"/v4/sports/{sport}/scores", {"daysFrom": "3", "dateFormat": "iso"})
                 for result in parse_scores(scores):
-                    if result.event_id in self.pending_scores:
-                        self.pending_scores.discard(result.event_id)
+                    if pending.pop(result.event_id, None) is not None:
                         self.event_markets.pop(result.event_id, None)
                         results.append(result)
         self.known_books.update({k: v[0] for k, v in books.items()})
@@ -246,6 +251,22 @@ class OddsApiFeed:
             for key, title in self.known_books.items() if key in books
         ]
         return Batch(now, events, specs, quotes, closed, results, statuses)
+
+    def _scores_due(self, sport: str, new_pending: bool, now: float) -> bool:
+        """Scores cost quota: ask when an event just went, then at most every SCORES_EVERY seconds.
+
+        Events without a result after SCORES_GIVE_UP are dropped with a warning;
+        their bets stay open for an operator to settle.
+        """
+        pending = self.pending_scores.get(sport, {})
+        for event_id, since in list(pending.items()):
+            if now - since > SCORES_GIVE_UP:
+                del pending[event_id]
+                self.event_markets.pop(event_id, None)
+                log.warning("odds_api_no_result", sport=sport, event_id=event_id)
+        if not pending:
+            return False
+        return new_pending or now - self.scores_checked.get(sport, 0.0) >= max(self.interval, SCORES_EVERY)
 
     def _withdrawals(self, sport: str, quotes: list[Quote]) -> list[Quote]:
         """Quotes a book listed last time but not now are withdrawn (price 0)."""
