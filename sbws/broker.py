@@ -160,7 +160,7 @@ class RedisBroker:
         """Leader only: a fresh feed; its first batch resets every node (a new term, a new market)."""
         feed = self.next_feed or self.feed_factory()
         self.next_feed = None
-        self.feed = hub.feed = feed
+        self.feed = feed
         first = True
         last_snapshot = 0.0
         try:

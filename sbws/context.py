@@ -83,7 +83,6 @@ class SocketContext:
     last_activity: int
     last_ping: int
     remote: str | None = None
-    verified: bool = False
     subscribed_sportsbooks: set[str] = field(factory=set)
     subscribed_markets: set[str] = field(factory=set)
     subscribed_arbitrage: bool = False
@@ -93,9 +92,14 @@ class SocketContext:
     strikes: int = 0
     last_strike: float = 0.0
     identity: Any = None
+    """The ledger's Identity when a token (or --trust-user-id) verified the socket."""
     outbox: Outbox = field(factory=Outbox)
     socket_ref: weakref.ref[Any] | None = None
     transport_ref: weakref.ref[Any] | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.identity is not None
 
     def subscription(self) -> Subscription:
         return Subscription(

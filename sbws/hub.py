@@ -60,7 +60,6 @@ class Hub:
         self.state = state
         self.service = service
         self.broker = broker
-        self.feed: Feed = broker.feed
         self.metrics = metrics
         self.audience = Audience()
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
@@ -72,6 +71,11 @@ class Hub:
         self.recorder: Any = None
         self.tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def feed(self) -> Feed:
+        """The feed of the current term (the broker owns it; a new leader term brings a new one)."""
+        return self.broker.feed
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:

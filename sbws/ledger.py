@@ -134,6 +134,16 @@ def split_token(token: str) -> tuple[str, str] | None:
     return token_id, secret
 
 
+def check_token(row: Any, secret: str, token_id: str) -> Identity | None:
+    """``row`` is (secret_hash, revoked_at, user_id, username) or None; the hash comparison
+    runs even for an unknown id so both paths cost the same."""
+    expected = bytes(row[0]) if row else hash_secret("")
+    ok = hmac.compare_digest(expected, hash_secret(secret))
+    if row is None or not ok or row[1] is not None:
+        return None
+    return Identity(row[2], row[3], token_id)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -215,11 +225,7 @@ class SqliteLedger:
             "WHERE t.id = ?",
             (token_id,),
         ).fetchone()
-        expected = row[0] if row else hash_secret("")
-        ok = hmac.compare_digest(expected, hash_secret(secret))
-        if row is None or not ok or row[1] is not None:
-            return None
-        return Identity(row[2], row[3], token_id)
+        return check_token(row, secret, token_id)
 
     def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
         """Development mode (--trust-user-id): an existing user, without a token."""

@@ -9,14 +9,13 @@ advisory lock, so nodes starting together do not race.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
 import asyncpg
 
 from .betting import PLACED, outcome, payout_cents, settled_payout
-from .ledger import BET_COLUMNS, Bet, Identity, LedgerError, NewBet, hash_secret, now_ms, split_token
+from .ledger import BET_COLUMNS, Bet, Identity, LedgerError, NewBet, check_token, hash_secret, now_ms, split_token
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -137,11 +136,7 @@ class PgLedger:
             "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
             token_id,
         )
-        expected = bytes(row[0]) if row else hash_secret("")
-        ok = hmac.compare_digest(expected, hash_secret(secret))
-        if row is None or not ok or row[1] is not None:
-            return None
-        return Identity(row[2], row[3], token_id)
+        return check_token(row, secret, token_id)
 
     async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
         row = await self.pool.fetchrow("SELECT id, username FROM users WHERE id = $1 OR username = $2", user_id or "", username)

@@ -118,11 +118,10 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
         last_activity=now,
         last_ping=now,
         remote=request.remote,
-        verified=identity is not None,
+        identity=identity,
         bucket=TokenBucket(settings.rate_limit, float(settings.rate_burst)),
         socket_ref=weakref.ref(ws),
     )
-    ctx.identity = identity
     transport = request.transport
     if transport is not None:
         try:
