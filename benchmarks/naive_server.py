@@ -23,9 +23,9 @@ from aiohttp import WSMsgType, web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.arbitrage import ArbConfig  # noqa: E402
-from sbws import views  # noqa: E402
+from sbws.wire import views  # noqa: E402
 from sbws.feeds.simulator import Simulator  # noqa: E402
-from sbws.state import MarketState  # noqa: E402
+from sbws.market.state import MarketState  # noqa: E402
 
 SOCKETS: dict[web.WebSocketResponse, dict] = {}
 
@@ -78,7 +78,7 @@ async def run(args: argparse.Namespace) -> None:
     async def push() -> None:
         while True:
             await asyncio.sleep(args.market_interval)
-            changed = [m for m in dirty if m in state.specs]
+            changed = [m for m in dirty if m in state.markets]
             dirty.clear()
             markets = [(views.market(state, m), state.market_books(m)) for m in changed]
             published = time.time() * 1000  # the same point as sbws: when the push cycle starts sending

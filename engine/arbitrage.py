@@ -92,7 +92,8 @@ def round_stakes(
 def best_over_books(prices: NDArray[np.float64]) -> NDArray[np.float64]:
     """Max over the book axis ignoring NaN; flattened first, which numpy reduces ~5x faster."""
     books, markets, outcomes = prices.shape
-    return np.fmax.reduce(prices.reshape(books, markets * outcomes), axis=0).reshape(markets, outcomes)
+    best: NDArray[np.float64] = np.fmax.reduce(prices.reshape(books, markets * outcomes), axis=0)
+    return best.reshape(markets, outcomes)
 
 
 class Scanner:
@@ -151,7 +152,8 @@ class Scanner:
         """Sum of implied probabilities of the used outcomes; NaN when one has no quote."""
         used = np.arange(best.shape[1]) < n_out[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(used, 1.0 / best, 0.0).sum(axis=1)
+            total: NDArray[np.float64] = np.where(used, 1.0 / best, 0.0).sum(axis=1)
+        return total
 
     def _materialize(
         self,

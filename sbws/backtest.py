@@ -19,7 +19,8 @@ from engine.arbitrage import ArbConfig, Opportunity, Scanner
 from engine.board import Quote, QuoteBoard
 from engine.markets import MarketKey
 
-from .betting import PUSH, VOID, WON, outcome
+from .ledger.models import PUSH, VOID, WON
+from .ledger.rules import outcome
 from .feeds.football_data import PHASES, Match, read_season
 
 

@@ -13,6 +13,7 @@ import attrs
 import orjson
 
 from . import __version__
+from .errors import SbwsError
 from .settings import DEFAULTS, SERVE_OPTIONS, Settings, add_arguments, resolve
 
 
@@ -73,7 +74,7 @@ def _db(args: argparse.Namespace) -> str:
 
 
 async def _admin(args: argparse.Namespace) -> int:
-    from .ledger import LedgerError, open_ledger
+    from .ledger.factory import open_ledger
 
     ledger = await open_ledger(_db(args))
     try:
@@ -98,26 +99,28 @@ async def _admin(args: argparse.Namespace) -> int:
                 print(f"sbws: no active token {args.token_id}", file=sys.stderr)
                 return 1
             print(f"revoked {args.token_id}", file=sys.stderr)
-    except LedgerError as exc:
-        print(f"sbws: {exc}", file=sys.stderr)
-        return 1
     finally:
         await ledger.close()
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The only place that turns errors into a message and an exit code."""
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    if args.command == "backtest":
-        return backtest(args)
-    return asyncio.run(_admin(args))
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "backtest":
+            return backtest(args)
+        return asyncio.run(_admin(args))
+    except SbwsError as exc:
+        print(f"sbws: {exc}", file=sys.stderr)
+        return 1
 
 
 def backtest(args: argparse.Namespace) -> int:
     from . import backtest as bt
-    from .app import arb_config
+    from .feeds.factory import arb_config
 
     settings = resolve(args, options=[o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
     config = attrs.evolve(arb_config(settings), max_age=0.0, total_stake=args.total_stake)
@@ -134,10 +137,8 @@ def backtest(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from . import logs
-    from .app import make_app
+    from .observability import logs
+    from .server.run import serve as run_server
 
     settings = resolve(args)
     logs.configure(settings.log_level)
@@ -149,24 +150,7 @@ def serve(args: argparse.Namespace) -> int:
         uvloop.install()
     except ImportError:
         pass
-
-    async def run() -> None:
-        app = make_app(settings)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=bool(os.environ.get("SBWS_WORKER_OF")))
-        await site.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        import structlog
-
-        structlog.get_logger("sbws").info("listening", url=f"http://{settings.host}:{settings.port}/")
-        await stop.wait()
-        await runner.cleanup()
-
-    asyncio.run(run())
+    asyncio.run(run_server(settings, reuse_port=bool(os.environ.get("SBWS_WORKER_OF"))))
     return 0
 
 

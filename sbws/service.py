@@ -1,6 +1,6 @@
 """The operations behind both the WebSocket and the REST API.
 
-Handlers parse with ``protocol`` and call these; nothing here knows about
+Handlers parse with ``wire.commands`` and call these; nothing here knows about
 sockets or HTTP.  Bets go through one path whichever door they came in by.
 """
 
@@ -13,52 +13,34 @@ import orjson
 
 from engine.odds import to_american_int
 
-from . import views
-from .betting import better_or_equal, from_cents, to_cents
-from .ledger import Bet, Identity, Ledger, NewBet
-from .protocol import CONFLICT, NOT_FOUND, UNAUTHORIZED, GetArbitrage, GetBets, GetMarkets, PlaceBet, ProtocolError, now_ms
-from .state import MarketState
-
-
-def bet_view(bet: Bet) -> dict[str, Any]:
-    return {
-        "id": bet.id,
-        "marketId": bet.market_id,
-        "eventId": bet.event_id,
-        "marketType": bet.market_type,
-        "line": bet.line,
-        "selectionId": bet.selection_id,
-        "bookmaker": bet.bookmaker,
-        "stake": float(from_cents(bet.stake_cents)),
-        "odds": bet.odds,
-        "requestedOdds": bet.requested_odds,
-        "potentialPayout": float(from_cents(bet.potential_payout_cents)),
-        "status": bet.status,
-        "payout": None if bet.payout_cents is None else float(from_cents(bet.payout_cents)),
-        "notes": bet.notes,
-        "clientRef": bet.client_ref,
-        "placedAt": bet.placed_at,
-        "settledAt": bet.settled_at,
-    }
+from .clock import now_ms
+from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
+from .ledger.interface import Ledger
+from .ledger.models import Bet, Identity, NewBet
+from .ledger.rules import better_or_equal, to_cents
+from .market.state import MarketState
+from .wire import views
+from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
 
 
 class Service:
     ledger: Ledger
     """Attached when the application starts (opening it may need the event loop)."""
 
-    def __init__(self, state: MarketState, live_betting: bool = False) -> None:
+    def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False) -> None:
         self.state = state
+        self.fragments = fragments
         self.live_betting = live_betting
 
     def markets(self, q: GetMarkets) -> dict[str, Any]:
         state = self.state
         chosen: list[str] = []
         total = 0
-        ids = state.event_markets.get(q.event_id, set()) if q.event_id else state.specs.keys()
+        ids = state.event_markets.get(q.event_id, set()) if q.event_id else state.markets.keys()
         for market_id in sorted(ids):
-            spec = state.specs[market_id]
-            event = state.events.get(spec.event_id)
-            if q.market_type and spec.market_type != q.market_type:
+            key = state.markets[market_id]
+            event = state.event_of(market_id)
+            if q.market_type and key.market_type != q.market_type:
                 continue
             if q.sport and (event is None or event.sport != q.sport):
                 continue
@@ -69,24 +51,24 @@ class Service:
             total += 1
             if len(chosen) < q.limit:
                 chosen.append(market_id)
-        return {"markets": [orjson.Fragment(state.fragment(m)) for m in chosen], "total": total, "timestamp": now_ms()}
+        return {"markets": [orjson.Fragment(self.fragments(m)) for m in chosen], "total": total, "timestamp": now_ms()}
 
     def market(self, market_id: str) -> bytes:
-        if market_id not in self.state.specs:
+        if market_id not in self.state.markets:
             raise ProtocolError(NOT_FOUND, f"unknown market {market_id!r}", "marketId")
-        return self.state.fragment(market_id)
+        return self.fragments(market_id)
 
     def opportunities(self, q: GetArbitrage) -> dict[str, Any]:
         now = time.time()
         out = []
         for live in self.state.live.values():
             opp = live.opp
-            spec = self.state.specs[opp.market_id]
+            key = self.state.markets[opp.market_id]
             if opp.edge < q.min_edge:
                 continue
-            if q.event_id and spec.event_id != q.event_id:
+            if q.event_id and key.event_id != q.event_id:
                 continue
-            if q.market_type and spec.market_type != q.market_type:
+            if q.market_type and key.market_type != q.market_type:
                 continue
             if q.bookmaker and all(leg.book != q.bookmaker for leg in opp.legs):
                 continue
@@ -105,7 +87,7 @@ class Service:
         if not await self.ledger.token_active(who.token_id):
             raise ProtocolError(UNAUTHORIZED, "token revoked")
         state = self.state
-        key = state.market_key(cmd.market_id)
+        key = state.markets.get(cmd.market_id)
         if key is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {cmd.market_id!r}", "marketId")
         if cmd.selection_id not in key.outcomes:
@@ -122,7 +104,7 @@ class Service:
                 return existing, True
         if not state.is_open(cmd.market_id):
             raise ProtocolError(CONFLICT, "market is closed", "marketId")
-        event = state.events.get(key.event_id)
+        event = state.event_of(cmd.market_id)
         if event is not None and not self.live_betting and event.start_ms <= now_ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
         price = state.price(cmd.market_id, key.outcomes.index(cmd.selection_id), cmd.bookmaker)

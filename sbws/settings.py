@@ -13,6 +13,8 @@ from typing import Any
 
 from attrs import field, frozen
 
+from .errors import ConfigError
+
 
 def _commission(items: Sequence[str]) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -181,7 +183,7 @@ def resolve(
             else:
                 values[opt.name] = opt.parse(raw)
         except ValueError as exc:
-            raise SystemExit(f"sbws: invalid {opt.flag} / {opt.env}: {exc}") from None
+            raise ConfigError(f"invalid {opt.flag} / {opt.env}: {exc}") from None
     settings = Settings(**values)
     validate(settings)
     return settings
@@ -209,7 +211,7 @@ def validate(s: Settings) -> None:
     if s.soft_limit_bytes >= s.hard_limit_bytes:
         problems.append("--soft-limit-bytes must be below --hard-limit-bytes")
     if problems:
-        raise SystemExit("sbws: " + "; ".join(problems))
+        raise ConfigError("; ".join(problems))
 
 
 def markdown_table(options: Sequence[Option] = SERVE_OPTIONS) -> str:

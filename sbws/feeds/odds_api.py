@@ -31,9 +31,10 @@ import orjson
 import structlog
 
 from engine.board import Quote
-from engine.markets import MONEYLINE, SPREAD, TOTAL
+from engine.markets import MONEYLINE, SPREAD, TOTAL, MarketKey
 
-from .base import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult, MarketSpec
+from ..errors import FeedError
+from ..market.records import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult
 
 log = structlog.get_logger("sbws.feeds.odds_api")
 
@@ -55,11 +56,11 @@ class OddsMapper:
     def __init__(self) -> None:
         self.skipped: set[str] = set()
 
-    def parse(self, body: Any, now: float) -> tuple[list[EventInfo], list[MarketSpec], list[Quote], dict[str, tuple[str, int]]]:
+    def parse(self, body: Any, now: float) -> tuple[list[EventInfo], list[MarketKey], list[Quote], dict[str, tuple[str, int]]]:
         if not isinstance(body, list):
             raise ValueError("response is not a list of events")
         events: list[EventInfo] = []
-        specs: dict[str, MarketSpec] = {}
+        specs: dict[str, MarketKey] = {}
         quotes: list[Quote] = []
         books: dict[str, tuple[str, int]] = {}
         for ev in body:
@@ -79,20 +80,20 @@ class OddsMapper:
                 books[b["key"]] = (b.get("title") or b["key"], updated)
                 for market in b.get("markets", []):
                     for spec, outcome, price in self._outcomes(info, market):
-                        specs[spec.key.id] = spec
-                        quotes.append(Quote(spec.key.id, outcome, b["key"], price, updated / 1000.0))
+                        specs[spec.id] = spec
+                        quotes.append(Quote(spec.id, outcome, b["key"], price, updated / 1000.0))
         return events, list(specs.values()), quotes, books
 
-    def _outcomes(self, info: EventInfo, market: Mapping[str, Any]) -> list[tuple[MarketSpec, int, float]]:
+    def _outcomes(self, info: EventInfo, market: Mapping[str, Any]) -> list[tuple[MarketKey, int, float]]:
         key = market.get("key")
-        out: list[tuple[MarketSpec, int, float]] = []
+        out: list[tuple[MarketKey, int, float]] = []
         for o in market.get("outcomes", []):
             price = o.get("price")
             if not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 1:
                 continue
             name, point = o.get("name"), o.get("point")
             if key == "h2h":
-                spec = MarketSpec(info.id, MONEYLINE, None, info.three_way)
+                spec = MarketKey(info.id, MONEYLINE, None, info.three_way)
                 order = ("home", "draw", "away") if info.three_way else ("home", "away")
                 side = "home" if name == info.home else "away" if name == info.away else "draw" if name == "Draw" else None
                 if side is None or side not in order:
@@ -100,12 +101,12 @@ class OddsMapper:
                 out.append((spec, order.index(side), float(price)))
             elif key == "spreads" and isinstance(point, (int, float)):
                 if name == info.home:
-                    out.append((MarketSpec(info.id, SPREAD, float(point)), 0, float(price)))
+                    out.append((MarketKey(info.id, SPREAD, float(point)), 0, float(price)))
                 elif name == info.away:
-                    out.append((MarketSpec(info.id, SPREAD, -float(point) + 0.0), 1, float(price)))
+                    out.append((MarketKey(info.id, SPREAD, -float(point) + 0.0), 1, float(price)))
             elif key == "totals" and isinstance(point, (int, float)):
                 if name in ("Over", "Under"):
-                    out.append((MarketSpec(info.id, TOTAL, float(point)), 0 if name == "Over" else 1, float(price)))
+                    out.append((MarketKey(info.id, TOTAL, float(point)), 0 if name == "Over" else 1, float(price)))
             else:
                 if key not in self.skipped:
                     self.skipped.add(str(key))
@@ -170,7 +171,7 @@ class OddsApiFeed:
     def next_interval(self) -> float:
         """The poll interval stretched as the quota runs low, or the backoff after failures."""
         if self.failures:
-            delay = min(self.backoff_cap, self.interval * 2 ** min(self.failures, 10))
+            delay = min(self.backoff_cap, self.interval * 2.0 ** min(self.failures, 10))
             return delay * self.rng.uniform(0.5, 1.0)
         remaining, used = self.quota.get("remaining"), self.quota.get("used")
         if remaining is None or used is None or remaining + used == 0:
@@ -212,7 +213,7 @@ class OddsApiFeed:
     async def poll_once(self, http: aiohttp.ClientSession) -> Batch:
         now = time.time()
         events: list[EventInfo] = []
-        specs: list[MarketSpec] = []
+        specs: list[MarketKey] = []
         quotes: list[Quote] = []
         closed: list[str] = []
         results: list[EventResult] = []
@@ -231,7 +232,7 @@ class OddsApiFeed:
             quotes += qs + self._withdrawals(sport, qs)
             present = {e.id for e in ev}
             for spec in sp:
-                self.event_markets.setdefault(spec.event_id, set()).add(spec.key.id)
+                self.event_markets.setdefault(spec.event_id, set()).add(spec.id)
             gone = self.open_events.get(sport, set()) - present
             pending = self.pending_scores.setdefault(sport, {})
             for event_id in gone:
@@ -296,7 +297,7 @@ class OddsApiFeed:
                 await asyncio.sleep(self.next_interval())
 
 
-class PollError(Exception):
+class PollError(FeedError):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"HTTP {status}: {body}")
         self.status = status

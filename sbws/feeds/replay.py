@@ -15,9 +15,11 @@ from pathlib import Path
 import attrs
 
 from engine.board import Quote
-from engine.markets import MONEYLINE
+from engine.markets import MONEYLINE, MarketKey
 
-from .base import ONLINE, Batch, BookStatus, EventInfo, EventResult, MarketSpec
+from ..errors import ConfigError
+from ..market.records import ONLINE, Batch, BookStatus, EventInfo, EventResult
+from .base import NO_QUOTA
 from .football_data import Match, iter_seasons
 
 
@@ -36,11 +38,12 @@ class JsonlReplay:
     """Feeds back what ``--record`` wrote, batch for batch, at the recorded pace / speed."""
 
     name = "replay-jsonl"
+    quota = NO_QUOTA
 
     def __init__(self, path: str, speed: float = 1.0, rebase_time: bool = True) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise SystemExit(f"sbws: no such recording {path}")
+            raise ConfigError(f"no such recording {path}")
         self.speed = speed
         self.rebase_time = rebase_time
         self.last_batch = time.time()
@@ -70,11 +73,12 @@ class SeasonReplay:
     """A football-data season as a fast-forward: per match day, opening odds, closing odds, result."""
 
     name = "replay-season"
+    quota = NO_QUOTA
 
     def __init__(self, paths: list[str], tick_s: float = 0.5) -> None:
         for p in paths:
             if not Path(p).is_file():
-                raise SystemExit(f"sbws: no such season file {p}")
+                raise ConfigError(f"no such season file {p}")
         self.paths = paths
         self.tick = tick_s
 
@@ -84,15 +88,15 @@ class SeasonReplay:
     @staticmethod
     def _day(matches: list[Match], phase: str, now: float, start_ms: int) -> Batch:
         events: list[EventInfo] = []
-        specs: list[MarketSpec] = []
+        specs: list[MarketKey] = []
         quotes: list[Quote] = []
         for m in matches:
             events.append(EventInfo(m.id, "Soccer", "EPL", m.home, m.away, start_ms, three_way=True))
             for market in m.phases.get(phase, ()):
-                spec = MarketSpec(m.id, market.market_type, market.line, market.market_type == MONEYLINE)
+                spec = MarketKey(m.id, market.market_type, market.line, market.market_type == MONEYLINE)
                 specs.append(spec)
                 for o, prices in enumerate(market.prices):
-                    quotes.extend(Quote(spec.key.id, o, book, price, now) for book, price in prices.items())
+                    quotes.extend(Quote(spec.id, o, book, price, now) for book, price in prices.items())
         books = sorted({q.book for q in quotes})
         statuses = [BookStatus(b, b, ONLINE, 0, int(now * 1000)) for b in books]
         return Batch(now, events, specs, quotes, statuses=statuses)
@@ -107,7 +111,7 @@ class SeasonReplay:
             opened: set[str] = set()
             for phase in ("opening", "closing"):
                 batch = self._day(matches, phase, time.time(), start_ms)
-                opened |= {spec.key.id for spec in batch.markets}
+                opened |= {spec.id for spec in batch.markets}
                 yield batch
                 await asyncio.sleep(self.tick)
             yield Batch(time.time(), closed=sorted(opened))

@@ -22,9 +22,10 @@ import numpy as np
 from attrs import define, field
 
 from engine.board import Quote
-from engine.markets import MONEYLINE, SPREAD, TOTAL
+from engine.markets import MONEYLINE, SPREAD, TOTAL, MarketKey
 
-from .base import DEGRADED, OFFLINE, ONLINE, Batch, BookStatus, EventInfo, EventResult, MarketSpec
+from ..market.records import DEGRADED, OFFLINE, ONLINE, Batch, BookStatus, EventInfo, EventResult
+from .base import NO_QUOTA
 
 BOOKS = (
     ("pinnacle", "Pinnacle", 0.020),
@@ -86,7 +87,8 @@ _GOALS = np.add.outer(np.arange(12), np.arange(12))
 def _poisson(lam: float, n: int = 12) -> np.ndarray:
     k = np.arange(n)
     logs = -lam + k * math.log(max(lam, 1e-9)) - np.array([math.lgamma(i + 1) for i in k])
-    return np.exp(logs)
+    out: np.ndarray = np.exp(logs)
+    return out
 
 
 @define
@@ -109,14 +111,14 @@ class SimEvent:
     total: float
     sd: float
     total_sd: float
-    markets: list[MarketSpec]
+    markets: list[MarketKey]
     bias: np.ndarray
     """Each book's opinion offset (mu, total), in units of the event's scale; mean-reverting."""
     closed: bool = False
     ids: list[str] = field(factory=list)
 
     def __attrs_post_init__(self) -> None:
-        self.ids = [spec.key.id for spec in self.markets]
+        self.ids = [spec.id for spec in self.markets]
 
     @property
     def scale(self) -> tuple[float, float]:
@@ -125,6 +127,7 @@ class SimEvent:
 
 class Simulator:
     name = "sim"
+    quota = NO_QUOTA
 
     def __init__(
         self,
@@ -169,9 +172,9 @@ class Simulator:
             home, away = self.rng.choice(TEAMS[league], 2, replace=False)
             mu, total = float(self.rng.uniform(1.0, 2.0)), float(self.rng.uniform(0.7, 1.6))  # goal rates
             info = EventInfo(event_id, sport, league, str(home), str(away), start_ms, three_way=True)
-            specs = [MarketSpec(event_id, MONEYLINE, None, True)]
-            specs += [MarketSpec(event_id, TOTAL, x) for x in (1.5, 2.5, 3.5)]
-            specs += [MarketSpec(event_id, SPREAD, x) for x in (-0.5, 0.5)]
+            specs = [MarketKey(event_id, MONEYLINE, None, True)]
+            specs += [MarketKey(event_id, TOTAL, x) for x in (1.5, 2.5, 3.5)]
+            specs += [MarketKey(event_id, SPREAD, x) for x in (-0.5, 0.5)]
             ev = SimEvent(info, start, start + DURATION, mu, total, 0.0, 0.0, specs, self._bias())
         else:
             sport, league, sd, mean_total, total_sd, step = US_SPORTS[int(self.rng.integers(len(US_SPORTS)))]
@@ -181,9 +184,9 @@ class Simulator:
             info = EventInfo(event_id, sport, league, str(home), str(away), start_ms)
             main = -round(mu / step) * step + (0.5 if step == 1.0 else 0.0)
             main_total = round(total / step) * step + (0.5 if step == 1.0 else 0.0)
-            specs = [MarketSpec(event_id, MONEYLINE)]
-            specs += [MarketSpec(event_id, SPREAD, main + d * step) for d in (-1, 0, 1)]
-            specs += [MarketSpec(event_id, TOTAL, main_total + d * step) for d in (-1, 0, 1)]
+            specs = [MarketKey(event_id, MONEYLINE)]
+            specs += [MarketKey(event_id, SPREAD, main + d * step) for d in (-1, 0, 1)]
+            specs += [MarketKey(event_id, TOTAL, main_total + d * step) for d in (-1, 0, 1)]
             ev = SimEvent(info, start, start + DURATION, mu, total, sd, total_sd, specs, self._bias())
         return ev
 

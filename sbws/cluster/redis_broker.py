@@ -1,0 +1,259 @@
+"""Many nodes sharing one market over Redis.
+
+``RedisBroker`` lets several nodes (or ``--workers``) share one market:
+
+* exactly one node, the leader, runs the feed: leadership is a Redis key set
+  with NX and a TTL, renewed by its owner and taken over by another node
+  within about one TTL when the owner stops renewing;
+* the leader appends every normalized batch, encoded once, to a Redis stream;
+  every node, leader included, reads the stream and applies the batches to its
+  own engine state, so all nodes hold the same markets (prices for bet
+  validation included) and fan out to their own sockets;
+* the leader also keeps a snapshot of the whole state in Redis; a node that
+  starts, or reconnects after losing Redis, resets its state from the snapshot
+  and sends every socket a fresh snapshot, so nobody silently misses state;
+* settled bets and socket counts cross nodes the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+import structlog
+
+from ..feeds.base import Feed
+from ..market.records import Batch
+from .base import Sink
+
+log = structlog.get_logger("sbws.broker")
+
+STREAM = b"sbws:batches"
+SNAPSHOT = b"sbws:snapshot"
+LEADER = b"sbws:leader"
+CLIENTS = b"sbws:clients"
+BET_EVENTS = b"sbws:bet-events"
+STREAM_MAXLEN = 100_000
+RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
+"""
+
+
+class RedisBroker:
+    def __init__(self, url: str, feed_factory: Callable[[], Feed], first_feed: Feed, ttl: float = 5.0,
+                 node_id: str | None = None, snapshot_every: float = 5.0, clients_interval: float = 5.0) -> None:
+        self.url = url
+        self.redis: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
+        self.feed_factory = feed_factory
+        self.next_feed: Feed | None = first_feed
+        self.feed: Feed = first_feed
+        self.ttl = ttl
+        self.node_id = node_id or "node-" + secrets.token_hex(4)
+        self.snapshot_every = snapshot_every
+        self.clients_interval = clients_interval
+        self.is_leader = False
+        self.connected = False
+        self.last_id = b"0-0"
+        self.cluster_count = 0
+        self._feed_task: asyncio.Task[None] | None = None
+        self._renew = self.redis.register_script(RENEW)
+
+    # -- the whole node ----------------------------------------------------------------------
+    async def run(self, sink: Sink) -> None:
+        tasks = [
+            asyncio.create_task(self._consume(sink), name="redis-consume"),
+            asyncio.create_task(self._lead(sink), name="redis-lead"),
+            asyncio.create_task(self._bet_events(sink), name="redis-bets"),
+            asyncio.create_task(self._clients(sink), name="redis-clients"),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self._stop_feed()
+
+    async def _backoff(self, attempt: int) -> None:
+        await asyncio.sleep(min(5.0, 0.1 * 2 ** attempt) * random.uniform(0.5, 1.0))
+
+    def healthy(self, now: float) -> bool:
+        if not self.connected:
+            return False
+        if self.is_leader:
+            return self.feed.is_healthy(now)
+        return True
+
+    # -- leadership ------------------------------------------------------------------------------
+    async def _lead(self, sink: Sink) -> None:
+        attempt = 0
+        ttl_ms = int(self.ttl * 1000)
+        while True:
+            try:
+                if self.is_leader:
+                    renewed = await self._renew(keys=[LEADER], args=[self.node_id, ttl_ms])
+                    if not renewed:
+                        log.warning("leadership_lost", node=self.node_id)
+                        await self._stop_feed()
+                else:
+                    if await self.redis.set(LEADER, self.node_id, nx=True, px=ttl_ms):
+                        log.info("leadership_acquired", node=self.node_id)
+                        self.is_leader = True
+                        self._feed_task = asyncio.create_task(self._publish_feed(sink), name="feed")
+                attempt = 0
+                await asyncio.sleep(self.ttl / 3)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.is_leader:
+                    log.warning("leadership_unconfirmed", node=self.node_id, error=str(exc))
+                    await self._stop_feed()
+                attempt += 1
+                await self._backoff(attempt)
+
+    async def _stop_feed(self) -> None:
+        self.is_leader = False
+        task, self._feed_task = self._feed_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _publish_feed(self, sink: Sink) -> None:
+        """Leader only: a fresh feed; its first batch resets every node (a new term, a new market)."""
+        feed = self.next_feed or self.feed_factory()
+        self.next_feed = None
+        self.feed = feed
+        first = True
+        last_snapshot = 0.0
+        try:
+            async for batch in feed.batches():
+                fields = {b"b": batch.to_json()}
+                if first:
+                    fields[b"reset"] = b"1"
+                    first = False
+                await self.redis.xadd(STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)
+                if time.monotonic() - last_snapshot > self.snapshot_every:
+                    last_snapshot = time.monotonic()
+                    await self._write_snapshot(sink)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("leader_feed_failed", node=self.node_id)
+            self.is_leader = False
+
+    async def _write_snapshot(self, sink: Sink) -> None:
+        if self.last_id == b"0-0":
+            return
+        body = orjson.dumps({"id": self.last_id.decode(), "node": self.node_id}) + b"\n" + sink.snapshot().to_json()
+        await self.redis.set(SNAPSHOT, body)
+
+    # -- every node: apply the stream ---------------------------------------------------------
+    async def _consume(self, sink: Sink) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._resync(sink)
+                self.connected = True
+                attempt = 0
+                while True:
+                    reply = await self.redis.xread({STREAM: self.last_id}, block=1000, count=500)
+                    for _stream, entries in reply or ():
+                        for entry_id, fields in entries:
+                            batch = Batch.from_json(fields[b"b"])
+                            reset = bool(fields.get(b"reset"))
+                            if reset:
+                                sink.reset()
+                            sink.apply_batch(batch)
+                            if reset:
+                                sink.refresh_sockets()
+                            self.last_id = entry_id
+                    await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.connected:
+                    log.warning("redis_lost", node=self.node_id, error=str(exc))
+                self.connected = False
+                attempt += 1
+                await self._backoff(attempt)
+
+    async def _resync(self, sink: Sink) -> None:
+        """Start from the leader's snapshot (or the stream's start) and refresh every socket."""
+        raw = await self.redis.get(SNAPSHOT)
+        if raw:
+            head, _, body = raw.partition(b"\n")
+            meta = orjson.loads(head)
+            sink.reset()
+            sink.apply_batch(Batch.from_json(body))
+            self.last_id = meta["id"].encode()
+        else:
+            sink.reset()
+            self.last_id = b"0-0"
+        log.info("resynced", node=self.node_id, from_id=self.last_id.decode())
+        sink.refresh_sockets()
+
+    # -- bets and client counts across nodes ------------------------------------------------------
+    async def publish_bet_event(self, sink: Sink, user_id: str, frame: bytes) -> None:
+        try:
+            await self.redis.publish(BET_EVENTS, orjson.dumps({"user": user_id, "frame": frame.decode()}))
+        except Exception as exc:
+            log.warning("bet_event_not_published", error=str(exc))
+            sink.deliver_to_user(user_id, frame)
+
+    async def _bet_events(self, sink: Sink) -> None:
+        attempt = 0
+        while True:
+            try:
+                pubsub = self.redis.pubsub()
+                await pubsub.subscribe(BET_EVENTS)
+                attempt = 0
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is None:
+                        continue
+                    event = orjson.loads(msg["data"])
+                    sink.deliver_to_user(event["user"], event["frame"].encode())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("bet_events_lost", node=self.node_id, error=str(exc))
+                attempt += 1
+                await self._backoff(attempt)
+
+    async def _clients(self, sink: Sink) -> None:
+        interval = self.clients_interval
+        while True:
+            try:
+                now = time.time()
+                await self.redis.hset(CLIENTS, self.node_id, f"{sink.local_clients()}:{now}")
+                total = 0
+                for value in (await self.redis.hgetall(CLIENTS)).values():
+                    count, _, stamp = value.decode().partition(":")
+                    if now - float(stamp) < interval * 3:
+                        total += int(count)
+                self.cluster_count = total
+                await sink.refresh_active_bets()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cluster_counts_not_refreshed", node=self.node_id, error=str(exc))
+            await asyncio.sleep(interval)
+
+    def cluster_clients(self, local: int) -> int:
+        return max(local, self.cluster_count) if self.connected else local
+
+    async def close(self) -> None:
+        await self._stop_feed()
+        try:
+            if await self.redis.get(LEADER) == self.node_id.encode():
+                await self.redis.delete(LEADER)
+            await self.redis.hdel(CLIENTS, self.node_id)
+        except (RedisError, OSError) as exc:
+            log.warning("leave_not_recorded", node=self.node_id, error=str(exc))
+        await self.redis.aclose()

@@ -1,0 +1,148 @@
+"""Who should receive what: subscription matching and the audience index.
+
+Sockets with identical subscriptions share one ``Group``, so an update is
+matched and encoded once per group, not once per socket.  Inverted indexes by
+sport, market type, sportsbook and explicit market id find the groups an
+update concerns without scanning every group.
+
+Matching rules (docs/protocol.md):
+* a market matches when its id is explicitly subscribed, or when at least one
+  filter dimension (sportsbooks, sports, marketTypes) is set and every set
+  dimension matches (OR within a dimension; sportsbooks: the market is quoted
+  by one of them);
+* an opportunity matches a socket with ``arbitrage`` on when its market is
+  explicitly subscribed or the filters match (no filters and no explicit
+  markets: all opportunities), and, when sportsbooks are set, every leg is at
+  one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from attrs import define, field
+
+from ..wire.commands import Subscription
+from .context import SocketContext
+
+
+def market_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str, books: Iterable[str]) -> bool:
+    if market_id in sub.markets:
+        return True
+    if not (sub.sportsbooks or sub.sports or sub.market_types):
+        return False
+    if sub.sports and sport not in sub.sports:
+        return False
+    if sub.market_types and market_type not in sub.market_types:
+        return False
+    return not sub.sportsbooks or not sub.sportsbooks.isdisjoint(books)
+
+
+def opportunity_matches(
+    sub: Subscription, market_id: str, sport: str | None, market_type: str, leg_books: Iterable[str]
+) -> bool:
+    if not sub.arbitrage:
+        return False
+    leg_books = list(leg_books)
+    if sub.sportsbooks and not sub.sportsbooks.issuperset(leg_books):
+        return False
+    if market_id in sub.markets:
+        return True
+    if not (sub.sports or sub.market_types) and sub.markets and not sub.sportsbooks:
+        return False
+    if sub.sports and sport not in sub.sports:
+        return False
+    return not sub.market_types or market_type in sub.market_types
+
+
+@define(eq=False)
+class Group:
+    sub: Subscription
+    members: set[SocketContext] = field(factory=set)
+
+    @property
+    def wants_markets(self) -> bool:
+        s = self.sub
+        return bool(s.markets or s.sportsbooks or s.sports or s.market_types)
+
+
+class Audience:
+    def __init__(self) -> None:
+        self.groups: dict[Subscription, Group] = {}
+        self.of: dict[SocketContext, Group] = {}
+        self.by_user: dict[str, set[SocketContext]] = {}
+        self.by_sport: dict[str, set[Group]] = {}
+        self.by_type: dict[str, set[Group]] = {}
+        self.by_book: dict[str, set[Group]] = {}
+        self.by_market: dict[str, set[Group]] = {}
+        self.arbitrage: set[Group] = set()
+        self.contexts: set[SocketContext] = set()
+
+    def __len__(self) -> int:
+        return len(self.contexts)
+
+    def add(self, ctx: SocketContext) -> None:
+        self.contexts.add(ctx)
+        if ctx.user_id is not None and ctx.verified:
+            self.by_user.setdefault(ctx.user_id, set()).add(ctx)
+        self._join(ctx, ctx.subscription())
+
+    def remove(self, ctx: SocketContext) -> None:
+        self.contexts.discard(ctx)
+        self._leave(ctx)
+        if ctx.user_id is not None:
+            users = self.by_user.get(ctx.user_id)
+            if users is not None:
+                users.discard(ctx)
+                if not users:
+                    del self.by_user[ctx.user_id]
+
+    def resubscribe(self, ctx: SocketContext) -> None:
+        self._leave(ctx)
+        self._join(ctx, ctx.subscription())
+
+    def _indexes(self, sub: Subscription) -> Iterable[tuple[dict[str, set[Group]], frozenset[str]]]:
+        return (
+            (self.by_sport, sub.sports),
+            (self.by_type, sub.market_types),
+            (self.by_book, sub.sportsbooks),
+            (self.by_market, sub.markets),
+        )
+
+    def _join(self, ctx: SocketContext, sub: Subscription) -> None:
+        group = self.groups.get(sub)
+        if group is None:
+            group = self.groups[sub] = Group(sub)
+            for index, values in self._indexes(sub):
+                for value in values:
+                    index.setdefault(value, set()).add(group)
+            if sub.arbitrage:
+                self.arbitrage.add(group)
+        group.members.add(ctx)
+        self.of[ctx] = group
+
+    def _leave(self, ctx: SocketContext) -> None:
+        group = self.of.pop(ctx, None)
+        if group is None:
+            return
+        group.members.discard(ctx)
+        if group.members:
+            return
+        del self.groups[group.sub]
+        self.arbitrage.discard(group)
+        for index, values in self._indexes(group.sub):
+            for value in values:
+                bucket = index[value]
+                bucket.discard(group)
+                if not bucket:
+                    del index[value]
+
+    def market_groups(self, market_id: str, sport: str | None, market_type: str, books: Iterable[str]) -> set[Group]:
+        """Groups that a change to this market must reach."""
+        candidates: set[Group] = set(self.by_market.get(market_id, ()))
+        if sport is not None:
+            candidates |= self.by_sport.get(sport, set())
+        candidates |= self.by_type.get(market_type, set())
+        for book in books:
+            candidates |= self.by_book.get(book, set())
+        return {g for g in candidates if market_matches(g.sub, market_id, sport, market_type, books)}

@@ -1,0 +1,72 @@
+"""Per-socket state: the design document's contextual data plus delivery state.
+
+The context is the value of a ``WeakKeyDictionary`` keyed by its socket, so it
+must never hold the socket strongly (that would keep every closed socket
+alive): its ``transport`` holds the socket through weak references only.
+"""
+
+from __future__ import annotations
+
+from attrs import define, field
+
+from ..ledger.models import Identity
+from ..wire.commands import Subscription
+from ..wire.limits import TokenBucket
+from .outbox import Outbox
+from .transport import Transport
+
+
+@define(eq=False)
+class SocketContext:
+    client_id: str
+    user_id: str | None
+    username: str | None
+    token: str | None
+    token_id: str | None
+    connected_at: int
+    last_activity: int
+    last_ping: int
+    remote: str | None = None
+    subscribed_sportsbooks: set[str] = field(factory=set)
+    subscribed_markets: set[str] = field(factory=set)
+    subscribed_arbitrage: bool = False
+    market_type_filters: set[str] = field(factory=set)
+    sport_filters: set[str] = field(factory=set)
+    bucket: TokenBucket = field(factory=lambda: TokenBucket(10.0, 20.0))
+    strikes: int = 0
+    last_strike: float = 0.0
+    identity: Identity | None = None
+    """Set when a token (or --trust-user-id) verified the socket."""
+    outbox: Outbox = field(factory=Outbox)
+    transport: Transport | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.identity is not None
+
+    def subscription(self) -> Subscription:
+        return Subscription(
+            sportsbooks=frozenset(self.subscribed_sportsbooks),
+            markets=frozenset(self.subscribed_markets),
+            arbitrage=self.subscribed_arbitrage,
+            market_types=frozenset(self.market_type_filters),
+            sports=frozenset(self.sport_filters),
+        )
+
+    def apply(self, change: Subscription, add: bool) -> None:
+        pairs = (
+            (self.subscribed_sportsbooks, change.sportsbooks),
+            (self.subscribed_markets, change.markets),
+            (self.market_type_filters, change.market_types),
+            (self.sport_filters, change.sports),
+        )
+        for current, delta in pairs:
+            if add:
+                current |= delta
+            else:
+                current -= delta
+        if change.arbitrage is not None:
+            if add:
+                self.subscribed_arbitrage = self.subscribed_arbitrage or change.arbitrage
+            elif change.arbitrage:
+                self.subscribed_arbitrage = False

@@ -1,0 +1,94 @@
+"""One socket's pending frames and the slow-consumer policy, as pure decisions.
+
+A healthy socket gets whole shared frames, written at once when nothing is
+queued for it.  Once the bytes it has not taken pass the soft limit, market
+updates are kept per market id (newest state only) and become one frame when
+the socket catches up; past the hard limit, or too long over the soft one,
+the socket is closed (1013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+
+from attrs import define, field, frozen
+
+TRY_AGAIN_LATER = 1013
+
+
+class Decision(enum.Enum):
+    WRITE = "write"
+    """Nothing is queued: write the frame straight to the socket."""
+    QUEUE = "queue"
+    """Frames are waiting: append behind them, for the socket's writer task."""
+    CONFLATE = "conflate"
+    """Over the soft limit: keep only the newest state of each market."""
+    CLOSE = "close"
+    """Over the hard limit, or over the soft one too long: close with 1013."""
+    DROP = "drop"
+    """The socket is closing: nothing more goes to it."""
+
+
+@frozen
+class Budget:
+    soft_bytes: int
+    hard_bytes: int
+    slow_timeout: float
+
+
+@define(eq=False)
+class Outbox:
+    frames: deque[bytes] = field(factory=deque)
+    queued_bytes: int = 0
+    conflated: dict[str, bytes] = field(factory=dict)
+    over_soft_since: float | None = None
+    wake: asyncio.Event = field(factory=asyncio.Event)
+    closing: bool = False
+
+    def offer(self, budget: Budget, buffered: int, now: float, conflatable: bool) -> Decision:
+        """Where one more frame goes, given what the socket has not taken yet (``buffered``: in the transport)."""
+        if self.closing:
+            return Decision.DROP
+        pending = self.queued_bytes + buffered
+        if pending > budget.hard_bytes or (
+            self.over_soft_since is not None and now - self.over_soft_since > budget.slow_timeout
+        ):
+            return Decision.CLOSE
+        if pending > budget.soft_bytes:
+            if self.over_soft_since is None:
+                self.over_soft_since = now
+            if conflatable:
+                return Decision.CONFLATE
+        else:
+            self.over_soft_since = None
+        return Decision.QUEUE if (self.frames or self.conflated) else Decision.WRITE
+
+    def put(self, frame: bytes) -> None:
+        self.frames.append(frame)
+        self.queued_bytes += len(frame)
+        self.wake.set()
+
+    def conflate(self, fragments: dict[str, bytes]) -> None:
+        self.conflated.update(fragments)
+        self.wake.set()
+
+    def pop(self) -> bytes | None:
+        if self.frames:
+            frame = self.frames.popleft()
+            self.queued_bytes -= len(frame)
+            return frame
+        return None
+
+    def take_conflated(self) -> dict[str, bytes]:
+        fragments, self.conflated = self.conflated, {}
+        return fragments
+
+    def shut(self) -> None:
+        """Nothing more is sent; what waits is dropped and the writer task wakes to finish."""
+        self.closing = True
+        self.frames.clear()
+        self.conflated.clear()
+        self.queued_bytes = 0
+        self.wake.set()

@@ -1,0 +1,58 @@
+"""Choosing a feed from the settings, and what the engine must know of it."""
+
+from __future__ import annotations
+
+from engine.arbitrage import ArbConfig
+
+from ..errors import ConfigError
+from ..settings import Settings
+from .base import Feed
+
+
+def make_feed(settings: Settings) -> Feed:
+    name, _, arg = settings.feed.partition(":")
+    if name == "sim":
+        from .simulator import Simulator
+
+        return Simulator(
+            seed=settings.seed,
+            events=settings.sim_events,
+            books=settings.sim_books,
+            tick_ms=settings.sim_tick_ms,
+            speed=settings.sim_speed,
+        )
+    if name == "odds-api":
+        from .odds_api import OddsApiFeed
+
+        if not settings.odds_api_key:
+            raise ConfigError("--feed odds-api needs an API key in SBWS_ODDS_API_KEY (or --odds-api-key)")
+        return OddsApiFeed(
+            settings.odds_api_base, settings.odds_api_sports, settings.odds_api_regions,
+            settings.odds_api_interval, settings.odds_api_key, bookmakers=settings.odds_api_bookmakers,
+        )
+    if name == "replay":
+        from .replay import JsonlReplay, SeasonReplay
+
+        files = [f for f in arg.split(",") if f]
+        if not files:
+            raise ConfigError("--feed replay:FILE.csv[,FILE...] or replay:FILE.jsonl")
+        if len(files) == 1 and files[0].endswith(".jsonl"):
+            return JsonlReplay(files[0], speed=settings.sim_speed)
+        return SeasonReplay(files, tick_s=settings.sim_tick_ms / 1000.0)
+    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api or replay:FILE")
+
+
+def arb_config(settings: Settings) -> ArbConfig:
+    """Engine options from the settings; live exchange data gets default commissions unless configured."""
+    commission = dict(settings.commission)
+    if settings.feed == "odds-api":
+        from .odds_api import EXCHANGE_COMMISSION
+
+        commission = {**EXCHANGE_COMMISSION, **commission}
+    return ArbConfig(
+        commission=commission,
+        max_age=settings.max_quote_age,
+        max_edge=settings.max_edge,
+        stake_rounding=settings.stake_rounding,
+        total_stake=100.0,
+    )

@@ -1,0 +1,178 @@
+"""The PostgreSQL ledger (asyncpg), for deployments with several nodes.
+
+Same interface and rules as the SQLite ledger.  Exactly-once bets across
+nodes come from the ``UNIQUE (user_id, client_ref)`` constraint with
+``INSERT … ON CONFLICT DO NOTHING``, never from a check-then-insert.
+Migrations are versioned in ``schema_migrations`` and applied under an
+advisory lock, so nodes starting together do not race.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import asyncpg
+
+from ..clock import now_ms
+from ..errors import LedgerError
+from .models import PLACED, Bet, Identity, NewBet
+from .rules import outcome, payout_cents, settled_payout
+from .schema import BET_COLUMNS, POSTGRES, SETTLE_COLUMNS, migrations
+from .tokens import check_token, new_token, split_token
+
+MIGRATIONS = migrations(POSTGRES)
+MIGRATION_LOCK = 0x5B_75_5B  # advisory lock id for schema changes
+
+
+def _bet(row: asyncpg.Record) -> Bet:
+    return Bet(*row.values())
+
+
+class PgLedger:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str) -> PgLedger:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+        ledger = cls(pool)
+        await ledger.migrate()
+        return ledger
+
+    async def migrate(self) -> int:
+        async with self.pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+                )
+                done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+                for number, script in enumerate(MIGRATIONS, start=1):
+                    if number in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(script)
+                        await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", number, now_ms())
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        return len(MIGRATIONS)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def add_user(self, username: str) -> str:
+        user_id = "user_" + secrets.token_hex(6)
+        try:
+            await self.pool.execute("INSERT INTO users VALUES ($1, $2, $3)", user_id, username, now_ms())
+        except asyncpg.UniqueViolationError:
+            raise LedgerError(f"user {username!r} already exists") from None
+        return user_id
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT u.id, u.username, u.created_at, "
+            "(SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
+            "FROM users u ORDER BY u.username"
+        )
+        return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
+
+    async def issue_token(self, username: str) -> tuple[str, str]:
+        user_id = await self.pool.fetchval("SELECT id FROM users WHERE username = $1", username)
+        if user_id is None:
+            raise LedgerError(f"no user named {username!r}")
+        token_id, token, digest = new_token()
+        await self.pool.execute("INSERT INTO tokens VALUES ($1, $2, $3, $4, NULL)", token_id, user_id, digest, now_ms())
+        return token_id, token
+
+    async def revoke_token(self, token_id: str) -> bool:
+        status: str = await self.pool.execute(
+            "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", now_ms(), token_id
+        )
+        return status.endswith(" 1")
+
+    async def verify_token(self, token: str) -> Identity | None:
+        parts = split_token(token)
+        if parts is None:
+            return None
+        token_id, secret = parts
+        row = await self.pool.fetchrow(
+            "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+            token_id,
+        )
+        return check_token(row, secret, token_id)
+
+    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        row = await self.pool.fetchrow("SELECT id, username FROM users WHERE id = $1 OR username = $2", user_id or "", username)
+        return None if row is None else Identity(row[0], row[1], "")
+
+    async def token_active(self, token_id: str) -> bool:
+        if token_id == "":
+            return True
+        revoked = await self.pool.fetchrow("SELECT revoked_at FROM tokens WHERE id = $1", token_id)
+        return revoked is not None and revoked[0] is None
+
+    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        row = await self.pool.fetchrow(
+            f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
+            f"ON CONFLICT (user_id, client_ref) DO NOTHING RETURNING {BET_COLUMNS}",
+            "bet_" + secrets.token_hex(8), new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type,
+            new.line, new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds,
+            payout_cents(new.stake_cents, new.odds), PLACED, None, new.notes, now_ms(), None, new.three_way,
+        )
+        if row is not None:
+            return _bet(row), False
+        existing = await self.find_by_client_ref(new.user_id, new.client_ref or "")
+        if existing is None:
+            raise LedgerError(f"no bet with clientRef {new.client_ref!r}")
+        return existing, True
+
+    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        row = await self.pool.fetchrow(f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = $1 AND client_ref = $2", user_id, client_ref)
+        return None if row is None else _bet(row)
+
+    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
+                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
+        where, args = ["user_id = $1"], [user_id]
+        for column, value, op in (("status", status, "="), ("bookmaker", bookmaker, "="), ("market_id", market_id, "="),
+                                  ("placed_at", from_ms, ">="), ("placed_at", to_ms, "<=")):
+            if value is not None:
+                args.append(value)  # type: ignore[arg-type]
+                where.append(f"{column} {op} ${len(args)}")
+        args.append(limit)  # type: ignore[arg-type]
+        rows = await self.pool.fetch(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE {' AND '.join(where)} ORDER BY placed_at DESC, id DESC LIMIT ${len(args)}",
+            *args,
+        )
+        return [_bet(r) for r in rows]
+
+    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        settled_at = now_ms()
+        out = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT {SETTLE_COLUMNS} FROM bets WHERE event_id = $1 AND status = $2 FOR UPDATE",
+                event_id, PLACED,
+            )
+            for bet_id, mtype, line, three_way, selection, stake, potential in rows:
+                status = outcome(mtype, line, selection, home, away, bool(three_way))
+                row = await conn.fetchrow(
+                    f"UPDATE bets SET status = $1, payout_cents = $2, settled_at = $3 WHERE id = $4 AND status = $5 "
+                    f"RETURNING {BET_COLUMNS}",
+                    status, settled_payout(status, stake, potential), settled_at, bet_id, PLACED,
+                )
+                if row is not None:
+                    out.append(_bet(row))
+        return out
+
+    async def active_bets_by_book(self) -> dict[str, int]:
+        rows = await self.pool.fetch("SELECT bookmaker, COUNT(*) FROM bets WHERE status = $1 GROUP BY bookmaker", PLACED)
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def writable(self) -> bool:
+        try:
+            await self.pool.execute("SELECT 1")
+            return True
+        except (asyncpg.PostgresError, OSError):
+            return False

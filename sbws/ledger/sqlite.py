@@ -1,0 +1,269 @@
+"""The SQLite ledger: the default, one file, WAL with synchronous=FULL.
+
+``SqliteLedger`` is plain synchronous code, usable by the CLI as is.  The
+server wraps it in ``AsyncSqliteLedger``, which runs every call on one
+dedicated thread so the event loop never waits on the disk.  A bet is durable
+when ``place_bet`` returns, before anything is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from ..clock import now_ms
+from ..errors import LedgerError
+from .models import PLACED, Bet, Identity, NewBet
+from .rules import outcome, payout_cents, settled_payout
+from .schema import BET_COLUMNS, SETTLE_COLUMNS, SQLITE, migrations
+from .tokens import check_token, new_token, split_token
+
+T = TypeVar("T")
+MIGRATIONS = migrations(SQLITE)
+
+
+class SqliteLedger:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.tx() as c:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    # -- users and tokens -------------------------------------------------------
+    def add_user(self, username: str) -> str:
+        user_id = "user_" + secrets.token_hex(6)
+        try:
+            with self.tx() as c:
+                c.execute("INSERT INTO users VALUES (?, ?, ?)", (user_id, username, now_ms()))
+        except sqlite3.IntegrityError:
+            raise LedgerError(f"user {username!r} already exists") from None
+        return user_id
+
+    def list_users(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT u.id, u.username, u.created_at, "
+            "(SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
+            "FROM users u ORDER BY u.username"
+        ).fetchall()
+        return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
+
+    def issue_token(self, username: str) -> tuple[str, str]:
+        row = self.conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no user named {username!r}")
+        token_id, token, digest = new_token()
+        with self.tx() as c:
+            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, NULL)", (token_id, row[0], digest, now_ms()))
+        return token_id, token
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self.tx() as c:
+            cur = c.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_ms(), token_id)
+            )
+        return cur.rowcount == 1
+
+    def verify_token(self, token: str) -> Identity | None:
+        parts = split_token(token)
+        if parts is None:
+            return None
+        token_id, secret = parts
+        row = self.conn.execute(
+            "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.id = ?",
+            (token_id,),
+        ).fetchone()
+        return check_token(row, secret, token_id)
+
+    def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        """Development mode (--trust-user-id): an existing user, without a token."""
+        row = self.conn.execute(
+            "SELECT id, username FROM users WHERE id = ? OR username = ?", (user_id or "", username)
+        ).fetchone()
+        return None if row is None else Identity(row[0], row[1], "")
+
+    def token_active(self, token_id: str) -> bool:
+        if token_id == "":
+            return True
+        row = self.conn.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return row is not None and row[0] is None
+
+    # -- bets ------------------------------------------------------------------
+    def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        """Insert a bet, or return the one with the same clientRef (duplicate=True)."""
+        bet_id = "bet_" + secrets.token_hex(8)
+        placed_at = now_ms()
+        payout = payout_cents(new.stake_cents, new.odds)
+        with self.tx() as c:
+            cur = c.execute(
+                f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_ref) DO NOTHING",
+                (
+                    bet_id, new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type, new.line,
+                    new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds, payout,
+                    PLACED, None, new.notes, placed_at, None, int(new.three_way),
+                ),
+            )
+            if cur.rowcount == 0:  # the unique (user, clientRef) constraint: a retry
+                return self._by_client_ref(new.user_id, new.client_ref or ""), True
+        return self.get_bet(bet_id), False
+
+    def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        row = self.conn.execute(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
+        ).fetchone()
+        return None if row is None else Bet(*row)
+
+    def _by_client_ref(self, user_id: str, client_ref: str) -> Bet:
+        existing = self.find_by_client_ref(user_id, client_ref)
+        if existing is None:
+            raise LedgerError(f"no bet with clientRef {client_ref!r}")
+        return existing
+
+    def get_bet(self, bet_id: str) -> Bet:
+        row = self.conn.execute(f"SELECT {BET_COLUMNS} FROM bets WHERE id = ?", (bet_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"no bet {bet_id}")
+        return Bet(*row)
+
+    def get_bets(
+        self,
+        user_id: str,
+        status: str | None = None,
+        bookmaker: str | None = None,
+        market_id: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        limit: int = 50,
+    ) -> list[Bet]:
+        where = ["user_id = ?"]
+        args: list[Any] = [user_id]
+        for column, value in (("status", status), ("bookmaker", bookmaker), ("market_id", market_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if from_ms is not None:
+            where.append("placed_at >= ?")
+            args.append(from_ms)
+        if to_ms is not None:
+            where.append("placed_at <= ?")
+            args.append(to_ms)
+        args.append(limit)
+        rows = self.conn.execute(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE {' AND '.join(where)} ORDER BY placed_at DESC, rowid DESC LIMIT ?",
+            args,
+        ).fetchall()
+        return [Bet(*r) for r in rows]
+
+    def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        """Settle every open bet on an event; idempotent (only 'placed' rows change)."""
+        settled_at = now_ms()
+        with self.tx() as c:
+            rows = c.execute(
+                f"SELECT {SETTLE_COLUMNS} FROM bets WHERE event_id = ? AND status = ?",
+                (event_id, PLACED),
+            ).fetchall()
+            for bet_id, mtype, line, three_way, selection, stake, potential in rows:
+                status = outcome(mtype, line, selection, home, away, bool(three_way))
+                c.execute(
+                    "UPDATE bets SET status = ?, payout_cents = ?, settled_at = ? WHERE id = ? AND status = ?",
+                    (status, settled_payout(status, stake, potential), settled_at, bet_id, PLACED),
+                )
+        return [self.get_bet(r[0]) for r in rows]
+
+    def active_bets_by_book(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
+        return {book: count for book, count in rows}
+
+    def writable(self) -> bool:
+        try:
+            with self.tx() as c:
+                c.execute("PRAGMA user_version")
+            return True
+        except sqlite3.Error:
+            return False
+
+
+class AsyncSqliteLedger:
+    """The SQLite ledger behind the async interface: every call runs on one dedicated thread."""
+
+    def __init__(self, store: SqliteLedger) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def add_user(self, username: str) -> str:
+        return await self._run(self.store.add_user, username)
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return await self._run(self.store.list_users)
+
+    async def issue_token(self, username: str) -> tuple[str, str]:
+        return await self._run(self.store.issue_token, username)
+
+    async def revoke_token(self, token_id: str) -> bool:
+        return await self._run(self.store.revoke_token, token_id)
+
+    async def verify_token(self, token: str) -> Identity | None:
+        return await self._run(self.store.verify_token, token)
+
+    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        return await self._run(self.store.trusted_identity, user_id, username)
+
+    async def token_active(self, token_id: str) -> bool:
+        return await self._run(self.store.token_active, token_id)
+
+    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        return await self._run(self.store.place_bet, new)
+
+    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        return await self._run(self.store.find_by_client_ref, user_id, client_ref)
+
+    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
+                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
+        return await self._run(self.store.get_bets, user_id, status, bookmaker, market_id, from_ms, to_ms, limit)
+
+    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        return await self._run(self.store.settle_event, event_id, home, away)
+
+    async def active_bets_by_book(self) -> dict[str, int]:
+        return await self._run(self.store.active_bets_by_book)
+
+    async def writable(self) -> bool:
+        return await self._run(self.store.writable)
+
+    async def close(self) -> None:
+        await self._run(self.store.close)
+        self._pool.shutdown(wait=True)

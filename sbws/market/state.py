@@ -1,0 +1,200 @@
+"""What the server knows about the market, without any I/O.
+
+``MarketState`` applies feed batches to the engine's board, rescans what
+changed and keeps the live arbitrage opportunities with their first-seen
+time.  ``apply`` returns the ``Changes`` the broadcaster needs; every market
+carries a revision that moves on each change, so encoders can cache by it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+import numpy as np
+from attrs import define, field
+
+from engine.arbitrage import ArbConfig, Opportunity, Scanner
+from engine.board import Quote, QuoteBoard
+from engine.markets import MarketKey
+
+from .records import Batch, BookStatus, EventInfo, EventResult
+
+
+@define
+class LiveOpportunity:
+    opp: Opportunity
+    detected_at: float
+    updated_at: float
+
+
+@define
+class Changes:
+    markets: set[str] = field(factory=set)
+    closed_opportunities: set[str] = field(factory=set)
+    opportunities_changed: bool = False
+    statuses_changed: set[str] = field(factory=set)
+    results: list[EventResult] = field(factory=list)
+
+
+class MarketState:
+    config: ArbConfig
+
+    def __init__(self, config: ArbConfig) -> None:
+        self._revisions = itertools.count(1)
+        self.active_bets: dict[str, int] = {}
+        """Open bets per sportsbook; the ledger's numbers, so a market reset keeps them."""
+        self.clear(config)
+
+    def clear(self, config: ArbConfig | None = None) -> None:
+        """Back to an empty market (bets' active counts are the ledger's and stay)."""
+        config = config or self.config
+        self.board = QuoteBoard()
+        self.scanner = Scanner(self.board, config)
+        self.config = config
+        self.events: dict[str, EventInfo] = {}
+        self.markets: dict[str, MarketKey] = {}
+        self.event_markets: dict[str, set[str]] = {}
+        self.book_status: dict[str, BookStatus] = {}
+        self.live: dict[str, LiveOpportunity] = {}
+        self.by_market: dict[str, str] = {}
+        self.updated_at: dict[str, float] = {}
+        self.revision: dict[str, int] = {}
+        self.last_batch_at = 0.0
+        self.batches = 0
+
+    # -- applying feed data -------------------------------------------------
+    def apply(self, batch: Batch) -> Changes:
+        changes = Changes()
+        self.last_batch_at = batch.ts
+        self.batches += 1
+        for ev in batch.events:
+            self.events[ev.id] = ev
+        for key in batch.markets:
+            self.markets[key.id] = key
+            self.revision[key.id] = next(self._revisions)
+            self.event_markets.setdefault(key.event_id, set()).add(key.id)
+            self.board.add_market(key)
+        touched = set(self.board.update(batch.quotes).tolist())
+        for market_id in batch.closed:
+            idx = self.board.close_market(market_id)
+            if idx is not None:
+                touched.add(idx)
+        for status in batch.statuses:
+            prev = self.book_status.get(status.id)
+            if prev is None or prev.status != status.status:
+                changes.statuses_changed.add(status.id)
+            self.book_status[status.id] = status
+            if status.status == "offline":
+                touched.update(self.board.withdraw_book(status.id).tolist())
+        changes.results.extend(batch.results)
+        for idx in touched:
+            market_id = self.board.markets[idx].id
+            changes.markets.add(market_id)
+            self.updated_at[market_id] = batch.ts
+            self.revision[market_id] = next(self._revisions)
+        if touched:
+            self._rescan(np.fromiter(touched, dtype=np.intp), batch.ts, changes)
+        for result in batch.results:
+            self._forget_event(result.event_id, batch.ts, changes)
+        return changes
+
+    def _forget_event(self, event_id: str, now: float, changes: Changes) -> None:
+        """A finished event leaves the board; bets keep what settlement needs."""
+        self.events.pop(event_id, None)
+        for market_id in self.event_markets.pop(event_id, ()):
+            self.board.remove_market(market_id)
+            self.markets.pop(market_id, None)
+            self.updated_at.pop(market_id, None)
+            self.revision.pop(market_id, None)
+            changes.markets.discard(market_id)
+            opp_id = self.by_market.pop(market_id, None)
+            if opp_id is not None:
+                del self.live[opp_id]
+                changes.closed_opportunities.add(opp_id)
+                changes.opportunities_changed = True
+
+    def expire_stale(self, now: float) -> Changes:
+        """Full rescan: drops opportunities whose quotes aged past the limit."""
+        changes = Changes()
+        self._rescan(None, now, changes)
+        return changes
+
+    def _rescan(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
+        found = self.scanner.scan(now, markets)
+        if markets is None:
+            scope: Iterable[str] = list(self.by_market)
+        else:
+            scope = [self.board.markets[int(i)].id for i in markets]
+        fresh = {o.market_id: o for o in found}
+        for market_id in scope:
+            old_id = self.by_market.get(market_id)
+            new = fresh.get(market_id)
+            if old_id is not None and (new is None or new.id != old_id):
+                del self.live[old_id]
+                del self.by_market[market_id]
+                changes.closed_opportunities.add(old_id)
+                changes.opportunities_changed = True
+        for market_id, opp in fresh.items():
+            current = self.live.get(opp.id)
+            if current is None:
+                self.live[opp.id] = LiveOpportunity(opp, now, now)
+                self.by_market[market_id] = opp.id
+                changes.closed_opportunities.discard(opp.id)
+                changes.opportunities_changed = True
+            elif current.opp != opp:
+                current.opp = opp
+                current.updated_at = now
+                changes.opportunities_changed = True
+
+    def snapshot(self) -> Batch:
+        """The whole state as one batch: applied to an empty state, it rebuilds this one."""
+        board = self.board
+        nb, n = len(board.books), board.n_markets
+        books, rows, outcomes = np.nonzero(~np.isnan(board.prices[:nb, :n]))
+        quotes = []
+        for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
+            market_id = board.markets[m].id
+            if board.market_index.get(market_id) == m:
+                quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
+        closed = [m for m in self.markets if not self.is_open(m)]
+        return Batch(self.last_batch_at, list(self.events.values()), list(self.markets.values()), quotes, closed, (),
+                     list(self.book_status.values()))
+
+    # -- reading --------------------------------------------------------------
+    def event_of(self, market_id: str) -> EventInfo | None:
+        """The event a known market belongs to (None when the feed never described it)."""
+        return self.events.get(self.markets[market_id].event_id)
+
+    def sport_of(self, market_id: str) -> str | None:
+        event = self.event_of(market_id)
+        return event.sport if event else None
+
+    def is_open(self, market_id: str) -> bool:
+        idx = self.board.market_index.get(market_id)
+        return idx is not None and bool(self.board.open[idx])
+
+    def market_books(self, market_id: str) -> list[str]:
+        idx = self.board.market_index[market_id]
+        quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
+        return [self.board.books[b] for b in np.flatnonzero(quoted)]
+
+    def price(self, market_id: str, outcome: int, book: str) -> float | None:
+        idx = self.board.market_index.get(market_id)
+        b = self.board.book_index.get(book)
+        if idx is None or b is None:
+            return None
+        value = float(self.board.prices[b, idx, outcome])
+        return None if value != value else value
+
+    def available_markets(self) -> dict[str, int]:
+        n = self.board.n_markets
+        nb = len(self.board.books)
+        if n == 0 or nb == 0:
+            return {}
+        open_rows = self.board.prices[:nb, :n][:, self.board.open[:n]]
+        counts = (~np.isnan(open_rows)).any(axis=2).sum(axis=1)
+        return {book: int(c) for book, c in zip(self.board.books, counts)}
+
+    def known_books(self) -> set[str]:
+        return set(self.book_status) | set(self.board.books)

@@ -1,0 +1,146 @@
+"""One server node: feed batches in (through the broker), engine in the middle, pushes out.
+
+The node is the broker's ``Sink`` and owns the timers: push intervals,
+heartbeat and loop lag.  Settlement runs here, once, on the node that runs
+the feed.  It knows nothing of HTTP; ``server`` hands it sockets' contexts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import IO, Any
+
+import structlog
+
+from .clock import now_ms
+from .cluster.base import Broker
+from .feeds.base import Feed
+from .market.records import Batch, EventResult
+from .market.state import MarketState
+from .observability.looplag import watch_loop_lag
+from .observability.metrics import Metrics
+from .fanout.broadcaster import Broadcaster
+from .service import Service
+from .settings import Settings
+from .wire import frames, views
+
+log = structlog.get_logger("sbws.node")
+
+
+class Node:
+    def __init__(self, settings: Settings, service: Service, broadcaster: Broadcaster, broker: Broker,
+                 metrics: Metrics) -> None:
+        self.settings = settings
+        self.service = service
+        self.state: MarketState = service.state
+        self.broadcaster = broadcaster
+        self.broker = broker
+        self.metrics = metrics
+        self.recorder: IO[bytes] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
+        metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
+        metrics.feed_lag.set_function(lambda: time.time() - self.state.last_batch_at if self.state.batches else 0.0)
+        metrics.quota.set_function(lambda: self.feed.quota.get("remaining", 0))
+        metrics.quota_used.set_function(lambda: self.feed.quota.get("used", 0))
+
+    @property
+    def feed(self) -> Feed:
+        return self.broker.feed
+
+    def healthy(self) -> bool:
+        return self.broker.healthy(time.time())
+
+    # -- lifecycle ----------------------------------------------------------------
+    def start(self) -> None:
+        s, b = self.settings, self.broadcaster
+        self._task(self._run_broker(), "broker")
+        if s.market_interval > 0:
+            self._task(self._every(s.market_interval, b.push_markets), "markets")
+        if s.arbitrage_interval > 0:
+            self._task(self._every(s.arbitrage_interval, self._arbitrage_tick), "arbs")
+        self._task(self._every(s.heartbeat_interval, self._heartbeat), "heartbeat")
+        self._task(watch_loop_lag(self.metrics), "loop-lag")
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.broadcaster.drain()
+        await self.broker.close()
+
+    def _task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def _every(self, interval: float, fn: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                fn()
+            except Exception:
+                log.exception("push_failed", push=getattr(fn, "__name__", "?"))
+
+    async def _run_broker(self) -> None:
+        try:
+            await self.broker.run(self)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("feed_crashed", feed=self.feed.name)
+
+    def _arbitrage_tick(self) -> None:
+        if self.settings.max_quote_age > 0:
+            self.broadcaster.ingest(self.state.expire_stale(time.time()))
+        self.broadcaster.push_arbitrage()
+
+    def _heartbeat(self) -> None:
+        self.broadcaster.push_heartbeat(self.broker.cluster_clients(len(self.broadcaster.audience)))
+
+    # -- the broker's sink ------------------------------------------------------------
+    def apply_batch(self, batch: Batch) -> None:
+        if self.recorder is not None:
+            self.recorder.write(batch.to_json() + b"\n")
+        started = time.perf_counter()
+        changes = self.state.apply(batch)
+        self.metrics.scan_seconds.observe(time.perf_counter() - started)
+        self.metrics.markets.set(len(self.state.markets))
+        self.metrics.opportunities.set(len(self.state.live))
+        if self.broker.is_leader:
+            for result in changes.results:
+                self.broadcaster.spawn(self._settle(result))
+        self.broadcaster.ingest(changes)
+
+    def reset(self) -> None:
+        self.broadcaster.forget_market()
+        self.state.clear()
+
+    def refresh_sockets(self) -> None:
+        self.broadcaster.refresh_all()
+
+    def snapshot(self) -> Batch:
+        return self.state.snapshot()
+
+    def deliver_to_user(self, user_id: str, frame: bytes) -> None:
+        self.broadcaster.deliver_to_user(user_id, frame, "bet_settled")
+
+    def local_clients(self) -> int:
+        return len(self.broadcaster.audience)
+
+    async def refresh_active_bets(self) -> None:
+        self.state.active_bets = await self.service.ledger.active_bets_by_book()
+
+    # -- settlement -------------------------------------------------------------------
+    async def _settle(self, result: EventResult) -> None:
+        try:
+            settled = await self.service.settle(result.event_id, result.home_score, result.away_score)
+        except Exception:
+            log.exception("settlement_failed", event_id=result.event_id)
+            return
+        for bet in settled:
+            log.info("bet_settled", bet_id=bet.id, user_id=bet.user_id, status=bet.status)
+            frame = frames.encode({"type": "bet_settled", "bet": views.bet(bet), "timestamp": now_ms()})
+            await self.broker.publish_bet_event(self, bet.user_id, frame)
+        if settled:
+            self.broadcaster.books_changed(b.bookmaker for b in settled)

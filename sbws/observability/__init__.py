@@ -1,0 +1,1 @@
+"""Logs, metrics and event-loop lag: what an operator reads."""

@@ -1,0 +1,80 @@
+"""The one place that touches aiohttp internals: writing a shared frame straight to a socket.
+
+aiohttp has no public way to write one pre-encoded frame to many sockets
+without a task switch each; ``WebSocketResponse.send_frame`` is the public
+path and the fallback.  The direct path calls the private
+``WebSocketWriter._write_websocket_frame`` (checked at import, for the aiohttp
+versions pinned in setup.cfg); ``tests/functional/test_adapter.py`` holds it
+to writing the same bytes as ``send_frame``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from aiohttp import WSMsgType, web
+
+try:
+    from aiohttp._websocket.writer import WebSocketWriter
+
+    DIRECT_WRITE = hasattr(WebSocketWriter, "_write_websocket_frame")
+except ImportError:
+    DIRECT_WRITE = False
+
+CLOSE_TIMEOUT = 1.0
+
+
+class SocketTransport:
+    """``fanout.transport.Transport`` on an aiohttp WebSocket, holding it only weakly."""
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, direct: bool = True) -> None:
+        self._ws = weakref.ref(ws)
+        self._transport: weakref.ref[asyncio.Transport] | None = None
+        if transport is not None:
+            try:
+                self._transport = weakref.ref(transport)
+            except TypeError:
+                self._transport = None
+        self.direct = direct and DIRECT_WRITE
+
+    def _raw(self) -> asyncio.Transport | None:
+        return self._transport() if self._transport is not None else None
+
+    def buffered(self) -> int:
+        transport = self._raw()
+        if transport is None:
+            return 0
+        try:
+            return int(transport.get_write_buffer_size())
+        except (AttributeError, RuntimeError, OSError):
+            return 0
+
+    def write_now(self, frame: bytes) -> bool:
+        """Direct write when the socket is open, uncompressed and its writer is not closing."""
+        if not self.direct:
+            return False
+        ws = self._ws()
+        writer = getattr(ws, "_writer", None)
+        if ws is None or writer is None or ws.closed or getattr(writer, "_closing", True):
+            return False
+        if writer.transport.is_closing():
+            return False
+        writer._write_websocket_frame(frame, WSMsgType.TEXT, 0)
+        return True
+
+    async def send(self, frame: bytes) -> None:
+        ws = self._ws()
+        if ws is None:
+            raise ConnectionResetError("socket gone")
+        await ws.send_frame(frame, WSMsgType.TEXT)
+
+    async def close(self, code: int, reason: bytes) -> None:
+        ws, transport = self._ws(), self._raw()
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(code=code, message=reason), CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, ConnectionResetError, RuntimeError):
+                pass
+        if transport is not None and not transport.is_closing():
+            transport.abort()

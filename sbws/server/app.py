@@ -1,0 +1,15 @@
+"""The sbws application: the assembly with its HTTP and WebSocket routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..feeds.base import Feed
+from ..settings import Settings
+from . import http, ws
+from .assembly import assemble
+
+
+def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
+    """Tests and the CLI build the same application; ``feed`` replaces the configured source."""
+    return assemble(settings, (ws.add_routes, http.add_routes), feed)

@@ -1,0 +1,97 @@
+"""Building the application: the node, the service and the ledger's lifecycle, with routes handed in.
+
+``app.make_app`` hands it the HTTP and WebSocket routes; this module imports
+no handler, so the keys, the handlers and the assembly never import each other
+in a circle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable
+from decimal import Decimal
+
+import structlog
+from aiohttp import WSCloseCode, web
+
+from ..cluster.factory import make_broker
+from ..fanout.broadcaster import Broadcaster
+from ..fanout.outbox import Budget
+from ..feeds.base import Feed
+from ..feeds.factory import arb_config, make_feed
+from ..ledger.factory import open_ledger
+from ..market.state import MarketState
+from ..node import Node
+from ..observability.logs import redact
+from ..observability.metrics import Metrics
+from ..service import Service
+from ..settings import Settings
+from ..wire.limits import Limits
+from ..wire.views import MarketFragments
+from .errors import middleware
+from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS, SOCKETS
+
+log = structlog.get_logger("sbws.app")
+
+Routes = Callable[[web.Application], None]
+
+
+def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_message_bytes, middlewares=[middleware])
+    app[SETTINGS] = settings
+    metrics = app[METRICS] = Metrics()
+    app[LIMITS] = Limits(Decimal(str(settings.min_stake)), Decimal(str(settings.max_stake)))
+    app[SOCKETS] = weakref.WeakKeyDictionary()
+    app[READY] = {"ready": False}
+    state = MarketState(arb_config(settings))
+    fragments = MarketFragments(state)
+    service = app[SERVICE] = Service(state, fragments, settings.live_betting)
+    first = feed or make_feed(settings)
+    factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
+    broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id,
+                         settings.heartbeat_interval)
+    budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
+    broadcaster = Broadcaster(state, fragments, metrics, budget,
+                              immediate_markets=settings.market_interval == 0,
+                              immediate_arbitrage=settings.arbitrage_interval == 0)
+    app[NODE] = Node(settings, service, broadcaster, broker, metrics)
+    for add_routes in routes:
+        add_routes(app)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    node, settings = app[NODE], app[SETTINGS]
+    ledger = app[LEDGER] = await open_ledger(settings.db)
+    app[SERVICE].ledger = ledger
+    await node.refresh_active_bets()
+    if settings.record:
+        node.recorder = open(settings.record, "ab")
+    node.start()
+    app[READY]["ready"] = True
+    if settings.trust_user_id:
+        log.warning("trust_user_id_enabled", detail="user_id query parameter grants betting rights; never in production")
+    log.info("started", feed=node.feed.name, db=redact(settings.db), broker=redact(settings.broker) or "local")
+    yield
+    app[READY]["ready"] = False
+    await node.stop()
+    if node.recorder is not None:
+        node.recorder.close()
+    await ledger.close()
+    log.info("stopped")
+
+
+async def _close_sockets(app: web.Application) -> None:
+    app[READY]["ready"] = False
+    sockets = list(app[SOCKETS].keys())
+    closing = asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        return_exceptions=True,
+    )
+    try:  # peers that do not answer the close handshake must not hold the shutdown up
+        await asyncio.wait_for(closing, 3.0)
+    except asyncio.TimeoutError:
+        log.warning("close_handshake_timeout", sockets=len(sockets))

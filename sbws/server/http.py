@@ -1,0 +1,128 @@
+"""The HTTP door: REST API, health, metrics, API documents and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib.resources import files
+from pathlib import Path
+
+import orjson
+import structlog
+from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
+
+from ..clock import now_ms
+from ..errors import BAD_REQUEST, UNAUTHORIZED, ProtocolError
+from ..ledger.models import Identity
+from ..wire import commands, views
+from .auth import request_token
+from .errors import json_response
+from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE
+
+log = structlog.get_logger("sbws.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def static_dir() -> Path:
+    return Path(str(files("sbws.static")))
+
+
+def schemas_dir() -> Path:
+    return Path(str(files("sbws.schemas")))
+
+
+async def sportsbooks(request: web.Request) -> web.Response:
+    books = views.sportsbooks(request.app[SERVICE].state)
+    return json_response({"sportsbooks": books, "total": len(books), "timestamp": now_ms()})
+
+
+async def markets(request: web.Request) -> web.Response:
+    q = commands.parse_get_markets(commands.query_payload(request.query, ("limit",)))
+    return json_response(request.app[SERVICE].markets(q))
+
+
+async def market(request: web.Request) -> web.Response:
+    body = request.app[SERVICE].market(request.match_info["market_id"])
+    return web.Response(body=body, content_type="application/json")
+
+
+async def arbitrage(request: web.Request) -> web.Response:
+    q = commands.parse_get_arbitrage(commands.query_payload(request.query, ("minEdge",)))
+    return json_response(request.app[SERVICE].opportunities(q))
+
+
+async def _who(request: web.Request) -> Identity:
+    identity = await request.app[SERVICE].identity(request_token(request))
+    if identity is None:
+        raise ProtocolError(UNAUTHORIZED, "Authentication required: Authorization: Bearer TOKEN")
+    return identity
+
+
+async def place_bet(request: web.Request) -> web.Response:
+    who = await _who(request)
+    raw = await request.read()
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(BAD_REQUEST, "invalid JSON") from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(BAD_REQUEST, "body must be a JSON object")
+    cmd = commands.parse_place_bet(payload, request.app[LIMITS].min_stake, request.app[LIMITS].max_stake)
+    bet, duplicate = await request.app[SERVICE].place_bet(who, cmd)
+    if not duplicate:
+        request.app[METRICS].bets.inc()
+        log.info("bet_placed", bet_id=bet.id, user_id=bet.user_id, stake_cents=bet.stake_cents, odds=bet.odds)
+    return json_response({"bet": views.bet(bet), "duplicate": duplicate}, 200 if duplicate else 201)
+
+
+async def get_bets(request: web.Request) -> web.Response:
+    who = await _who(request)
+    q = commands.parse_get_bets(commands.query_payload(request.query, ("limit", "from", "to")))
+    bets = await request.app[SERVICE].bets(who, q)
+    return json_response({"bets": [views.bet(b) for b in bets], "total": len(bets), "timestamp": now_ms()})
+
+
+async def livez(request: web.Request) -> web.Response:
+    return json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    checks = {"started": app[READY]["ready"], "feed": app[NODE].healthy()}
+    ledger = app[LEDGER]
+    checks["ledger"] = checks["started"] and await ledger.writable()
+    ok = all(checks.values())
+    body = {"status": "ready" if ok else "not ready", "checks": checks, "leader": app[NODE].broker.is_leader}
+    return json_response(body, 200 if ok else 503)
+
+
+def _document(name: str) -> Handler:
+    body = (schemas_dir() / name).read_bytes()
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    return serve
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(static_dir() / "index.html")
+
+
+def add_routes(app: web.Application) -> None:
+    metrics_handler = make_aiohttp_handler(app[METRICS].registry)
+    app.router.add_get("/api/sportsbooks", sportsbooks)
+    app.router.add_get("/api/markets", markets)
+    app.router.add_get("/api/markets/{market_id}", market)
+    app.router.add_get("/api/arbitrage", arbitrage)
+    app.router.add_post("/api/bets", place_bet)
+    app.router.add_get("/api/bets", get_bets)
+    app.router.add_get("/api/openapi.json", _document("openapi.json"))
+    app.router.add_get("/asyncapi.json", _document("asyncapi.json"))
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/healthz", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/", index)
+    app.router.add_static("/static", static_dir())

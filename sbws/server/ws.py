@@ -1,0 +1,175 @@
+"""The WebSocket door: upgrade, identity, then read, parse and dispatch.
+
+Parsing lives in ``wire.commands``, the operations in ``service``, delivery in
+``fanout``; this module only connects them to one socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any, assert_never
+
+import structlog
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..clock import now_ms
+from ..errors import BAD_REQUEST, FORBIDDEN, TOO_MANY, ProtocolError
+from ..fanout.broadcaster import Broadcaster
+from ..fanout.context import SocketContext
+from ..ledger.models import Identity
+from ..wire import commands, frames, views
+from ..wire.commands import Command, GetArbitrage, GetBets, GetMarkets, Ping, PlaceBet, Subscribe, Unsubscribe
+from ..wire.limits import TokenBucket
+from .adapter import SocketTransport
+from .auth import origin_allowed, request_token
+from .errors import translate
+from .keys import LEDGER, LIMITS, METRICS, NODE, SERVICE, SETTINGS, SOCKETS
+
+log = structlog.get_logger("sbws.ws")
+
+FLOOD_STRIKES = 50
+STRIKE_WINDOW = 10.0
+
+
+async def handler(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[SETTINGS]
+    ws = web.WebSocketResponse(
+        compress=settings.compress,
+        max_msg_size=settings.max_message_bytes,
+        heartbeat=settings.heartbeat_interval,
+    )
+    if not ws.can_prepare(request).ok:
+        raise ProtocolError(BAD_REQUEST, "this endpoint speaks WebSocket only: send an Upgrade request")
+    if not origin_allowed(request, settings.allowed_origins):
+        log.warning("origin_refused", origin=request.headers.get("Origin"), remote=request.remote)
+        raise ProtocolError(FORBIDDEN, "cross-site WebSocket refused: origin not allowed")
+    identity, token = await _identify(request)
+    await ws.prepare(request)
+    ctx = _context(request, identity, token, ws)
+    fanout = app[NODE].broadcaster
+    app[SOCKETS][ws] = ctx
+    fanout.audience.add(ctx)
+    app[METRICS].sockets.inc()
+    writer = asyncio.create_task(fanout.writer(ctx))
+    log.info("connected", client_id=ctx.client_id, user_id=ctx.user_id, verified=ctx.verified, remote=request.remote)
+    fanout.deliver(ctx, frames.encode({
+        "type": "connected", "clientId": ctx.client_id, "userId": ctx.user_id, "username": ctx.username,
+        "authenticated": ctx.verified, "timestamp": now_ms(),
+        "message": "Connected to Sportsbook & Betting Markets WebSocket",
+    }), "connected")
+    fanout.deliver(ctx, frames.sportsbooks(fanout.state), "sportsbooks")
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await _on_text(app, fanout, ws, ctx, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
+                break
+            elif msg.type == WSMsgType.ERROR:
+                log.info("socket_error", client_id=ctx.client_id, error=str(ws.exception()))
+                break
+    finally:
+        fanout.audience.remove(ctx)
+        ctx.outbox.shut()
+        writer.cancel()
+        app[METRICS].sockets.dec()
+        log.info("disconnected", client_id=ctx.client_id, code=ws.close_code)
+    return ws
+
+
+async def _identify(request: web.Request) -> tuple[Identity | None, str | None]:
+    settings = request.app[SETTINGS]
+    token = request_token(request)
+    identity = await request.app[SERVICE].identity(token)
+    if identity is None and settings.trust_user_id:
+        name = request.query.get("username") or request.query.get("user_id")
+        if name:
+            identity = await request.app[LEDGER].trusted_identity(request.query.get("user_id"), name)
+    return identity, token
+
+
+def _context(request: web.Request, identity: Identity | None, token: str | None, ws: web.WebSocketResponse) -> SocketContext:
+    settings = request.app[SETTINGS]
+    now = now_ms()
+    return SocketContext(
+        client_id=f"client-{now}-{secrets.token_hex(5)}",
+        user_id=identity.user_id if identity else request.query.get("user_id"),
+        username=identity.username if identity else request.query.get("username"),
+        token=token,
+        token_id=identity.token_id if identity else None,
+        connected_at=now,
+        last_activity=now,
+        last_ping=now,
+        remote=request.remote,
+        identity=identity,
+        bucket=TokenBucket(settings.rate_limit, float(settings.rate_burst)),
+        transport=SocketTransport(ws, request.transport, direct=not settings.compress),
+    )
+
+
+async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
+                   data: str) -> None:
+    metrics = app[METRICS]
+    now = time.monotonic()
+    if not ctx.bucket.take(now):
+        if now - ctx.last_strike > STRIKE_WINDOW:
+            ctx.strikes = 0
+        ctx.strikes += 1
+        ctx.last_strike = now
+        metrics.errors.labels(TOO_MANY).inc()
+        if ctx.strikes >= FLOOD_STRIKES:
+            log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
+            return
+        fanout.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
+        return
+    ctx.last_activity = now_ms()
+    msg_id: str | int | None = None
+    try:
+        env = commands.parse_message(data, app[LIMITS])
+        msg_id = env.id
+        metrics.messages_in.labels(env.type).inc()
+        reply = await _dispatch(app, fanout, ctx, env.command)
+        fanout.deliver(ctx, frames.reply(reply, msg_id), reply["type"])
+        if isinstance(env.command, Subscribe):
+            fanout.snapshot(ctx)
+    except Exception as exc:
+        _status, body = translate(exc, metrics, msg_id, client_id=ctx.client_id)
+        fanout.deliver(ctx, frames.encode(body), "error")
+
+
+async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContext, cmd: Command) -> dict[str, Any]:
+    service = app[SERVICE]
+    if isinstance(cmd, Ping):
+        ctx.last_ping = now_ms()
+        return {"type": "pong", "timestamp": ctx.last_ping}
+    if isinstance(cmd, (Subscribe, Unsubscribe)):
+        adding = isinstance(cmd, Subscribe)
+        ctx.apply(cmd.filters, adding)
+        fanout.audience.resubscribe(ctx)
+        state = views.subscriptions(
+            ctx.subscribed_sportsbooks, ctx.subscribed_markets, ctx.subscribed_arbitrage,
+            ctx.market_type_filters, ctx.sport_filters,
+        )
+        return {"type": "subscribed" if adding else "unsubscribed", "subscriptions": state, "timestamp": now_ms()}
+    if isinstance(cmd, GetMarkets):
+        return {"type": "market_update", **service.markets(cmd)}
+    if isinstance(cmd, GetArbitrage):
+        return {"type": "arbitrage_update", **service.opportunities(cmd)}
+    if isinstance(cmd, PlaceBet):
+        bet, duplicate = await service.place_bet(ctx.identity, cmd)
+        if not duplicate:
+            app[METRICS].bets.inc()
+            log.info("bet_placed", bet_id=bet.id, user_id=bet.user_id, stake_cents=bet.stake_cents, odds=bet.odds)
+        return {"type": "bet_placed", "bet": views.bet(bet), "duplicate": duplicate, "timestamp": now_ms()}
+    if isinstance(cmd, GetBets):
+        bets = await service.bets(ctx.identity, cmd)
+        return {"type": "bets", "bets": [views.bet(b) for b in bets], "total": len(bets), "timestamp": now_ms()}
+    assert_never(cmd)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/ws/sportsbooks", handler)

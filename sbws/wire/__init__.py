@@ -1,0 +1,1 @@
+"""The protocol in both directions, pure: commands in, views and frames out."""

@@ -1,0 +1,325 @@
+"""Client messages in: parsing and validating into command values.
+
+Everything a client can send is turned into one of the command classes below
+or rejected with a ``ProtocolError`` naming the field.  The WebSocket and the
+REST API both go through here, so a rule exists once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from attrs import frozen
+
+from engine.markets import MARKET_TYPES
+
+from ..errors import BAD_REQUEST, ProtocolError, bad
+from ..ledger.models import BET_STATUSES
+from .limits import MAX_BETS, MAX_CLIENT_REF, MAX_ID_LENGTH, MAX_LIST, MAX_MARKETS, MAX_NOTES, Limits
+
+
+# -- commands ----------------------------------------------------------------
+@frozen
+class Subscription:
+    sportsbooks: frozenset[str] = frozenset()
+    markets: frozenset[str] = frozenset()
+    arbitrage: bool | None = None
+    market_types: frozenset[str] = frozenset()
+    sports: frozenset[str] = frozenset()
+
+
+@frozen
+class Subscribe:
+    filters: Subscription
+
+
+@frozen
+class Unsubscribe:
+    filters: Subscription
+
+
+@frozen
+class GetMarkets:
+    sport: str | None = None
+    league: str | None = None
+    market_type: str | None = None
+    bookmaker: str | None = None
+    event_id: str | None = None
+    limit: int = 100
+
+
+@frozen
+class GetArbitrage:
+    min_edge: float = 0.0
+    event_id: str | None = None
+    market_type: str | None = None
+    bookmaker: str | None = None
+
+
+@frozen
+class PlaceBet:
+    market_id: str
+    selection_id: str
+    bookmaker: str
+    stake: Decimal
+    odds: int
+    notes: str = ""
+    client_ref: str | None = None
+
+
+@frozen
+class GetBets:
+    status: str | None = None
+    bookmaker: str | None = None
+    market_id: str | None = None
+    from_ms: int | None = None
+    to_ms: int | None = None
+    limit: int = 50
+
+
+@frozen
+class Ping:
+    pass
+
+
+Command = Subscribe | Unsubscribe | GetMarkets | GetArbitrage | PlaceBet | GetBets | Ping
+
+
+@frozen
+class Envelope:
+    type: str
+    id: str | int | None
+    command: Command
+
+
+# -- field validators ----------------------------------------------------------
+def _text(name: str, value: Any, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise bad(name, "must be a string")
+    if len(value) > max_len:
+        raise bad(name, f"must be at most {max_len} characters")
+    return value
+
+
+def _str(payload: Mapping[str, Any], name: str, *, max_len: int = MAX_ID_LENGTH) -> str | None:
+    value = payload.get(name)
+    return None if value is None else _text(name, value, max_len)
+
+
+def _required_str(payload: Mapping[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if value is None:
+        raise bad(name, "is required")
+    text = _text(name, value, MAX_ID_LENGTH)
+    if not text:
+        raise bad(name, "must not be empty")
+    return text
+
+
+def _int(payload: Mapping[str, Any], name: str, default: int | None, lo: int, hi: int) -> int | None:
+    value = payload.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad(name, "must be an integer")
+    if not lo <= value <= hi:
+        raise bad(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def _number(payload: Mapping[str, Any], name: str, default: float) -> float:
+    value = payload.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad(name, "must be a number")
+    if not math.isfinite(value):
+        raise bad(name, "must be finite")
+    return float(value)
+
+
+def _set(payload: Mapping[str, Any], name: str, allowed: tuple[str, ...] | None = None) -> frozenset[str]:
+    value = payload.get(name)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise bad(name, "must be a list of strings")
+    if len(value) > MAX_LIST:
+        raise bad(name, f"must have at most {MAX_LIST} items")
+    for item in value:
+        if not isinstance(item, str) or not item or len(item) > MAX_ID_LENGTH:
+            raise bad(name, "must be a list of non-empty strings")
+        if allowed is not None and item not in allowed:
+            raise bad(name, f"unknown value {item!r}; expected one of {', '.join(allowed)}")
+    return frozenset(value)
+
+
+def _market_type(payload: Mapping[str, Any], name: str = "marketType") -> str | None:
+    value = _str(payload, name)
+    if value is not None and value not in MARKET_TYPES:
+        raise bad(name, f"must be one of {', '.join(MARKET_TYPES)}")
+    return value
+
+
+def parse_stake(value: Any, min_stake: Decimal, max_stake: Decimal) -> Decimal:
+    """A positive amount with at most two decimals, within the limits, as Decimal."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad("stake", "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad("stake", "must be finite")
+    amount = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if amount <= 0:
+        raise bad("stake", "must be positive")
+    if amount > max_stake:
+        raise bad("stake", f"must be at most {max_stake}")
+    if amount < min_stake:
+        raise bad("stake", f"must be at least {min_stake}")
+    cents = amount.quantize(Decimal("0.01"))
+    if cents != amount:
+        raise bad("stake", "must have at most 2 decimal places")
+    return cents
+
+
+def parse_american(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad("odds", "must be an integer (American odds)")
+    if -100 < value < 100:
+        raise bad("odds", "American odds must satisfy |odds| >= 100")
+    if abs(value) > 1_000_000:
+        raise bad("odds", "must be within +/-1000000")
+    return value
+
+
+# -- per-type payload parsers --------------------------------------------------
+def _subscription(p: Mapping[str, Any]) -> Subscription:
+    arbitrage = p.get("arbitrage")
+    if arbitrage is not None and not isinstance(arbitrage, bool):
+        raise bad("arbitrage", "must be a boolean")
+    return Subscription(
+        sportsbooks=_set(p, "sportsbooks"),
+        markets=_set(p, "markets"),
+        arbitrage=arbitrage,
+        market_types=_set(p, "marketTypes", MARKET_TYPES),
+        sports=_set(p, "sports"),
+    )
+
+
+def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
+    return GetMarkets(
+        sport=_str(p, "sport"),
+        league=_str(p, "league"),
+        market_type=_market_type(p),
+        bookmaker=_str(p, "bookmaker"),
+        event_id=_str(p, "eventId"),
+        limit=_int(p, "limit", 100, 1, MAX_MARKETS) or 100,
+    )
+
+
+def parse_get_arbitrage(p: Mapping[str, Any]) -> GetArbitrage:
+    min_edge = _number(p, "minEdge", 0.0)
+    return GetArbitrage(
+        min_edge=min_edge,
+        event_id=_str(p, "eventId"),
+        market_type=_market_type(p),
+        bookmaker=_str(p, "bookmaker"),
+    )
+
+
+def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal) -> PlaceBet:
+    market_id = _required_str(p, "marketId")
+    selection_id = _required_str(p, "selectionId")
+    bookmaker = _required_str(p, "bookmaker")
+    if "stake" not in p:
+        raise bad("stake", "is required")
+    stake = parse_stake(p["stake"], min_stake, max_stake)
+    if "odds" not in p:
+        raise bad("odds", "is required")
+    odds = parse_american(p["odds"])
+    notes = _str(p, "notes", max_len=MAX_NOTES) or ""
+    client_ref = _str(p, "clientRef", max_len=MAX_CLIENT_REF)
+    return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None)
+
+
+def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
+    status = _str(p, "status")
+    if status is not None and status not in BET_STATUSES:
+        raise bad("status", f"must be one of {', '.join(BET_STATUSES)}")
+    return GetBets(
+        status=status,
+        bookmaker=_str(p, "bookmaker"),
+        market_id=_str(p, "marketId"),
+        from_ms=_int(p, "from", None, 0, 2**53),
+        to_ms=_int(p, "to", None, 0, 2**53),
+        limit=_int(p, "limit", 50, 1, MAX_BETS) or 50,
+    )
+
+
+KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "place_bet", "get_bets", "ping")
+
+
+def parse_message(data: str | bytes, limits: Limits) -> Envelope:
+    """Parse one client frame; raises ProtocolError (with ``extra['id']`` when known)."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(BAD_REQUEST, "invalid JSON", None) from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(BAD_REQUEST, "message must be a JSON object", None)
+    msg_id = doc.get("id")
+    if msg_id is not None and (
+        isinstance(msg_id, bool) or not isinstance(msg_id, (str, int)) or len(str(msg_id)) > MAX_ID_LENGTH
+    ):
+        raise bad("id", "must be a string or an integer")
+    try:
+        kind = doc.get("type")
+        if not isinstance(kind, str):
+            raise bad("type", "is required and must be a string")
+        if kind not in KNOWN_TYPES:
+            raise ProtocolError(BAD_REQUEST, f"type: unknown message type {kind[:40]!r}", "type")
+        payload = doc.get("payload", {})
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            raise bad("payload", "must be an object")
+        return Envelope(kind, msg_id, parse_command(kind, payload, limits))
+    except ProtocolError as exc:
+        if msg_id is not None:
+            exc.extra["id"] = msg_id
+        raise
+
+
+def parse_command(kind: str, payload: Mapping[str, Any], limits: Limits) -> Command:
+    if kind == "subscribe":
+        return Subscribe(_subscription(payload))
+    if kind == "unsubscribe":
+        return Unsubscribe(_subscription(payload))
+    if kind == "get_markets":
+        return parse_get_markets(payload)
+    if kind == "get_arbitrage":
+        return parse_get_arbitrage(payload)
+    if kind == "place_bet":
+        return parse_place_bet(payload, limits.min_stake, limits.max_stake)
+    if kind == "get_bets":
+        return parse_get_bets(payload)
+    return Ping()
+
+
+def query_payload(query: Mapping[str, str], numeric: tuple[str, ...]) -> dict[str, Any]:
+    """Turn REST query strings into a payload for the same parsers."""
+    out: dict[str, Any] = {}
+    for name, raw in query.items():
+        if name in numeric:
+            try:
+                out[name] = int(raw)
+            except ValueError:
+                try:
+                    out[name] = float(raw)
+                except ValueError:
+                    raise bad(name, "must be a number") from None
+        else:
+            out[name] = raw
+    return out

@@ -1,0 +1,223 @@
+"""The dashboard in a real headless Chromium against a real server on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+
+import pytest
+from aiohttp import web
+
+from sbws.server.keys import SOCKETS
+from sbws.server.app import make_app
+from tests.helpers import ScriptedFeed, fast_settings, make_user, opening_batch
+from tests.serverproc import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+try:
+    from playwright.async_api import async_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    async_playwright = None
+
+_missing = None if (async_playwright and shutil.which(CHROMIUM)) else "needs playwright and /usr/bin/chromium (apt-get install chromium)"
+if _missing and os.environ.get("CI") == "true":
+    raise RuntimeError(f"browser tests must run in CI: {_missing}")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(_missing is not None, reason=_missing or "")]
+
+
+class LiveServer:
+    """The app on a real port; can be stopped and started again on the same port."""
+
+    def __init__(self, settings, port):
+        self.settings, self.port, self.runner, self.app = settings, port, None, None
+
+    async def start(self):
+        self.app = make_app(self.settings, ScriptedFeed([opening_batch()]))
+        self.runner = web.AppRunner(self.app, shutdown_timeout=1)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self):
+        await self.runner.cleanup()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+
+@pytest.fixture
+async def server(tmp_path):
+    live = LiveServer(fast_settings(tmp_path, heartbeat_interval=0.5), free_port())
+    await live.start()
+    yield live
+    await live.stop()
+
+
+@pytest.fixture
+async def page():
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = await browser.new_page(viewport={"width": 1280, "height": 900})
+        pg.errors = []
+        pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+        yield pg
+        await browser.close()
+
+
+async def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_connects_shows_odds_books_and_arbitrage(server, page):
+    await page.goto(server.url)
+    await page.wait_for_selector("#conn.conn-live")
+    assert (await page.text_content("#client-id")).startswith("client-")
+    await page.wait_for_selector('div.market[data-market="lal-bos:spread:-3.5"]')
+    best = page.locator('div.market[data-market="lal-bos:spread:-3.5"] td.best button')
+    assert await best.all_text_contents() == ["+110", "+105"]
+    assert await page.locator("#books tr").count() == 4
+    await wait_until(lambda: _clients(page))
+    assert page.errors == []
+
+
+async def _clients(page):
+    return (await page.text_content("#clients")) == "1"
+
+
+async def test_arbitrage_stakes_are_correct_and_rounding_applies(server, page):
+    await page.goto(server.url)
+    arb = page.locator("li.arb")
+    await arb.first.wait_for()
+    stakes = [float(x) for x in await arb.first.locator("td.stake").all_text_contents()]
+    s = 1 / 2.10 + 1 / 2.05
+    assert stakes == pytest.approx([round(100 / 2.10 / s, 2), round(100 / 2.05 / s, 2)], abs=0.006)
+    assert float(await arb.first.locator(".profit").text_content()) == pytest.approx(100 / s - 100, abs=0.006)
+    await page.fill("#calc-total", "1000")
+    await page.select_option("#calc-unit", "5")
+    rounded = [float(x) for x in await arb.first.locator("td.stake").all_text_contents()]
+    assert all(x % 5 == 0 for x in rounded) and sum(rounded) == pytest.approx(1000, abs=5)
+    assert page.errors == []
+
+
+async def test_book_offline_and_price_moves_show_within_one_push(server, page):
+    from engine.board import Quote
+    from sbws.server.keys import NODE
+    from sbws.market.records import Batch, BookStatus
+
+    await page.goto(server.url)
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
+    feed = server.app[NODE].feed
+    ts = time.time()
+    feed.push(Batch(ts, quotes=[Quote("lal-bos:moneyline", 0, "pinnacle", 1.70, ts), Quote("lal-bos:moneyline", 1, "pinnacle", 2.30, ts)]))
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"] button.up[data-selection="home"][data-book="pinnacle"]')
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"] button.down[data-selection="away"][data-book="pinnacle"]')
+    feed.push(Batch(time.time(), statuses=[BookStatus("draftkings", "DraftKings", "offline", 0, int(ts * 1000))]))
+    await page.wait_for_selector('#books tr[data-book="draftkings"] td.st-offline')
+    assert page.errors == []
+
+
+async def test_filter_change_changes_the_subscription(server, page):
+    await page.goto(server.url)
+    await page.wait_for_selector('section[data-sport="NBA"]')
+    await page.uncheck('input[data-group="sport"][value="NBA"]')
+
+    async def server_dropped_nba():
+        [ctx] = list(server.app[SOCKETS].values())
+        return "NBA" not in ctx.sport_filters and "NFL" in ctx.sport_filters
+
+    await wait_until(server_dropped_nba)
+    await page.wait_for_selector('section[data-sport="NBA"]', state="detached")
+    assert await page.locator('section[data-sport="NFL"]').count() == 1
+    await page.check('input[data-group="book"][value="fanduel"]')
+
+    async def server_has_book():
+        [ctx] = list(server.app[SOCKETS].values())
+        return ctx.subscribed_sportsbooks == {"fanduel"}
+
+    await wait_until(server_has_book)
+    # The only arbitrage needs pinnacle and draftkings, so with fanduel alone it disappears.
+    await page.wait_for_selector("li.arb", state="detached")
+    assert page.errors == []
+
+
+async def test_sign_in_and_place_a_bet(server, page):
+    token = make_user(server.settings.db, "alice")
+    await page.goto(server.url)
+    await page.wait_for_selector("#conn.conn-live")
+    await page.fill("#token", token)
+    await page.click("#signin button[type=submit]")
+    await page.wait_for_selector("#who:has-text('signed in as alice')")
+    await page.click('div.market[data-market="lal-bos:spread:-3.5"] button[data-selection="home"][data-book="pinnacle"]')
+    await page.fill("#slip-stake", "25")
+    await page.click("#slip button[type=submit]")
+    await page.wait_for_selector("#slip-msg.ok")
+    row = page.locator("#my-bets tr").first
+    await row.wait_for()
+    assert await row.locator(".status").text_content() == "placed"
+    assert "pinnacle" in await row.text_content()
+    # Asking for a better price than offered: the slip shows the new price.
+    await page.fill("#slip-odds", "150")
+    await page.click("#slip button[type=submit]")
+    await page.wait_for_selector("#slip-msg.err")
+    assert "+110" in await page.text_content("#slip-msg")
+    assert await page.input_value("#slip-odds") == "110"
+    assert await page.locator("#my-bets tr").count() == 1
+    assert page.errors == []
+
+
+async def test_survives_a_server_restart(server, page):
+    await page.goto(server.url)
+    await page.wait_for_selector("#conn.conn-live")
+    first_id = await page.text_content("#client-id")
+    await server.stop()
+    await page.wait_for_selector("#conn.conn-reconnecting")
+    await server.start()
+    await page.wait_for_selector("#conn.conn-live", timeout=20000)
+    assert await page.text_content("#client-id") != first_id
+    await page.wait_for_selector('div.market[data-market="lal-bos:spread:-3.5"]')
+
+
+async def test_phone_width_and_keyboard(server, page):
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(server.url)
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1
+    button = page.locator('div.market[data-market="lal-bos:moneyline"] button.price').first
+    await button.focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#slip:not([hidden])")
+    assert await page.evaluate("document.activeElement.id") == "slip-stake"
+    assert page.errors == []
+
+
+async def test_team_names_are_escaped(tmp_path, page):
+    from sbws.market.records import Batch, EventInfo
+    from engine.markets import MarketKey
+    from engine.board import Quote
+
+    ts = time.time()
+    evil = EventInfo("x", "NBA", "NBA", "<img src=x onerror=alert(1)>", "<b>Away</b>", int((ts + 3600) * 1000))
+    feed = Batch(ts, [evil], [MarketKey("x", "moneyline")], [Quote("x:moneyline", 0, "a", 1.9, ts), Quote("x:moneyline", 1, "a", 1.9, ts)])
+    port = free_port()
+    runner = web.AppRunner(make_app(fast_settings(tmp_path), ScriptedFeed([feed])))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await page.wait_for_selector('div.market[data-market="x:moneyline"]')
+        assert await page.locator("img").count() == 0
+        assert "<img src=x onerror=alert(1)>" in await page.text_content("#board")
+        assert page.errors == []
+    finally:
+        await runner.cleanup()

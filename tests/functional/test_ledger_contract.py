@@ -1,0 +1,75 @@
+"""The same ledger rules on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sbws.errors import LedgerError
+from sbws.ledger.models import NewBet
+from sbws.ledger.factory import open_ledger
+from tests.services import POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def ledger(request, tmp_path):
+    if request.param == "sqlite":
+        store = await open_ledger(str(tmp_path / "l.db"))
+        yield store
+        await store.close()
+        return
+    dsn = await POSTGRES.new_database()
+    store = await open_ledger(dsn)
+    yield store
+    await store.close()
+    await POSTGRES.drop(dsn)
+
+
+def new_bet(user_id, ref=None, **over):
+    base = dict(user_id=user_id, client_ref=ref, market_id="ev:spread:-3.5", event_id="ev", market_type="spread",
+                line=-3.5, three_way=False, selection_id="home", bookmaker="pinnacle", stake_cents=10000, odds=-110,
+                requested_odds=-110, notes="")
+    base.update(over)
+    return NewBet(**base)
+
+
+async def test_users_and_tokens(ledger):
+    user_id = await ledger.add_user("alice")
+    with pytest.raises(LedgerError):
+        await ledger.add_user("alice")
+    token_id, token = await ledger.issue_token("alice")
+    who = await ledger.verify_token(token)
+    assert who is not None and who.user_id == user_id and who.username == "alice"
+    assert await ledger.verify_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert await ledger.verify_token("garbage") is None
+    assert await ledger.revoke_token(token_id) and not await ledger.revoke_token(token_id)
+    assert await ledger.verify_token(token) is None and not await ledger.token_active(token_id)
+    assert [u["username"] for u in await ledger.list_users()] == ["alice"]
+
+
+async def test_bets_exactly_once_under_concurrency(ledger):
+    user_id = await ledger.add_user("bob")
+    results = await asyncio.gather(*(ledger.place_bet(new_bet(user_id, "same")) for _ in range(20)))
+    assert len({bet.id for bet, _ in results}) == 1
+    assert sorted(dup for _, dup in results) == [False] + [True] * 19
+    bet, _ = results[0]
+    assert bet.potential_payout_cents == 19091 and bet.status == "placed"
+    other, dup = await ledger.place_bet(new_bet(user_id, None))
+    assert not dup and other.id != bet.id
+    assert await ledger.active_bets_by_book() == {"pinnacle": 2}
+
+
+async def test_settlement_and_filters(ledger):
+    user_id = await ledger.add_user("carol")
+    home, _ = await ledger.place_bet(new_bet(user_id, "h"))
+    away, _ = await ledger.place_bet(new_bet(user_id, "a", selection_id="away", bookmaker="draftkings", odds=150))
+    settled = {b.id: b for b in await ledger.settle_event("ev", 100, 98)}  # home wins by 2, does not cover -3.5
+    assert settled[home.id].status == "lost" and settled[home.id].payout_cents == 0
+    assert settled[away.id].status == "won" and settled[away.id].payout_cents == 25000
+    assert await ledger.settle_event("ev", 100, 98) == []  # settles once
+    assert [b.id for b in await ledger.get_bets(user_id, "won", None, None, None, None, 50)] == [away.id]
+    assert [b.id for b in await ledger.get_bets(user_id, None, "pinnacle", None, None, None, 50)] == [home.id]
+    assert len(await ledger.get_bets(user_id, None, None, None, None, None, 1)) == 1
+    assert await ledger.active_bets_by_book() == {}
+    assert await ledger.writable()
