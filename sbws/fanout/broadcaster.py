@@ -167,21 +167,22 @@ class Broadcaster:
 
     # -- delivery -------------------------------------------------------------------------
     def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, bytes] | None = None) -> None:
-        if self._offer(ctx, frame, fragments):
+        if self._offer(ctx, frame, fragments, time.monotonic()):
             self.metrics.messages_out.labels(kind).inc()
 
     def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
                 fragments: dict[str, bytes] | None = None) -> None:
         """The same frame to many sockets; the counter is touched once, not per socket."""
-        sent = sum(self._offer(ctx, frame, fragments) for ctx in list(members))
+        now = time.monotonic()
+        sent = sum(self._offer(ctx, frame, fragments, now) for ctx in list(members))
         if sent:
             self.metrics.messages_out.labels(kind).inc(sent)
 
-    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, bytes] | None) -> bool:
+    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, bytes] | None, now: float) -> bool:
         """Carry out the outbox's decision; True when the frame itself went out or was queued."""
         box, transport = ctx.outbox, ctx.transport
         buffered = transport.buffered() if transport is not None else 0
-        decision = box.offer(self.budget, buffered, time.monotonic(), fragments is not None)
+        decision = box.offer(self.budget, buffered, now, fragments is not None)
         if decision is Decision.WRITE and transport is not None and transport.write_now(frame):
             return True
         if decision in (Decision.WRITE, Decision.QUEUE):

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..errors import HTTP_STATUS, INTERNAL, ProtocolError
 from ..observability.metrics import Metrics
@@ -38,10 +39,9 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 @web.middleware
-async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        response: web.StreamResponse = await handler(request)
-        return response
+        return await handler(request)
     except web.HTTPException:
         raise
     except Exception as exc:

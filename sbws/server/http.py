@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
 import orjson
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from ..clock import now_ms
@@ -20,8 +20,6 @@ from .errors import json_response
 from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE
 
 log = structlog.get_logger("sbws.http")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def static_dir() -> Path:

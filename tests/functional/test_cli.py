@@ -69,6 +69,20 @@ def test_bad_flag_values_fail_clearly(tmp_path):
     assert out.returncode != 0 and "BOOK=PERCENT" in out.stderr
 
 
+def test_library_errors_reach_the_user_as_one_line_and_exit_1(tmp_path):
+    cases = (
+        (("serve", "--port", "0"), "sbws: --port must be 1..65535"),
+        (("serve", "--feed", "nope"), "sbws: unknown feed 'nope'"),
+        (("serve", "--feed", "replay:missing.jsonl"), "sbws: no such recording missing.jsonl"),
+        (("serve", "--broker", "http://127.0.0.1:1"), "sbws: --broker must be a redis:// URL"),
+    )
+    for args, message in cases:
+        out = sbws(*args, db=tmp_path / "x.db")
+        assert out.returncode == 1, out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith(message), out.stderr
+        assert "Traceback" not in out.stderr
+
+
 def test_env_twins_apply(tmp_path):
     from argparse import Namespace
 
