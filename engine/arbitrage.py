@@ -63,10 +63,29 @@ class Opportunity:
     total_stake: float
     legs: tuple[Leg, ...]
     oldest_quote: float
-    suspect: bool
+    suspect_reason: str | None
+    """Why the opportunity is probably a data error (``SINGLE_BOOK``, ``EDGE_CAP``), or None."""
+
+    @property
+    def suspect(self) -> bool:
+        return self.suspect_reason is not None
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.oldest_quote)
+
+
+SINGLE_BOOK = "single book"
+"""Every leg at one bookmaker: a book never offers a sure win against itself, so a price is wrong."""
+EDGE_CAP = "edge above max"
+"""An edge above ``ArbConfig.max_edge``: usually a stale or mistyped price."""
+
+
+def suspect_reason(books: tuple[str, ...], edge: float, max_edge: float) -> str | None:
+    if len(set(books)) == 1:
+        return SINGLE_BOOK
+    if edge > max_edge:
+        return EDGE_CAP
+    return None
 
 
 def opportunity_id(market_id: str, books: tuple[str, ...]) -> str:
@@ -207,7 +226,7 @@ class Scanner:
                     total_stake=total,
                     legs=legs,
                     oldest_quote=float(np.min(quoted[r, :k])),
-                    suspect=edge > cfg.max_edge,
+                    suspect_reason=suspect_reason(books, edge, cfg.max_edge),
                 )
             )
         return out

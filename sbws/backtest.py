@@ -58,8 +58,8 @@ def settle_opportunity(match: Match, key: MarketKey, opp: Opportunity) -> float 
     return paid - sum(leg.stake for leg in opp.legs)
 
 
-def run(paths: Sequence[str], config: ArbConfig) -> dict[str, Any]:
-    matches = [m for p in paths for m in read_season(p)]
+def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[str, Any]:
+    matches = [m for p in paths for m in read_season(p, strict)]
     found = find_opportunities(matches, config)
     markets = sum(len(ms) for m in matches for ms in m.phases.values())
     edges = np.array([opp.edge for _, _, _, opp in found]) if found else np.zeros(0)
@@ -78,6 +78,7 @@ def run(paths: Sequence[str], config: ArbConfig) -> dict[str, Any]:
             "edge": round(opp.edge, 6),
             "roi": round(opp.roi, 6),
             "suspect": opp.suspect,
+            "suspectReason": opp.suspect_reason,
             "profit": None if profit is None else round(profit, 4),
             "legs": [
                 {"bookmaker": leg.book, "selection": key.outcomes[leg.outcome], "decimal": leg.price, "stake": round(leg.stake, 4)}

@@ -8,11 +8,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import attrs
 import orjson
 
 from . import __version__
+from .clock import now_ms
 from .errors import SbwsError
 from .settings import DEFAULTS, SERVE_OPTIONS, Settings, add_arguments, resolve
 
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_sub = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
     issue = tokens_sub.add_parser("issue", help="issue a new token for a user; printed once, on the last line")
     issue.add_argument("name")
+    issue.add_argument("--expires", metavar="DURATION", type=_duration_ms,
+                       help="the token stops working after this long: 30d, 12h, 45m or 90s (default: never)")
     _db_argument(issue)
     revoke = tokens_sub.add_parser("revoke", help="revoke a token by its id (the part before the dot)")
     revoke.add_argument("token_id")
@@ -65,8 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("files", nargs="+", metavar="FILE.csv")
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.add_argument("--total-stake", type=float, default=100.0, help="total stake per opportunity [default 100]")
+    backtest.add_argument("--strict", action="store_true",
+                          help="stop at the first row that cannot be read (default: skip it with a warning on stderr)")
     add_arguments(backtest, [o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
     return parser
+
+
+def _duration_ms(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit() or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"expected a duration like 30d, 12h, 45m or 90s, got {text!r}")
+    return int(number) * units[unit] * 1000
 
 
 def _db(args: argparse.Namespace) -> str:
@@ -75,7 +89,10 @@ def _db(args: argparse.Namespace) -> str:
 
 async def _admin(args: argparse.Namespace) -> int:
     from .ledger.factory import open_ledger
+    from .ledger.models import check_username
 
+    if args.command == "users" and args.action == "add":
+        check_username(args.name)  # before the ledger is opened: a refused name creates nothing
     ledger = await open_ledger(_db(args))
     try:
         if args.command == "users" and args.action == "add":
@@ -91,8 +108,10 @@ async def _admin(args: argparse.Namespace) -> int:
                 for row in rows:
                     print(f"{row['username']}\t{row['id']}\tactive tokens: {row['activeTokens']}")
         elif args.action == "issue":
-            token_id, token = await ledger.issue_token(args.name)
-            print(f"token id {token_id} for {args.name} (shown once):", file=sys.stderr)
+            expires_at = now_ms() + args.expires if args.expires else None
+            token_id, token = await ledger.issue_token(args.name, expires_at)
+            until = f", expires {datetime.fromtimestamp(expires_at / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC" if expires_at else ""
+            print(f"token id {token_id} for {args.name}{until} (shown once):", file=sys.stderr)
             print(token)
         elif args.action == "revoke":
             if not await ledger.revoke_token(args.token_id):
@@ -121,12 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def backtest(args: argparse.Namespace) -> int:
     from . import backtest as bt
     from .feeds.factory import arb_config
+    from .observability import logs
 
+    logs.configure("warning")
     settings = resolve(args, options=[o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
     config = attrs.evolve(arb_config(settings), max_age=0.0, total_stake=args.total_stake)
     try:
-        report = bt.run(args.files, config)
-    except (OSError, ValueError) as exc:
+        report = bt.run(args.files, config, strict=args.strict)
+    except OSError as exc:
         print(f"sbws: {exc}", file=sys.stderr)
         return 1
     if args.json:

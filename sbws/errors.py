@@ -16,8 +16,10 @@ NOT_FOUND = "NX-404"
 CONFLICT = "NX-409"
 TOO_MANY = "NX-429"
 INTERNAL = "NX-500"
+UNAVAILABLE = "NX-503"
 HTTP_STATUS = {
     BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, CONFLICT: 409, TOO_MANY: 429, INTERNAL: 500,
+    UNAVAILABLE: 503,
 }
 
 
@@ -31,6 +33,10 @@ class ConfigError(SbwsError):
 
 class LedgerError(SbwsError):
     """The ledger refused an operation (an unknown user, a duplicate name, a missing row)."""
+
+
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot take the operation now (locked, disk full, read-only); the same request may pass later."""
 
 
 class FeedError(SbwsError):

@@ -28,6 +28,10 @@ from .wire import frames, views
 
 log = structlog.get_logger("sbws.node")
 
+TOKEN_CHECK_INTERVAL = 2.0
+"""Seconds between checks of the open sockets' tokens against the ledger (revocation reaches sockets within it)."""
+POLICY_VIOLATION = 1008
+
 
 class Node:
     def __init__(self, settings: Settings, service: Service, broadcaster: Broadcaster, broker: Broker,
@@ -63,6 +67,7 @@ class Node:
             self._task(self._every(s.arbitrage_interval, self._arbitrage_tick), "arbs")
         self._task(self._every(s.heartbeat_interval, self._heartbeat), "heartbeat")
         self._task(watch_loop_lag(self.metrics), "loop-lag")
+        self._task(self._watch_tokens(), "tokens")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -97,6 +102,24 @@ class Node:
 
     def _heartbeat(self) -> None:
         self.broadcaster.push_heartbeat(self.broker.cluster_clients(len(self.broadcaster.audience)))
+
+    async def _watch_tokens(self) -> None:
+        """Sockets whose token was revoked or expired are closed (1008), whichever node or process revoked it."""
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_INTERVAL)
+            holders = [ctx for ctx in self.broadcaster.audience.contexts if ctx.token_id]
+            if not holders:
+                continue
+            try:
+                gone = await self.service.ledger.inactive_tokens({ctx.token_id for ctx in holders if ctx.token_id})
+            except Exception as exc:  # the ledger is down: keep watching, the next check may pass
+                log.warning("token_check_failed", error=str(exc))
+                continue
+            for ctx in holders:
+                reason = gone.get(ctx.token_id or "")
+                if reason is not None:
+                    log.info("token_socket_closed", client_id=ctx.client_id, user_id=ctx.user_id, reason=reason)
+                    self.broadcaster.disconnect(ctx, POLICY_VIOLATION, reason)
 
     # -- the broker's sink ------------------------------------------------------------
     def apply_batch(self, batch: Batch) -> None:

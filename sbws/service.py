@@ -7,6 +7,7 @@ sockets or HTTP.  Bets go through one path whichever door they came in by.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,20 +18,34 @@ from .clock import now_ms
 from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
 from .ledger.interface import Ledger
 from .ledger.models import Bet, Identity, NewBet
-from .ledger.rules import better_or_equal, to_cents
+from .ledger.rules import better_or_equal, same_request, to_cents
 from .market.state import MarketState
 from .wire import views
 from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
+
+
+def _retried(original: Bet, cmd: PlaceBet) -> Bet:
+    """The original bet when ``cmd`` repeats its request; a different request under its clientRef is refused."""
+    if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.odds):
+        raise ProtocolError(
+            CONFLICT, f"clientRef {cmd.client_ref!r} was already used for a different bet ({original.id})",
+            "clientRef", reason="clientRef reused", betId=original.id,
+        )
+    return original
 
 
 class Service:
     ledger: Ledger
     """Attached when the application starts (opening it may need the event loop)."""
 
-    def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False) -> None:
+    def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False,
+                 max_quote_age: float = 0.0) -> None:
         self.state = state
         self.fragments = fragments
         self.live_betting = live_betting
+        self.max_quote_age = max_quote_age
+        self.feed_healthy: Callable[[], bool] = lambda: True
+        """The condition /readyz reports for the feed; the assembly points it at the node."""
 
     def markets(self, q: GetMarkets) -> dict[str, Any]:
         state = self.state
@@ -86,6 +101,11 @@ class Service:
             raise ProtocolError(UNAUTHORIZED, "Authentication required")
         if not await self.ledger.token_active(who.token_id):
             raise ProtocolError(UNAUTHORIZED, "token revoked")
+        if cmd.client_ref is not None:
+            # A retry of an acknowledged bet gets the original back whatever happened to the market since.
+            existing = await self.ledger.find_by_client_ref(who.user_id, cmd.client_ref)
+            if existing is not None:
+                return _retried(existing, cmd), True
         state = self.state
         key = state.markets.get(cmd.market_id)
         if key is None:
@@ -97,19 +117,16 @@ class Service:
             )
         if cmd.bookmaker not in state.known_books():
             raise ProtocolError(NOT_FOUND, f"unknown sportsbook {cmd.bookmaker!r}", "bookmaker")
-        if cmd.client_ref is not None:
-            # A retry of an acknowledged bet must get the original back even if the market moved since.
-            existing = await self.ledger.find_by_client_ref(who.user_id, cmd.client_ref)
-            if existing is not None:
-                return existing, True
         if not state.is_open(cmd.market_id):
             raise ProtocolError(CONFLICT, "market is closed", "marketId")
         event = state.event_of(cmd.market_id)
         if event is not None and not self.live_betting and event.start_ms <= now_ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
-        price = state.price(cmd.market_id, key.outcomes.index(cmd.selection_id), cmd.bookmaker)
+        outcome = key.outcomes.index(cmd.selection_id)
+        price = state.price(cmd.market_id, outcome, cmd.bookmaker)
         if price is None:
             raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not offer this selection now", "bookmaker")
+        self._check_fresh(cmd.market_id, outcome, cmd.bookmaker)
         current = to_american_int(price)
         if not better_or_equal(current, cmd.odds):
             raise ProtocolError(CONFLICT, "odds moved against you", "odds", currentOdds=current, requestedOdds=cmd.odds)
@@ -129,9 +146,24 @@ class Service:
             notes=cmd.notes,
         )
         bet, duplicate = await self.ledger.place_bet(new)
-        if not duplicate:
-            state.active_bets[bet.bookmaker] = state.active_bets.get(bet.bookmaker, 0) + 1
-        return bet, duplicate
+        if duplicate:  # a concurrent request with the same clientRef won the insert
+            return _retried(bet, cmd), True
+        state.active_bets[bet.bookmaker] = state.active_bets.get(bet.bookmaker, 0) + 1
+        return bet, False
+
+    def _check_fresh(self, market_id: str, outcome: int, bookmaker: str) -> None:
+        """No bet at a price the feed no longer stands by: the feed is down, or the quote is too old."""
+        if not self.feed_healthy():
+            raise ProtocolError(CONFLICT, "the odds feed is not delivering; bets are refused until it recovers",
+                                "marketId", reason="stale", retryable=True)
+        confirmed = self.state.confirmed_at(market_id, outcome, bookmaker)
+        if self.max_quote_age > 0 and confirmed is not None:
+            age = time.time() - confirmed
+            if age > self.max_quote_age:
+                raise ProtocolError(
+                    CONFLICT, f"{bookmaker}'s price was last confirmed {age:.0f} s ago (limit {self.max_quote_age:g} s)",
+                    "bookmaker", reason="stale", quoteAge=round(age, 1), retryable=True,
+                )
 
     async def bets(self, who: Identity | None, q: GetBets) -> list[Bet]:
         if who is None:

@@ -29,6 +29,9 @@ def _commission(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 @frozen
 class Settings:
     host: str = "127.0.0.1"
@@ -40,6 +43,7 @@ class Settings:
     arbitrage_interval: float = 10.0
     heartbeat_interval: float = 30.0
     allowed_origins: tuple[str, ...] = ()
+    public_origin: str = ""
     trust_user_id: bool = False
     commission: Mapping[str, float] = field(factory=dict)
     max_quote_age: float = 120.0
@@ -48,9 +52,11 @@ class Settings:
     max_stake: float = 10_000.0
     min_stake: float = 0.01
     live_betting: bool = False
+    max_bet_quote_age: float = 120.0
     rate_limit: float = 10.0
     rate_burst: int = 20
     max_message_bytes: int = 64 * 1024
+    max_subscribed_markets: int = 1000
     sim_events: int = 24
     sim_books: int = 10
     sim_tick_ms: int = 500
@@ -114,6 +120,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("arbitrage_interval", "seconds between arbitrage_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
     Option("heartbeat_interval", "seconds between heartbeat pushes", float, metavar="SECONDS"),
     Option("allowed_origins", "extra browser origins allowed to open the WebSocket (comma-separated)", _csv, metavar="ORIGINS"),
+    Option("public_origin", "this server's origin as browsers see it (https://odds.example.com); set it behind a proxy", metavar="URL"),
     Option("trust_user_id", "DEVELOPMENT ONLY: let ?user_id= grant betting rights without a token", _bool, flag_only=True),
     Option("commission", "exchange commission on net winnings, repeatable (e.g. betfair=5)", str, many=True, metavar="BOOK=PERCENT"),
     Option("max_quote_age", "ignore quotes older than this many seconds in arbitrage (0 disables)", float, metavar="SECONDS"),
@@ -121,10 +128,12 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("stake_rounding", "round each arbitrage leg's stake to this unit (0: exact)", float, metavar="UNIT"),
     Option("max_stake", "largest stake accepted for one bet", float, metavar="AMOUNT"),
     Option("min_stake", "smallest stake accepted for one bet", float, metavar="AMOUNT"),
+    Option("max_bet_quote_age", "refuse a bet whose price the feed last confirmed more than this many seconds ago (0 disables)", float, metavar="SECONDS"),
     Option("live_betting", "accept bets on events that have started", _bool, flag_only=True),
     Option("rate_limit", "messages per second allowed per socket (token bucket rate)", float, metavar="PER_SECOND"),
     Option("rate_burst", "token bucket size: messages a socket may send in a burst", int, metavar="N"),
     Option("max_message_bytes", "largest client frame accepted (bytes); larger closes with 1009", int, metavar="BYTES"),
+    Option("max_subscribed_markets", "market ids one socket may subscribe to (past it: NX-400, nothing changes)", int, metavar="N"),
     Option("sim_events", "simulator: concurrent events", int, metavar="N"),
     Option("sim_books", "simulator: number of sportsbooks (2 to 20)", int, metavar="N"),
     Option("sim_tick_ms", "simulator: milliseconds between ticks", int, metavar="MS"),
@@ -193,13 +202,17 @@ def validate(s: Settings) -> None:
     problems = []
     if not 0 < s.port < 65536:
         problems.append("--port must be 1..65535")
-    for name in ("market_interval", "arbitrage_interval", "max_quote_age", "stake_rounding"):
+    for name in ("market_interval", "arbitrage_interval", "max_quote_age", "max_bet_quote_age", "stake_rounding"):
         if getattr(s, name) < 0:
             problems.append(f"--{name.replace('_', '-')} must be >= 0")
     if s.heartbeat_interval <= 0:
         problems.append("--heartbeat-interval must be > 0")
     if not 0 < s.min_stake <= s.max_stake:
         problems.append("--min-stake must be > 0 and <= --max-stake")
+    if s.log_level not in LOG_LEVELS:
+        problems.append(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    if s.max_subscribed_markets < 1:
+        problems.append("--max-subscribed-markets must be >= 1")
     if s.rate_limit <= 0 or s.rate_burst < 1:
         problems.append("--rate-limit must be > 0 and --rate-burst >= 1")
     if not 2 <= s.sim_books <= 20 or s.sim_events < 1 or s.sim_tick_ms < 1 or s.sim_speed <= 0:
@@ -208,6 +221,8 @@ def validate(s: Settings) -> None:
         problems.append("--workers > 1 needs --broker redis://… (workers share one market through Redis)")
     if s.leader_ttl <= 0:
         problems.append("--leader-ttl must be > 0")
+    if s.public_origin and (not s.public_origin.startswith(("http://", "https://")) or "/" in s.public_origin.split("://", 1)[1].rstrip("/")):
+        problems.append("--public-origin must be a scheme and host, like https://odds.example.com")
     if s.soft_limit_bytes >= s.hard_limit_bytes:
         problems.append("--soft-limit-bytes must be below --hard-limit-bytes")
     if problems:

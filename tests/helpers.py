@@ -37,8 +37,10 @@ class ScriptedFeed:
     def push(self, batch: Batch) -> None:
         self.queue.put_nowait(batch)
 
+    healthy = True
+
     def is_healthy(self, now: float) -> bool:
-        return True
+        return self.healthy
 
     async def batches(self) -> AsyncIterator[Batch]:
         while True:
@@ -145,3 +147,15 @@ def dumps(obj: object) -> str:
     return orjson.dumps(obj).decode()
 
 
+async def read_frame(reader: asyncio.StreamReader) -> bytes:
+    """One whole server frame, header included, off a raw socket (server frames are unmasked)."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    extra = b""
+    if length == 126:
+        extra = await reader.readexactly(2)
+        length = int.from_bytes(extra, "big")
+    elif length == 127:
+        extra = await reader.readexactly(8)
+        length = int.from_bytes(extra, "big")
+    return head + extra + await reader.readexactly(length)

@@ -202,6 +202,13 @@ class Broadcaster:
         if ctx.transport is not None:
             self.spawn(ctx.transport.close(TRY_AGAIN_LATER, b"slow consumer"))
 
+    def disconnect(self, ctx: SocketContext, code: int, reason: str) -> None:
+        """Close one socket on the server's initiative; nothing more is sent to it."""
+        ctx.outbox.shut()
+        self.audience.remove(ctx)
+        if ctx.transport is not None:
+            self.spawn(ctx.transport.close(code, reason.encode()))
+
     async def writer(self, ctx: SocketContext) -> None:
         """Drains this socket's outbox whenever frames wait there (direct writes happen only when none do)."""
         box, transport = ctx.outbox, ctx.transport

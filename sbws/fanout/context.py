@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from attrs import define, field
 
+from ..errors import bad
 from ..ledger.models import Identity
 from ..wire.commands import Subscription
 from ..wire.limits import TokenBucket
@@ -27,6 +28,8 @@ class SocketContext:
     last_activity: int
     last_ping: int
     remote: str | None = None
+    claimed_user_id: str | None = None
+    """What an unverified client called itself (``?user_id=``/``?username=``): shown and logged as a claim only."""
     subscribed_sportsbooks: set[str] = field(factory=set)
     subscribed_markets: set[str] = field(factory=set)
     subscribed_arbitrage: bool = False
@@ -52,6 +55,16 @@ class SocketContext:
             market_types=frozenset(self.market_type_filters),
             sports=frozenset(self.sport_filters),
         )
+
+    def check_room(self, change: Subscription, max_markets: int, max_values: int) -> None:
+        """Refuse (changing nothing) a subscribe that would take this socket past its limits."""
+        markets = len(self.subscribed_markets | change.markets)
+        if markets > max_markets:
+            raise bad("markets", f"at most {max_markets} market ids per socket; this subscribe would make {markets}")
+        for name, current, delta in (("sportsbooks", self.subscribed_sportsbooks, change.sportsbooks),
+                                     ("sports", self.sport_filters, change.sports)):
+            if len(current | delta) > max_values:
+                raise bad(name, f"at most {max_values} values per socket")
 
     def apply(self, change: Subscription, add: bool) -> None:
         pairs = (

@@ -19,9 +19,14 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import structlog
 from attrs import frozen
 
 from engine.markets import MONEYLINE, SPREAD, TOTAL
+
+from ..errors import FeedError
+
+log = structlog.get_logger("sbws.feeds.football_data")
 
 BOOKMAKERS = {
     "B365": "bet365",
@@ -59,6 +64,7 @@ class PricedMarket:
 class Match:
     id: str
     date: str
+    """ISO 8601 (YYYY-MM-DD), whatever the file wrote."""
     kickoff_ms: int
     home: str
     away: str
@@ -97,23 +103,47 @@ def _line(row: dict[str, str], column: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _kickoff(date: str, time_: str) -> int:
-    for fmt in ("%d/%m/%Y %H:%M", "%d/%m/%y %H:%M", "%d/%m/%Y", "%d/%m/%y"):
+DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%Y-%m-%d")
+"""Dates as football-data.co.uk writes them (two- and four-digit years) and as copies in circulation do."""
+
+
+def parse_kickoff(date: str, time_: str = "") -> datetime:
+    """The kickoff in UTC; the time of day is optional (older seasons have none)."""
+    for fmt in DATE_FORMATS:
         try:
-            parsed = datetime.strptime(f"{date} {time_}".strip(), fmt)
-            return int(parsed.replace(tzinfo=timezone.utc).timestamp() * 1000)
+            day = datetime.strptime(date, fmt)
         except ValueError:
             continue
-    raise ValueError(f"unreadable date {date!r}")
+        if time_.strip():
+            try:
+                clock = datetime.strptime(time_.strip(), "%H:%M")
+            except ValueError:
+                raise FeedError(f"unreadable time {time_!r}") from None
+            day = day.replace(hour=clock.hour, minute=clock.minute)
+        return day.replace(tzinfo=timezone.utc)
+    raise FeedError(f"unreadable date {date!r}; expected dd/mm/yy, dd/mm/yyyy, dd-mm-yyyy, dd-mm-yy or yyyy-mm-dd")
 
 
-def read_season(path: str | Path) -> list[Match]:
+def read_season(path: str | Path, strict: bool = False) -> list[Match]:
+    """Every match of one season file.  A row that cannot be read is skipped with a warning naming
+    file and line (``strict``: it stops the read with ``FeedError`` instead)."""
     path = Path(path)
+    matches = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = set(reader.fieldnames or ())
         layout = {phase: _layout(header, "C" if phase == "closing" else "") for phase in PHASES}
-        return [m for m in (_match(path.stem, row, layout) for row in reader) if m is not None]
+        for row in reader:
+            try:
+                match = _match(path.stem, row, layout)
+            except FeedError as exc:
+                if strict:
+                    raise FeedError(f"{path}:{reader.line_num}: {exc}") from None
+                log.warning("row_skipped", file=str(path), line=reader.line_num, reason=str(exc))
+                continue
+            if match is not None:
+                matches.append(match)
+    return matches
 
 
 def _layout(header: set[str], c: str) -> dict[str, list[list[tuple[str, str]]]]:
@@ -127,7 +157,9 @@ def _match(source: str, row: dict[str, str], layout: dict[str, dict[str, list[li
     home, away, date = (row.get("HomeTeam") or "").strip(), (row.get("AwayTeam") or "").strip(), (row.get("Date") or "").strip()
     if not home or not away or not date:
         return None
-    digest = hashlib.blake2b(f"{source}|{date}|{home}|{away}".encode(), digest_size=5).hexdigest()
+    kickoff = parse_kickoff(date, row.get("Time") or "")
+    day = kickoff.date().isoformat()
+    digest = hashlib.blake2b(f"{source}|{day}|{home}|{away}".encode(), digest_size=5).hexdigest()
     phases: dict[str, tuple[PricedMarket, ...]] = {}
     for phase in PHASES:
         cols = layout[phase]
@@ -141,8 +173,8 @@ def _match(source: str, row: dict[str, str], layout: dict[str, dict[str, list[li
     goals = (row.get("FTHG") or "").strip(), (row.get("FTAG") or "").strip()
     return Match(
         id=f"fd-{digest}",
-        date=date,
-        kickoff_ms=_kickoff(date, row.get("Time") or ""),
+        date=day,
+        kickoff_ms=int(kickoff.timestamp() * 1000),
         home=home,
         away=away,
         home_goals=int(goals[0]) if goals[0].isdigit() else None,

@@ -74,6 +74,8 @@ TEAMS = {
 PRE_MATCH = (180.0, 1200.0)
 JUMP_RATE = 1 / 400.0  # jumps per simulated second per event
 DURATION = 600.0
+CONFIRM_EVERY = 10
+"""Every this many ticks each online book is reported online: the feed stands by its unchanged prices."""
 
 
 def _phi(x: float) -> float:
@@ -147,6 +149,7 @@ class Simulator:
         self.realtime = realtime
         self.sim_now = 0.0
         self.sequence = 0
+        self.ticks = 0
         self.last_sent: dict[tuple[str, int, str], float] = {}
         self.books = [
             SimBook(
@@ -268,6 +271,11 @@ class Simulator:
             if book.status != OFFLINE:
                 book.status = DEGRADED if book.status == ONLINE else ONLINE
                 statuses.append(self._status(book, now))
+        if self.ticks % CONFIRM_EVERY == 0:  # the books stand by their unchanged prices
+            reported = {s.id for s in statuses}
+            statuses += [BookStatus(b.id, b.name, ONLINE, int(b.latency), int(now * 1000))
+                         for b in self.books if b.status == ONLINE and b.id not in reported]
+        self.ticks += 1
         return Batch(now, events, specs, quotes, closed, results, statuses)
 
     def _requote(self, ev: SimEvent, now: float) -> list[Quote]:

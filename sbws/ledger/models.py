@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from attrs import frozen
 
+from ..errors import LedgerError
+
 PLACED, WON, LOST, PUSH, VOID = "placed", "won", "lost", "push", "void"
 BET_STATUSES = (PLACED, WON, LOST, PUSH, VOID)
+
+
+MAX_USERNAME = 64
+
+
+def check_username(name: str) -> str:
+    """A user name people can type and read: 1 to 64 printable characters, no surrounding spaces."""
+    if not name or not name.strip():
+        raise LedgerError("a user name must not be empty")
+    if name != name.strip() or len(name) > MAX_USERNAME or not name.isprintable():
+        raise LedgerError(f"a user name is 1 to {MAX_USERNAME} printable characters without surrounding spaces")
+    return name
 
 
 @frozen

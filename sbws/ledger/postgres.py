@@ -10,16 +10,17 @@ advisory lock, so nodes starting together do not race.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
 
 from ..clock import now_ms
 from ..errors import LedgerError
-from .models import PLACED, Bet, Identity, NewBet
+from .models import PLACED, Bet, Identity, NewBet, check_username
 from .rules import outcome, payout_cents, settled_payout
-from .schema import BET_COLUMNS, POSTGRES, SETTLE_COLUMNS, migrations
-from .tokens import check_token, new_token, split_token
+from .schema import BET_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations
+from .tokens import check_token, inactive, new_token, split_token
 
 MIGRATIONS = migrations(POSTGRES)
 MIGRATION_LOCK = 0x5B_75_5B  # advisory lock id for schema changes
@@ -62,6 +63,7 @@ class PgLedger:
         await self.pool.close()
 
     async def add_user(self, username: str) -> str:
+        check_username(username)
         user_id = "user_" + secrets.token_hex(6)
         try:
             await self.pool.execute("INSERT INTO users VALUES ($1, $2, $3)", user_id, username, now_ms())
@@ -77,12 +79,15 @@ class PgLedger:
         )
         return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
 
-    async def issue_token(self, username: str) -> tuple[str, str]:
+    async def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]:
         user_id = await self.pool.fetchval("SELECT id FROM users WHERE username = $1", username)
         if user_id is None:
             raise LedgerError(f"no user named {username!r}")
         token_id, token, digest = new_token()
-        await self.pool.execute("INSERT INTO tokens VALUES ($1, $2, $3, $4, NULL)", token_id, user_id, digest, now_ms())
+        await self.pool.execute(
+            "INSERT INTO tokens (id, user_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            token_id, user_id, digest, now_ms(), expires_at,
+        )
         return token_id, token
 
     async def revoke_token(self, token_id: str) -> bool:
@@ -97,7 +102,8 @@ class PgLedger:
             return None
         token_id, secret = parts
         row = await self.pool.fetchrow(
-            "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+            "SELECT t.secret_hash, t.revoked_at, u.id, u.username, t.expires_at FROM tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.id = $1",
             token_id,
         )
         return check_token(row, secret, token_id)
@@ -107,10 +113,12 @@ class PgLedger:
         return None if row is None else Identity(row[0], row[1], "")
 
     async def token_active(self, token_id: str) -> bool:
-        if token_id == "":
-            return True
-        revoked = await self.pool.fetchrow("SELECT revoked_at FROM tokens WHERE id = $1", token_id)
-        return revoked is not None and revoked[0] is None
+        return token_id not in await self.inactive_tokens([token_id])
+
+    async def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
+        ids = sorted({t for t in token_ids if t})
+        rows = await self.pool.fetch("SELECT id, revoked_at, expires_at FROM tokens WHERE id = ANY($1::text[])", ids)
+        return inactive(ids, rows, now_ms())
 
     async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
         row = await self.pool.fetchrow(
@@ -172,7 +180,7 @@ class PgLedger:
 
     async def writable(self) -> bool:
         try:
-            await self.pool.execute("SELECT 1")
+            await self.pool.execute(HEALTH_PROBE.format(now=now_ms()))
             return True
         except (asyncpg.PostgresError, OSError):
             return False

@@ -14,7 +14,7 @@ from engine.markets import AWAY, DRAW, HOME, MONEYLINE, OVER, SPREAD, TOTAL
 from engine.odds import american_to_fraction
 
 from ..errors import LedgerError
-from .models import LOST, PUSH, VOID, WON
+from .models import LOST, PUSH, VOID, WON, Bet
 
 
 def to_cents(amount: Decimal) -> int:
@@ -29,6 +29,14 @@ def payout_cents(stake_cents: int, american: int) -> int:
     exact = Fraction(stake_cents) * american_to_fraction(american)
     whole, rest = divmod(exact.numerator, exact.denominator)
     return whole + (1 if 2 * rest >= exact.denominator else 0)
+
+
+def same_request(bet: Bet, market_id: str, selection_id: str, bookmaker: str, stake_cents: int,
+                 requested_odds: int) -> bool:
+    """Whether a request repeats the one that placed ``bet`` (what a retry under its clientRef must match)."""
+    return (bet.market_id, bet.selection_id, bet.bookmaker, bet.stake_cents, bet.requested_odds) == (
+        market_id, selection_id, bookmaker, stake_cents, requested_odds
+    )
 
 
 def better_or_equal(current: int, requested: int) -> bool:

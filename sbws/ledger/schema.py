@@ -48,7 +48,19 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX bets_user_time ON bets (user_id, placed_at DESC);
     CREATE INDEX bets_open_event ON bets (event_id) WHERE status = 'placed';
     """,
+    """
+    ALTER TABLE tokens ADD COLUMN expires_at {int64};
+    """,
+    """
+    CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at {int64} NOT NULL);
+    """,
 )
+
+HEALTH_PROBE = (
+    "INSERT INTO health (id, checked_at) VALUES (1, {now}) "
+    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
+)
+"""A real committed write: a full disk or a read-only file fails it, where a read would pass."""
 
 BET_COLUMNS = (
     "id, user_id, client_ref, market_id, event_id, market_type, line, selection_id, bookmaker, stake_cents, "

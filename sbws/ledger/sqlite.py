@@ -11,32 +11,41 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..clock import now_ms
-from ..errors import LedgerError
-from .models import PLACED, Bet, Identity, NewBet
+from ..errors import LedgerError, LedgerUnavailable
+from .models import PLACED, Bet, Identity, NewBet, check_username
 from .rules import outcome, payout_cents, settled_payout
-from .schema import BET_COLUMNS, SETTLE_COLUMNS, SQLITE, migrations
-from .tokens import check_token, new_token, split_token
+from .schema import BET_COLUMNS, HEALTH_PROBE, SETTLE_COLUMNS, SQLITE, migrations
+from .tokens import check_token, inactive, new_token, split_token
 
 T = TypeVar("T")
 MIGRATIONS = migrations(SQLITE)
 
 
+BUSY_TIMEOUT = 2.0
+"""Seconds a statement waits for another process's lock before the ledger reports itself unavailable."""
+
+
 class SqliteLedger:
-    def __init__(self, path: str) -> None:
+    """Writes go through ``conn``; reads through ``reads``, which WAL lets run while a writer holds its lock."""
+
+    def __init__(self, path: str, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
+        self.reads = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+        self.reads.execute("PRAGMA query_only=ON")
 
     def close(self) -> None:
+        self.reads.close()
         self.conn.close()
 
     @contextmanager
@@ -61,6 +70,7 @@ class SqliteLedger:
 
     # -- users and tokens -------------------------------------------------------
     def add_user(self, username: str) -> str:
+        check_username(username)
         user_id = "user_" + secrets.token_hex(6)
         try:
             with self.tx() as c:
@@ -70,20 +80,23 @@ class SqliteLedger:
         return user_id
 
     def list_users(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
+        rows = self.reads.execute(
             "SELECT u.id, u.username, u.created_at, "
             "(SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) "
             "FROM users u ORDER BY u.username"
         ).fetchall()
         return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
 
-    def issue_token(self, username: str) -> tuple[str, str]:
+    def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]:
         row = self.conn.execute("SELECT id FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
             raise LedgerError(f"no user named {username!r}")
         token_id, token, digest = new_token()
         with self.tx() as c:
-            c.execute("INSERT INTO tokens VALUES (?, ?, ?, ?, NULL)", (token_id, row[0], digest, now_ms()))
+            c.execute(
+                "INSERT INTO tokens (id, user_id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (token_id, row[0], digest, now_ms(), expires_at),
+            )
         return token_id, token
 
     def revoke_token(self, token_id: str) -> bool:
@@ -98,25 +111,33 @@ class SqliteLedger:
         if parts is None:
             return None
         token_id, secret = parts
-        row = self.conn.execute(
-            "SELECT t.secret_hash, t.revoked_at, u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.id = ?",
+        row = self.reads.execute(
+            "SELECT t.secret_hash, t.revoked_at, u.id, u.username, t.expires_at FROM tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.id = ?",
             (token_id,),
         ).fetchone()
         return check_token(row, secret, token_id)
 
     def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
         """Development mode (--trust-user-id): an existing user, without a token."""
-        row = self.conn.execute(
+        row = self.reads.execute(
             "SELECT id, username FROM users WHERE id = ? OR username = ?", (user_id or "", username)
         ).fetchone()
         return None if row is None else Identity(row[0], row[1], "")
 
     def token_active(self, token_id: str) -> bool:
-        if token_id == "":
-            return True
-        row = self.conn.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
-        return row is not None and row[0] is None
+        return token_id not in self.inactive_tokens([token_id])
+
+    def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
+        ids = sorted({t for t in token_ids if t})
+        rows = [
+            row
+            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500))
+            for row in self.reads.execute(
+                f"SELECT id, revoked_at, expires_at FROM tokens WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+        ]
+        return inactive(ids, rows, now_ms())
 
     # -- bets ------------------------------------------------------------------
     def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
@@ -139,16 +160,19 @@ class SqliteLedger:
         return self.get_bet(bet_id), False
 
     def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
-        row = self.conn.execute(
+        row = self.reads.execute(
             f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
         ).fetchone()
         return None if row is None else Bet(*row)
 
     def _by_client_ref(self, user_id: str, client_ref: str) -> Bet:
-        existing = self.find_by_client_ref(user_id, client_ref)
-        if existing is None:
+        """Inside the write transaction that found the clientRef taken (so on the writer's connection)."""
+        row = self.conn.execute(
+            f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
+        ).fetchone()
+        if row is None:
             raise LedgerError(f"no bet with clientRef {client_ref!r}")
-        return existing
+        return Bet(*row)
 
     def get_bet(self, bet_id: str) -> Bet:
         row = self.conn.execute(f"SELECT {BET_COLUMNS} FROM bets WHERE id = ?", (bet_id,)).fetchone()
@@ -179,7 +203,7 @@ class SqliteLedger:
             where.append("placed_at <= ?")
             args.append(to_ms)
         args.append(limit)
-        rows = self.conn.execute(
+        rows = self.reads.execute(
             f"SELECT {BET_COLUMNS} FROM bets WHERE {' AND '.join(where)} ORDER BY placed_at DESC, rowid DESC LIMIT ?",
             args,
         ).fetchall()
@@ -202,68 +226,83 @@ class SqliteLedger:
         return [self.get_bet(r[0]) for r in rows]
 
     def active_bets_by_book(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
+        rows = self.reads.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
         return {book: count for book, count in rows}
 
     def writable(self) -> bool:
         try:
             with self.tx() as c:
-                c.execute("PRAGMA user_version")
+                c.execute(HEALTH_PROBE.format(now=now_ms()))
             return True
         except sqlite3.Error:
             return False
 
 
 class AsyncSqliteLedger:
-    """The SQLite ledger behind the async interface: every call runs on one dedicated thread."""
+    """The SQLite ledger behind the async interface: writes on one dedicated thread, reads on another.
+
+    Token checks and bet listings never queue behind a write that waits for a lock.  A lock held too
+    long, a full disk or a read-only file become ``LedgerUnavailable`` (NX-503, retryable).
+    """
 
     def __init__(self, store: SqliteLedger) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-reads")
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    async def _run(self, fn: Callable[..., T], *args: Any, pool: ThreadPoolExecutor | None = None) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool or self._pool, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(fn, *args, pool=self._reads)
 
     async def add_user(self, username: str) -> str:
         return await self._run(self.store.add_user, username)
 
     async def list_users(self) -> list[dict[str, Any]]:
-        return await self._run(self.store.list_users)
+        return await self._read(self.store.list_users)
 
-    async def issue_token(self, username: str) -> tuple[str, str]:
-        return await self._run(self.store.issue_token, username)
+    async def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]:
+        return await self._run(self.store.issue_token, username, expires_at)
 
     async def revoke_token(self, token_id: str) -> bool:
         return await self._run(self.store.revoke_token, token_id)
 
     async def verify_token(self, token: str) -> Identity | None:
-        return await self._run(self.store.verify_token, token)
+        return await self._read(self.store.verify_token, token)
 
     async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
-        return await self._run(self.store.trusted_identity, user_id, username)
+        return await self._read(self.store.trusted_identity, user_id, username)
 
     async def token_active(self, token_id: str) -> bool:
-        return await self._run(self.store.token_active, token_id)
+        return await self._read(self.store.token_active, token_id)
+
+    async def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
+        return await self._read(self.store.inactive_tokens, token_ids)
 
     async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
         return await self._run(self.store.place_bet, new)
 
     async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
-        return await self._run(self.store.find_by_client_ref, user_id, client_ref)
+        return await self._read(self.store.find_by_client_ref, user_id, client_ref)
 
     async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
                        from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
-        return await self._run(self.store.get_bets, user_id, status, bookmaker, market_id, from_ms, to_ms, limit)
+        return await self._read(self.store.get_bets, user_id, status, bookmaker, market_id, from_ms, to_ms, limit)
 
     async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
         return await self._run(self.store.settle_event, event_id, home, away)
 
     async def active_bets_by_book(self) -> dict[str, int]:
-        return await self._run(self.store.active_bets_by_book)
+        return await self._read(self.store.active_bets_by_book)
 
     async def writable(self) -> bool:
         return await self._run(self.store.writable)
 
     async def close(self) -> None:
+        self._reads.shutdown(wait=True)
         await self._run(self.store.close)
         self._pool.shutdown(wait=True)

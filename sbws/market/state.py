@@ -18,7 +18,7 @@ from engine.arbitrage import ArbConfig, Opportunity, Scanner
 from engine.board import Quote, QuoteBoard
 from engine.markets import MarketKey
 
-from .records import Batch, BookStatus, EventInfo, EventResult
+from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
 
 
 @define
@@ -56,6 +56,8 @@ class MarketState:
         self.markets: dict[str, MarketKey] = {}
         self.event_markets: dict[str, set[str]] = {}
         self.book_status: dict[str, BookStatus] = {}
+        self.book_confirmed: dict[str, float] = {}
+        """When the feed last stood by each book's prices: a batch quoting the book or reporting it online."""
         self.live: dict[str, LiveOpportunity] = {}
         self.by_market: dict[str, str] = {}
         self.updated_at: dict[str, float] = {}
@@ -80,7 +82,13 @@ class MarketState:
             idx = self.board.close_market(market_id)
             if idx is not None:
                 touched.add(idx)
+        for quote in batch.quotes:
+            self.book_confirmed[quote.book] = batch.ts
         for status in batch.statuses:
+            if status.status == ONLINE:
+                self.book_confirmed[status.id] = batch.ts
+            else:
+                self.book_confirmed.pop(status.id, None)
             prev = self.book_status.get(status.id)
             if prev is None or prev.status != status.status:
                 changes.statuses_changed.add(status.id)
@@ -178,6 +186,15 @@ class MarketState:
         idx = self.board.market_index[market_id]
         quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
         return [self.board.books[b] for b in np.flatnonzero(quoted)]
+
+    def confirmed_at(self, market_id: str, outcome: int, book: str) -> float | None:
+        """When the feed last stood by this quote (its own time, or the book's later confirmation)."""
+        idx = self.board.market_index.get(market_id)
+        b = self.board.book_index.get(book)
+        if idx is None or b is None:
+            return None
+        quoted = float(self.board.times[b, idx, outcome])
+        return max(quoted, self.book_confirmed.get(book, quoted))
 
     def price(self, market_id: str, outcome: int, book: str) -> float | None:
         idx = self.board.market_index.get(market_id)

@@ -1,4 +1,4 @@
-"""The one place that touches aiohttp internals: writing a shared frame straight to a socket.
+"""The one place that touches aiohttp internals: direct frame writes, and refusing unmasked client frames.
 
 aiohttp has no public way to write one pre-encoded frame to many sockets
 without a task switch each; ``WebSocketResponse.send_frame`` is the public
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
+from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.web_request import BaseRequest
 
-try:
-    from aiohttp._websocket.writer import WebSocketWriter
+from ..wire.masking import MaskScanner
 
-    DIRECT_WRITE = hasattr(WebSocketWriter, "_write_websocket_frame")
-except ImportError:
-    DIRECT_WRITE = False
+from aiohttp._websocket.writer import WebSocketWriter
+
+DIRECT_WRITE = hasattr(WebSocketWriter, "_write_websocket_frame")
 
 CLOSE_TIMEOUT = 1.0
 
@@ -78,3 +80,51 @@ class SocketTransport:
                 pass
         if transport is not None and not transport.is_closing():
             transport.abort()
+
+
+class _MaskGuard:
+    """Stands between aiohttp's protocol and its WebSocket reader; stops feeding at the first unmasked frame."""
+
+    def __init__(self, parser: Any, scanner: MaskScanner, on_unmasked: Callable[[], None]) -> None:
+        self.parser = parser
+        self.scanner = scanner
+        self.on_unmasked = on_unmasked
+        self.refused = False
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self.refused:
+            return False, b""
+        if not self.scanner.feed(data):
+            self.refused = True
+            self.on_unmasked()
+            return False, b""
+        result: tuple[bool, bytes] = self.parser.feed_data(data)
+        return result
+
+    def feed_eof(self) -> None:
+        self.parser.feed_eof()
+
+
+class MaskedWebSocketResponse(web.WebSocketResponse):
+    """A WebSocket that closes with 1002 when the client sends an unmasked frame, as RFC 6455 requires.
+
+    aiohttp accepts unmasked client frames; the check sits in front of its
+    reader from the first byte after the handshake (pending bytes included).
+    """
+
+    _closing_task: asyncio.Task[bool] | None = None
+
+    def _post_start(self, request: BaseRequest, protocol: str | None, writer: WebSocketWriter) -> None:
+        handler = request.protocol
+        scanner = MaskScanner()
+        early_ok = scanner.feed(bytes(handler._message_tail))
+        super()._post_start(request, protocol, writer)
+        handler._payload_parser = _MaskGuard(handler._payload_parser, scanner, self._refuse_unmasked)
+        if not early_ok:
+            self._refuse_unmasked()
+
+    def _refuse_unmasked(self) -> None:
+        if self._closing_task is None:
+            self._closing_task = asyncio.get_running_loop().create_task(
+                self.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"client frames must be masked")
+            )

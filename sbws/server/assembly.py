@@ -46,7 +46,7 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     app[READY] = {"ready": False}
     state = MarketState(arb_config(settings))
     fragments = MarketFragments(state)
-    service = app[SERVICE] = Service(state, fragments, settings.live_betting)
+    service = app[SERVICE] = Service(state, fragments, settings.live_betting, settings.max_bet_quote_age)
     first = feed or make_feed(settings)
     factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
     broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id,
@@ -55,7 +55,8 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     broadcaster = Broadcaster(state, fragments, metrics, budget,
                               immediate_markets=settings.market_interval == 0,
                               immediate_arbitrage=settings.arbitrage_interval == 0)
-    app[NODE] = Node(settings, service, broadcaster, broker, metrics)
+    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics)
+    service.feed_healthy = node.healthy
     for add_routes in routes:
         add_routes(app)
     app.cleanup_ctx.append(_lifecycle)

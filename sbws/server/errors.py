@@ -9,7 +9,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import HTTP_STATUS, INTERNAL, ProtocolError
+from ..errors import BAD_REQUEST, HTTP_STATUS, INTERNAL, UNAVAILABLE, LedgerUnavailable, ProtocolError
 from ..observability.metrics import Metrics
 from .keys import METRICS
 
@@ -26,6 +26,10 @@ def translate(exc: Exception, metrics: Metrics, msg_id: str | int | None = None,
         if msg_id is not None:
             exc.extra.setdefault("id", msg_id)
         return HTTP_STATUS.get(exc.code, 400), exc.body()
+    if isinstance(exc, LedgerUnavailable):
+        log.warning("ledger_unavailable", error=str(exc), **context)
+        return translate(ProtocolError(UNAVAILABLE, "the ledger is unavailable; nothing was written, retry shortly",
+                                       reason="ledger unavailable", retryable=True), metrics, msg_id)
     log.exception("handler_failed", **context)
     metrics.errors.labels(INTERNAL).inc()
     body: dict[str, Any] = {"type": "error", "message": "internal error", "code": INTERNAL}
@@ -44,6 +48,11 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     except web.HTTPException:
         raise
+    except web.RequestPayloadError as exc:  # a body that cannot be read (bad gzip, truncated chunks)
+        reason = " ".join(str(exc).split())
+        log.info("unreadable_body", path=request.path, error=reason)
+        status, body = translate(ProtocolError(BAD_REQUEST, f"unreadable request body: {reason}"), request.app[METRICS])
+        return json_response(body, status)
     except Exception as exc:
         status, body = translate(exc, request.app[METRICS], path=request.path)
         return json_response(body, status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib.resources import files
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from aiohttp.typedefs import Handler
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from ..clock import now_ms
-from ..errors import BAD_REQUEST, UNAUTHORIZED, ProtocolError
+from ..errors import BAD_REQUEST, UNAUTHORIZED, LedgerUnavailable, ProtocolError
 from ..ledger.models import Identity
 from ..wire import commands, views
 from .auth import request_token
@@ -85,11 +86,21 @@ async def livez(request: web.Request) -> web.Response:
     return json_response({"status": "alive"})
 
 
+READY_TIMEOUT = 2.0
+"""Seconds /readyz waits for the ledger's probe write before it reports the ledger not ready."""
+
+
+async def _ledger_writable(app: web.Application) -> bool:
+    try:
+        return await asyncio.wait_for(app[LEDGER].writable(), READY_TIMEOUT)
+    except (asyncio.TimeoutError, LedgerUnavailable):
+        return False
+
+
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     checks = {"started": app[READY]["ready"], "feed": app[NODE].healthy()}
-    ledger = app[LEDGER]
-    checks["ledger"] = checks["started"] and await ledger.writable()
+    checks["ledger"] = checks["started"] and await _ledger_writable(app)
     ok = all(checks.values())
     body = {"status": "ready" if ok else "not ready", "checks": checks, "leader": app[NODE].broker.is_leader}
     return json_response(body, 200 if ok else 503)

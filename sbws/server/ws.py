@@ -21,9 +21,9 @@ from ..fanout.context import SocketContext
 from ..ledger.models import Identity
 from ..wire import commands, frames, views
 from ..wire.commands import Command, GetArbitrage, GetBets, GetMarkets, Ping, PlaceBet, Subscribe, Unsubscribe
-from ..wire.limits import TokenBucket
-from .adapter import SocketTransport
-from .auth import origin_allowed, request_token
+from ..wire.limits import MAX_LIST, TokenBucket
+from .adapter import MaskedWebSocketResponse, SocketTransport
+from .auth import loopback_host, origin_allowed, request_token
 from .errors import translate
 from .keys import LEDGER, LIMITS, METRICS, NODE, SERVICE, SETTINGS, SOCKETS
 
@@ -36,16 +36,20 @@ STRIKE_WINDOW = 10.0
 async def handler(request: web.Request) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
-    ws = web.WebSocketResponse(
+    ws = MaskedWebSocketResponse(
         compress=settings.compress,
         max_msg_size=settings.max_message_bytes,
         heartbeat=settings.heartbeat_interval,
+        autoping=False,  # pings are answered here, so they count against the rate limit
     )
     if not ws.can_prepare(request).ok:
         raise ProtocolError(BAD_REQUEST, "this endpoint speaks WebSocket only: send an Upgrade request")
-    if not origin_allowed(request, settings.allowed_origins):
+    if not origin_allowed(request, settings.allowed_origins, settings.public_origin):
         log.warning("origin_refused", origin=request.headers.get("Origin"), remote=request.remote)
         raise ProtocolError(FORBIDDEN, "cross-site WebSocket refused: origin not allowed")
+    if settings.trust_user_id and not loopback_host(request):
+        log.warning("host_refused", host=request.host, remote=request.remote)
+        raise ProtocolError(FORBIDDEN, "--trust-user-id accepts only loopback Host names (localhost, 127.0.0.1, ::1)")
     identity, token = await _identify(request)
     await ws.prepare(request)
     ctx = _context(request, identity, token, ws)
@@ -54,17 +58,26 @@ async def handler(request: web.Request) -> web.StreamResponse:
     fanout.audience.add(ctx)
     app[METRICS].sockets.inc()
     writer = asyncio.create_task(fanout.writer(ctx))
-    log.info("connected", client_id=ctx.client_id, user_id=ctx.user_id, verified=ctx.verified, remote=request.remote)
-    fanout.deliver(ctx, frames.encode({
+    log.info("connected", client_id=ctx.client_id, user_id=ctx.user_id, claimed_user_id=ctx.claimed_user_id,
+             verified=ctx.verified, remote=request.remote)
+    hello: dict[str, Any] = {
         "type": "connected", "clientId": ctx.client_id, "userId": ctx.user_id, "username": ctx.username,
         "authenticated": ctx.verified, "timestamp": now_ms(),
         "message": "Connected to Sportsbook & Betting Markets WebSocket",
-    }), "connected")
+    }
+    if ctx.claimed_user_id is not None:
+        hello["claimedUserId"] = ctx.claimed_user_id
+    fanout.deliver(ctx, frames.encode(hello), "connected")
     fanout.deliver(ctx, frames.sportsbooks(fanout.state), "sportsbooks")
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await _on_text(app, fanout, ws, ctx, msg.data)
+            elif msg.type == WSMsgType.PING:
+                if await _within_rate(app, fanout, ws, ctx, reply=False):
+                    await ws.pong(msg.data)
+            elif msg.type == WSMsgType.PONG:
+                continue
             elif msg.type == WSMsgType.BINARY:
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
                 break
@@ -94,10 +107,12 @@ async def _identify(request: web.Request) -> tuple[Identity | None, str | None]:
 def _context(request: web.Request, identity: Identity | None, token: str | None, ws: web.WebSocketResponse) -> SocketContext:
     settings = request.app[SETTINGS]
     now = now_ms()
+    claimed = None if identity else (request.query.get("user_id") or request.query.get("username") or None)
     return SocketContext(
         client_id=f"client-{now}-{secrets.token_hex(5)}",
-        user_id=identity.user_id if identity else request.query.get("user_id"),
-        username=identity.username if identity else request.query.get("username"),
+        user_id=identity.user_id if identity else None,
+        username=identity.username if identity else None,
+        claimed_user_id=claimed[:128] if claimed else None,
         token=token,
         token_id=identity.token_id if identity else None,
         connected_at=now,
@@ -110,21 +125,29 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
     )
 
 
+async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
+                       reply: bool) -> bool:
+    """One message (text or ping) against the socket's bucket; a flood closes with 1008."""
+    now = time.monotonic()
+    if ctx.bucket.take(now):
+        return True
+    if now - ctx.last_strike > STRIKE_WINDOW:
+        ctx.strikes = 0
+    ctx.strikes += 1
+    ctx.last_strike = now
+    app[METRICS].errors.labels(TOO_MANY).inc()
+    if ctx.strikes >= FLOOD_STRIKES:
+        log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
+    elif reply:
+        fanout.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
+    return False
+
+
 async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
                    data: str) -> None:
     metrics = app[METRICS]
-    now = time.monotonic()
-    if not ctx.bucket.take(now):
-        if now - ctx.last_strike > STRIKE_WINDOW:
-            ctx.strikes = 0
-        ctx.strikes += 1
-        ctx.last_strike = now
-        metrics.errors.labels(TOO_MANY).inc()
-        if ctx.strikes >= FLOOD_STRIKES:
-            log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
-            return
-        fanout.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
+    if not await _within_rate(app, fanout, ws, ctx, reply=True):
         return
     ctx.last_activity = now_ms()
     msg_id: str | int | None = None
@@ -148,6 +171,8 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         return {"type": "pong", "timestamp": ctx.last_ping}
     if isinstance(cmd, (Subscribe, Unsubscribe)):
         adding = isinstance(cmd, Subscribe)
+        if adding:
+            ctx.check_room(cmd.filters, app[SETTINGS].max_subscribed_markets, MAX_LIST)
         ctx.apply(cmd.filters, adding)
         fanout.audience.resubscribe(ctx)
         state = views.subscriptions(

@@ -107,6 +107,7 @@ def opportunity(state: MarketState, live: LiveOpportunity, now: float) -> dict[s
         "legs": legs,
         "age": round(opp.age(now), 3),
         "suspect": opp.suspect,
+        "suspectReason": opp.suspect_reason,
         "detectedAt": ms(live.detected_at),
         "updatedAt": ms(live.updated_at),
     }

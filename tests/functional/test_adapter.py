@@ -15,22 +15,9 @@ from aiohttp import WSMsgType, web
 
 from sbws.server import adapter
 from sbws.server.adapter import SocketTransport
-from tests.helpers import connect, receive_type
+from tests.helpers import connect, read_frame, receive_type
 
 PAYLOADS = (b'{"type":"x"}', b'{"pad":"' + b"a" * 300 + b'"}', b'{"pad":"' + b"b" * 70_000 + b'"}')
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readexactly(2)
-    length = head[1] & 0x7F
-    extra = b""
-    if length == 126:
-        extra = await reader.readexactly(2)
-        length = int.from_bytes(extra, "big")
-    elif length == 127:
-        extra = await reader.readexactly(8)
-        length = int.from_bytes(extra, "big")
-    return head + extra + await reader.readexactly(length)
 
 
 async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -7,10 +7,12 @@ import sqlite3
 import time
 from decimal import Decimal
 
+import aiohttp
 import pytest
 
 from engine.board import Quote
 from sbws.server.keys import NODE
+from sbws.ledger.sqlite import SqliteLedger
 from sbws.ledger.rules import outcome, payout_cents
 from sbws.market.records import Batch, EventResult
 from tests.helpers import app_state, connect, make_user, receive_type, wait_for
@@ -160,7 +162,7 @@ async def test_client_ref_idempotent_sequential_and_concurrent(client, settings)
     ws, token, _ = await authed(client, settings)
     await ws.send_json({"type": "place_bet", "payload": bet(clientRef="order-1")})
     first = await receive_type(ws, "bet_placed")
-    await ws.send_json({"type": "place_bet", "payload": bet(clientRef="order-1", stake=5)})
+    await ws.send_json({"type": "place_bet", "payload": bet(clientRef="order-1")})
     again = await receive_type(ws, "bet_placed")
     assert again["duplicate"] is True and again["bet"]["id"] == first["bet"]["id"] and again["bet"]["stake"] == 100
     # Across a reconnect and over REST, concurrently.
@@ -170,6 +172,30 @@ async def test_client_ref_idempotent_sequential_and_concurrent(client, settings)
     assert sorted(r.status for r in results) == [200] * 9 + [201]
     assert len({b["bet"]["id"] for b in bodies}) == 1
     assert [r[6] for r in ledger_rows(settings.db)].count("order-2") == 1
+
+
+async def test_a_client_ref_reused_for_a_different_bet_is_refused(client, settings):
+    ws, _, _ = await authed(client, settings)
+    await ws.send_json({"type": "place_bet", "payload": bet(clientRef="order-9")})
+    first = (await receive_type(ws, "bet_placed"))["bet"]
+    for change in ({"stake": 5}, {"bookmaker": "draftkings", "selectionId": "away", "odds": 105},
+                   {"marketId": "lal-bos:moneyline", "selectionId": "home", "odds": -200}, {"odds": 100}):
+        await ws.send_json({"type": "place_bet", "payload": bet(clientRef="order-9", **change), "id": 7})
+        err = await receive_type(ws, "error")
+        assert err["code"] == "NX-409" and err["reason"] == "clientRef reused", (change, err)
+        assert err["field"] == "clientRef" and err["betId"] == first["id"] and err["id"] == 7
+    assert [r[0] for r in ledger_rows(settings.db)] == [first["id"]]
+
+
+async def test_a_retry_after_the_event_settled_returns_the_original_bet(client, settings):
+    ws, _, _ = await authed(client, settings)
+    await ws.send_json({"type": "place_bet", "payload": bet(clientRef="lost-ack")})
+    first = (await receive_type(ws, "bet_placed"))["bet"]
+    client.server.app[NODE].feed.push(Batch(time.time(), results=[EventResult("lal-bos", 110, 105)]))
+    await wait_for(lambda: "lal-bos:spread:-3.5" not in app_state(client).markets)
+    await ws.send_json({"type": "place_bet", "payload": bet(clientRef="lost-ack")})
+    again = await receive_type(ws, "bet_placed", skip=("heartbeat", "sportsbooks", "bet_settled"))
+    assert again["duplicate"] is True and again["bet"]["id"] == first["id"]
 
 
 async def test_users_never_see_each_other(client, settings):
@@ -283,3 +309,69 @@ def test_stake_is_decimal_not_float():
 
     assert parse_stake(0.1, Decimal("0.01"), Decimal("10000")) == Decimal("0.10")
     assert parse_stake(19.99, Decimal("0.01"), Decimal("10000")) == Decimal("19.99")
+
+
+async def close_of(ws):
+    msg = await ws.receive(timeout=10)
+    while msg.type == aiohttp.WSMsgType.TEXT:
+        msg = await ws.receive(timeout=10)
+    return msg
+
+
+async def test_revoking_a_token_closes_its_open_sockets(client, settings):
+    ws, token, _ = await authed(client, settings)
+    other, _, _ = await authed(client, settings, "someone-else")
+    store = SqliteLedger(settings.db)  # another process's connection, like `sbws tokens revoke`
+    store.revoke_token(token.split(".")[0])
+    store.close()
+    msg = await close_of(ws)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008 and msg.extra == "token revoked"
+    await other.send_json({"type": "ping"})
+    assert (await receive_type(other, "pong"))["type"] == "pong"
+
+
+async def test_an_expired_token_closes_its_socket_and_stops_working(client, settings):
+    store = SqliteLedger(settings.db)
+    store.add_user("temp")
+    _, token = store.issue_token("temp", int(time.time() * 1000) + 1500)
+    store.close()
+    ws, hello = await connect(client, f"/ws/sportsbooks?token={token}")
+    assert hello["authenticated"] is True
+    msg = await close_of(ws)
+    assert msg.data == 1008 and msg.extra == "token expired"
+    _, again = await connect(client, f"/ws/sportsbooks?token={token}")
+    assert again["authenticated"] is False
+
+
+async def test_no_bet_at_a_price_the_feed_no_longer_confirms(aiohttp_client, tmp_path):
+    from sbws.market.records import BookStatus
+    from sbws.server.app import make_app
+    from tests.helpers import ScriptedFeed, fast_settings, opening_batch
+
+    settings = fast_settings(tmp_path, max_bet_quote_age=0.6)
+    feed = ScriptedFeed([opening_batch()])
+    client = await aiohttp_client(make_app(settings, feed))
+    await wait_for(lambda: app_state(client).batches >= 1)
+    ws, _, _ = await authed(client, settings)
+    await ws.send_json({"type": "place_bet", "payload": bet()})
+    await receive_type(ws, "bet_placed")
+    await asyncio.sleep(0.8)  # the feed says nothing more: its prices age past the limit
+    await ws.send_json({"type": "place_bet", "id": "late", "payload": bet()})
+    err = await receive_type(ws, "error")
+    assert err["code"] == "NX-409" and err["reason"] == "stale" and err["retryable"] is True
+    assert err["id"] == "late" and err["quoteAge"] >= 0.6 and "pinnacle" in err["message"]
+    assert len(ledger_rows(settings.db)) == 1
+    # The book is reported online again: its standing prices are confirmed.
+    feed.push(Batch(time.time(), statuses=[BookStatus("pinnacle", "Pinnacle", "online", 80, int(time.time() * 1000))]))
+    await wait_for(lambda: app_state(client).book_confirmed.get("pinnacle", 0) > time.time() - 0.3)
+    await ws.send_json({"type": "place_bet", "payload": bet()})
+    assert (await receive_type(ws, "bet_placed"))["duplicate"] is False
+    # A feed that stops delivering (what /readyz reports) refuses every bet at once.
+    feed.healthy = False
+    assert (await client.get("/readyz")).status == 503
+    await ws.send_json({"type": "place_bet", "payload": bet()})
+    err = await receive_type(ws, "error")
+    assert err["code"] == "NX-409" and err["reason"] == "stale" and "feed" in err["message"]
+    resp = await client.post("/api/bets", json=bet(), headers={"Authorization": f"Bearer {make_user(settings.db, 'rest')}"})
+    assert resp.status == 409 and (await resp.json())["reason"] == "stale"
+    assert len(ledger_rows(settings.db)) == 2

@@ -45,6 +45,24 @@ def test_users_add_prints_token_last_and_it_works(tmp_path):
     assert sbws("tokens", "revoke", "tok_missing", db=db).returncode == 1
 
 
+def test_tokens_issue_with_an_expiry(tmp_path):
+    db = tmp_path / "e.db"
+    assert sbws("users", "add", "dave", db=db).returncode == 0
+    out = sbws("tokens", "issue", "dave", "--expires", "30d", db=db)
+    assert out.returncode == 0 and "expires" in out.stderr
+    from sbws.ledger.sqlite import SqliteLedger
+
+    store = SqliteLedger(str(db))
+    token_id = out.stdout.strip().split(".")[0]
+    expires_at = store.conn.execute("SELECT expires_at FROM tokens WHERE id = ?", (token_id,)).fetchone()[0]
+    store.close()
+    import time
+
+    assert abs(expires_at - (time.time() + 30 * 86400) * 1000) < 60_000
+    bad = sbws("tokens", "issue", "dave", "--expires", "soon", db=db)
+    assert bad.returncode == 2 and "30d" in bad.stderr
+
+
 def test_help_is_self_explanatory():
     out = sbws("--help").stdout
     for word in ("serve", "users", "tokens"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -46,6 +47,21 @@ async def test_users_and_tokens(ledger):
     assert await ledger.revoke_token(token_id) and not await ledger.revoke_token(token_id)
     assert await ledger.verify_token(token) is None and not await ledger.token_active(token_id)
     assert [u["username"] for u in await ledger.list_users()] == ["alice"]
+
+
+async def test_token_expiry_and_inactive_tokens(ledger):
+    await ledger.add_user("carol")
+    now = int(time.time() * 1000)
+    live_id, live = await ledger.issue_token("carol", now + 60_000)
+    old_id, old = await ledger.issue_token("carol", now - 1)
+    gone_id, _ = await ledger.issue_token("carol")
+    await ledger.revoke_token(gone_id)
+    assert await ledger.verify_token(live) is not None and await ledger.token_active(live_id)
+    assert await ledger.verify_token(old) is None and not await ledger.token_active(old_id)
+    assert await ledger.inactive_tokens({live_id, old_id, gone_id, "tok_unknown", ""}) == {
+        old_id: "token expired", gone_id: "token revoked", "tok_unknown": "token revoked",
+    }
+    assert await ledger.token_active("")  # --trust-user-id identities have no token
 
 
 async def test_bets_exactly_once_under_concurrency(ledger):

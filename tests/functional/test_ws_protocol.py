@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import gc
 import time
 
@@ -20,6 +21,7 @@ from tests.helpers import (
     fast_settings,
     make_user,
     opening_batch,
+    read_frame,
     receive_type,
     wait_for,
 )
@@ -30,7 +32,7 @@ async def test_connected_then_sportsbooks_snapshot(client):
     hello = await ws.receive_json()
     assert hello["type"] == "connected"
     assert hello["clientId"].startswith("client-")
-    assert hello["userId"] == "42" and hello["username"] == "anon"
+    assert hello["userId"] is None and hello["username"] is None and hello["claimedUserId"] == "42"
     assert hello["authenticated"] is False
     assert isinstance(hello["timestamp"], int) and hello["message"]
     books = await ws.receive_json()
@@ -211,7 +213,25 @@ async def test_trust_user_id_flag_allows_it(aiohttp_client, tmp_path, feed):
 
 async def test_bad_token_is_anonymous(client):
     ws, hello = await connect(client, "/ws/sportsbooks?token=tok_deadbeef.nope")
-    assert hello["authenticated"] is False and hello["userId"] is None
+    assert hello["authenticated"] is False and hello["userId"] is None and "claimedUserId" not in hello
+
+
+async def test_a_claimed_name_is_never_shown_or_logged_as_verified(client, settings, capsys):
+    import structlog
+
+    from sbws.observability.logs import configure
+
+    configure("info")
+    try:
+        make_user(settings.db, "alice")
+        ws, hello = await connect(client, "/ws/sportsbooks?username=alice")
+        assert hello["userId"] is None and hello["username"] is None and hello["claimedUserId"] == "alice"
+        await ws.close()
+        logged = capsys.readouterr().err.splitlines()
+    finally:
+        structlog.reset_defaults()
+    line = next(json.loads(x) for x in logged if '"event":"connected"' in x)
+    assert line["user_id"] is None and line["claimed_user_id"] == "alice" and line["verified"] is False
 
 
 async def test_foreign_origin_refused_own_and_allowed_accepted(aiohttp_client, tmp_path, feed):
@@ -225,6 +245,28 @@ async def test_foreign_origin_refused_own_and_allowed_accepted(aiohttp_client, t
     await ws.close()
     ws, _ = await connect(client, headers={"Origin": "https://dash.example"})
     await ws.close()
+
+
+async def test_public_origin_defeats_dns_rebinding(aiohttp_client, tmp_path, feed):
+    settings = fast_settings(tmp_path, public_origin="https://odds.example.com")
+    client = await aiohttp_client(make_app(settings, feed))
+    # A rebinding page: its own origin, and the Host header its browser sends for that name.
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await client.ws_connect("/ws/sportsbooks", headers={"Origin": "http://rebind.example", "Host": "rebind.example"})
+    assert info.value.status == 403
+    ws, _ = await connect(client, headers={"Origin": "https://odds.example.com"})
+    await ws.close()
+
+
+async def test_trust_user_id_accepts_only_loopback_host_names(aiohttp_client, tmp_path, feed):
+    settings = fast_settings(tmp_path, trust_user_id=True)
+    client = await aiohttp_client(make_app(settings, feed))
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await client.ws_connect("/ws/sportsbooks?username=bob", headers={"Host": "rebind.example"})
+    assert info.value.status == 403
+    for host in ("localhost:3000", "127.0.0.1", "[::1]:80"):
+        ws, _ = await connect(client, headers={"Host": host})
+        await ws.close()
 
 
 async def test_binary_frame_closes_1003(client):
@@ -436,3 +478,59 @@ async def test_unexpected_error_is_nx500_and_socket_survives(client, settings, m
     assert err["code"] == "NX-500" and "disk" not in err["message"] and err["id"] == 1
     await ws.send_str('{"type":"ping"}')
     assert (await receive_type(ws, "pong"))["type"] == "pong"
+
+
+async def test_subscribed_market_ids_are_capped_and_a_refusal_changes_nothing(aiohttp_client, tmp_path, feed):
+    client = await aiohttp_client(make_app(fast_settings(tmp_path, max_subscribed_markets=1500), feed))
+    ws, _ = await connect(client)
+    for start in (0, 1000):
+        ids = [f"m{i}" for i in range(start, start + (1000 if start == 0 else 500))]
+        await ws.send_json({"type": "subscribe", "payload": {"markets": ids}})
+        reply = await receive_type(ws, "subscribed")
+        assert len(reply["subscriptions"]["markets"]) == start + len(ids)
+    await ws.send_json({"type": "subscribe", "id": 5, "payload": {"markets": ["m1", "one-too-many"]}})
+    err = await receive_type(ws, "error", skip=("heartbeat", "sportsbooks", "market_update", "arbitrage_update"))
+    assert err["code"] == "NX-400" and err["field"] == "markets" and "1500" in err["message"] and err["id"] == 5
+    await ws.send_json({"type": "subscribe", "payload": {}})
+    reply = await receive_type(ws, "subscribed", skip=("heartbeat", "sportsbooks", "market_update", "arbitrage_update"))
+    assert len(reply["subscriptions"]["markets"]) == 1500 and "one-too-many" not in reply["subscriptions"]["markets"]
+    ctx = next(iter(client.server.app[SOCKETS].values()))
+    assert len(ctx.subscribed_markets) == 1500
+
+
+async def test_a_ping_flood_counts_against_the_rate_limit_and_closes_1008(client):
+    ws, _ = await connect(client)
+    for _ in range(300):
+        await ws.ping(b"x")
+    msg = await ws.receive(timeout=10)
+    while msg.type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+        msg = await ws.receive(timeout=10)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008
+
+
+async def test_pings_within_the_limit_get_pongs(client):
+    ws, _ = await connect(client, autoping=False)
+    await ws.ping(b"hi")
+    msg = await ws.receive(timeout=5)
+    while msg.type == aiohttp.WSMsgType.TEXT:
+        msg = await ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.PONG and msg.data == b"hi"
+
+
+async def test_an_unmasked_client_frame_closes_1002(client):
+    import base64
+    import os
+
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(f"GET /ws/sportsbooks HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    body = b'{"type":"ping"}'
+    writer.write(bytes([0x81, len(body)]) + body)  # no mask bit, no key
+    seen = []
+    while not seen or seen[-1][0] != 0x88:
+        seen.append(await asyncio.wait_for(read_frame(reader), 5))
+    assert int.from_bytes(seen[-1][2:4], "big") == 1002
+    assert not any(b'"pong"' in f for f in seen), "the unmasked message must not be processed"
+    writer.close()

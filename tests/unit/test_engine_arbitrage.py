@@ -129,6 +129,22 @@ def test_suspect_edge_flagged():
     board.update([Quote(mid, 0, "a", 3.0, 0), Quote(mid, 1, "b", 3.0, 0)])
     [opp] = Scanner(board, ArbConfig(max_edge=10)).scan(now=0)
     assert opp.suspect and opp.edge == pytest.approx(100 / 3)
+    assert opp.suspect_reason == "edge above max"
+
+
+def test_every_leg_at_one_book_is_suspect_single_book():
+    board = QuoteBoard()
+    board.add_market(MarketKey("ev", MONEYLINE, None, True))
+    mid = "ev:moneyline"
+    # Seen in a real season: one bookmaker at 2.9 / 3.6 / 2.65 (S = 0.9994).
+    board.update([Quote(mid, 0, "bwin", 2.9, 0), Quote(mid, 1, "bwin", 3.6, 0), Quote(mid, 2, "bwin", 2.65, 0),
+                  Quote(mid, 0, "other", 2.0, 0)])
+    [opp] = Scanner(board, ArbConfig(max_age=0)).scan(now=0)
+    assert {leg.book for leg in opp.legs} == {"bwin"} and opp.edge < 1
+    assert opp.suspect and opp.suspect_reason == "single book"
+    board.update([Quote(mid, 1, "other", 3.7, 0)])
+    [opp] = Scanner(board, ArbConfig(max_age=0)).scan(now=0)
+    assert not opp.suspect and opp.suspect_reason is None
 
 
 def test_rounding_that_kills_the_profit_drops_the_opportunity():

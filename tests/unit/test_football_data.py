@@ -12,11 +12,17 @@ import pytest
 
 from engine.arbitrage import ArbConfig
 from sbws.backtest import find_opportunities, run
+from sbws.errors import FeedError
 from sbws.feeds.football_data import read_season
 from tests.helpers import SHARED
 
 SEASONS = sorted((SHARED / "data" / "football-data").glob("*.csv"))
 CODES = ("B365", "BW", "IW", "PS", "WH", "VC")  # the bookmaker columns these files carry; Max/Avg are not books
+
+
+def iso(date: str) -> str:
+    day, month, year = date.split("/")
+    return f"{int(year) + (2000 if len(year) == 2 else 0):04d}-{int(month):02d}-{int(day):02d}"
 
 
 def brute_force(path) -> set[tuple[str, str, str, str]]:
@@ -37,7 +43,7 @@ def brute_force(path) -> set[tuple[str, str, str, str]]:
                     if any(not col for col in prices):
                         continue
                     if any(sum(1 / p for p in combo) < 1 - 1e-9 for combo in itertools.product(*prices)):
-                        found.add((row["Date"], row["HomeTeam"], phase, kind))
+                        found.add((iso(row["Date"]), row["HomeTeam"], phase, kind))
     return found
 
 
@@ -100,3 +106,65 @@ def test_backtest_commission_and_rounding_apply():
     assert len(rounded["opportunities"]) <= len(base["opportunities"])
     for o in rounded["opportunities"]:
         assert all(abs(leg["stake"] / 5 - round(leg["stake"] / 5)) < 1e-9 for leg in o["legs"])
+
+
+def test_every_date_format_in_circulation_reads_the_same(tmp_path):
+    source = SEASONS[0].read_text(encoding="utf-8-sig").splitlines()
+    header, first = source[0], source[1].split(",")
+    day, month, year = first[1].split("/")
+    variants = {f"{day}/{month}/{year}", f"{day}/{month}/{year[-2:]}", f"{day}-{month}-{year}",
+                f"{day}-{month}-{year[-2:]}", f"{year}-{month}-{day}"}
+    dates = set()
+    for n, variant in enumerate(sorted(variants)):
+        path = tmp_path / f"v{n}.csv"
+        path.write_text("\n".join([header, ",".join([first[0], variant, *first[2:]])]) + "\n")
+        [match] = read_season(path)
+        dates.add((match.date, match.kickoff_ms, match.id.split("-")[0]))
+    assert dates == {(f"{year}-{month}-{day}", read_season(SEASONS[0])[0].kickoff_ms, "fd")}
+
+
+def test_an_unreadable_row_is_skipped_with_its_line_unless_strict(tmp_path, capsys):
+    lines = SEASONS[0].read_text(encoding="utf-8-sig").splitlines()
+    broken = lines[2].split(",")
+    broken[1] = "31/02/2023"
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join([lines[0], lines[1], ",".join(broken), lines[3]]) + "\n")
+    assert len(read_season(path)) == 2
+    with pytest.raises(FeedError, match=r"broken.csv:3: unreadable date '31/02/2023'"):
+        read_season(path, strict=True)
+    report = run([str(path)], ArbConfig(max_age=0.0))
+    assert report["matches"] == 2 and all(o["date"].count("-") == 2 for o in report["opportunities"])
+
+
+def test_backtest_command_warns_and_carries_on(tmp_path):
+    lines = SEASONS[0].read_text(encoding="utf-8-sig").splitlines()
+    broken = lines[1].split(",")
+    broken[1] = "someday"
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join([lines[0], ",".join(broken), *lines[2:]]) + "\n")
+    out = subprocess.run([sys.executable, "-m", "sbws", "backtest", str(path), "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["matches"] == 379
+    warning = json.loads(out.stderr.strip().splitlines()[0])
+    assert warning["event"] == "row_skipped" and warning["line"] == 2 and warning["file"].endswith("broken.csv")
+    strict = subprocess.run([sys.executable, "-m", "sbws", "backtest", str(path), "--strict"], capture_output=True, text=True, timeout=120)
+    assert strict.returncode == 1 and strict.stderr.startswith("sbws: ") and "broken.csv:2: unreadable date 'someday'" in strict.stderr
+
+
+def test_a_single_book_arbitrage_in_a_season_is_flagged_not_recommended(tmp_path):
+    lines = SEASONS[0].read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    for code in CODES:  # every other book well below, one book at 2.9 / 3.6 / 2.65 (S = 0.99996)
+        for outcome, price in zip("HDA", ("1.5", "2.0", "1.5")):
+            for prefix in ("", "C"):
+                if f"{code}{prefix}{outcome}" in header:
+                    row[header.index(f"{code}{prefix}{outcome}")] = price
+    for outcome, price in zip("HDA", ("2.9", "3.6", "2.65")):
+        row[header.index(f"BW{outcome}")] = price
+    path = tmp_path / "one-book.csv"
+    path.write_text("\n".join([lines[0], ",".join(row)]) + "\n")
+    [opp] = [o for o in run([str(path)], ArbConfig(max_age=0.0))["opportunities"] if o["marketType"] == "moneyline"]
+    assert {leg["bookmaker"] for leg in opp["legs"]} == {"betwin"}
+    assert opp["suspect"] is True and opp["suspectReason"] == "single book"
