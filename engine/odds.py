@@ -9,9 +9,11 @@ prices in (1.995, 2.005) round to +100 (an even price).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
+from attrs import frozen
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
@@ -57,6 +59,38 @@ def american_to_fraction(american: int) -> Fraction:
     if american <= -100:
         return 1 + Fraction(100, -american)
     raise ValueError(f"American odds must satisfy |odds| >= 100, got {american}")
+
+
+@frozen
+class ExactPrice:
+    """A price as its book quotes it: ``decimal`` text for decimal books, or exactly an American integer."""
+
+    value: Fraction
+    decimal: str | None
+    """The decimal quote as the book wrote it ("1.75"); None for a price quoted as American odds."""
+    american: int
+    """Exact for an American book; for a decimal book the nearest American integer, for display only."""
+
+
+MAX_QUOTED_DECIMALS = 4
+
+
+def exact_price(decimal: float) -> ExactPrice:
+    """Recover the exact price behind a float the feed produced.
+
+    A decimal book's quote has a few decimal places, which the float's shortest repr gives back
+    exactly (1.75, never 1.7518796...).  A price converted from American odds (1 + 100/110) has no
+    short decimal form; it is the American integer whose conversion gives this very float.
+    """
+    text = repr(float(decimal))
+    quoted = Decimal(text)
+    american = to_american_int(decimal)
+    exponent = quoted.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -MAX_QUOTED_DECIMALS:
+        return ExactPrice(Fraction(quoted), text, american)
+    if float(american_to_fraction(american)) == float(decimal):
+        return ExactPrice(american_to_fraction(american), None, american)
+    return ExactPrice(Fraction(quoted), text, american)
 
 
 def to_american_int(decimal: float) -> int:

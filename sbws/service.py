@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 
-from engine.odds import to_american_int
+from engine.odds import exact_price, to_american_int
 
 from .clock import now_ms
 from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
 from .ledger.interface import Ledger
 from .ledger.models import Bet, Identity, NewBet
-from .ledger.rules import better_or_equal, same_request, to_cents
+from .ledger.rules import same_request, to_cents
 from .market.state import MarketState
 from .wire import views
 from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
@@ -26,7 +26,7 @@ from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
 
 def _retried(original: Bet, cmd: PlaceBet) -> Bet:
     """The original bet when ``cmd`` repeats its request; a different request under its clientRef is refused."""
-    if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.odds):
+    if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.requested):
         raise ProtocolError(
             CONFLICT, f"clientRef {cmd.client_ref!r} was already used for a different bet ({original.id})",
             "clientRef", reason="clientRef reused", betId=original.id,
@@ -127,9 +127,14 @@ class Service:
         if price is None:
             raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not offer this selection now", "bookmaker")
         self._check_fresh(cmd.market_id, outcome, cmd.bookmaker)
-        current = to_american_int(price)
-        if not better_or_equal(current, cmd.odds):
-            raise ProtocolError(CONFLICT, "odds moved against you", "odds", currentOdds=current, requestedOdds=cmd.odds)
+        current = exact_price(price)
+        if current.value < cmd.requested:  # price protection on exact prices, never on rounded ones
+            detail: dict[str, object] = {"currentOdds": current.american, "currentDecimal": float(current.value)}
+            if cmd.odds is not None:
+                detail["requestedOdds"] = cmd.odds
+            if cmd.decimal is not None:
+                detail["requestedDecimal"] = float(cmd.decimal)
+            raise ProtocolError(CONFLICT, "odds moved against you", "decimal" if cmd.odds is None else "odds", **detail)
         new = NewBet(
             user_id=who.user_id,
             client_ref=cmd.client_ref,
@@ -141,9 +146,11 @@ class Service:
             selection_id=cmd.selection_id,
             bookmaker=cmd.bookmaker,
             stake_cents=to_cents(cmd.stake),
-            odds=current,
-            requested_odds=cmd.odds,
+            odds=current.american,
+            requested_odds=cmd.odds if cmd.odds is not None else to_american_int(float(cmd.requested)),
             notes=cmd.notes,
+            price=current.decimal,
+            requested_price=str(cmd.decimal) if cmd.decimal is not None else None,
         )
         bet, duplicate = await self.ledger.place_bet(new)
         if duplicate:  # a concurrent request with the same clientRef won the insert

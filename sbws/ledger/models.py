@@ -45,6 +45,10 @@ class NewBet:
     odds: int
     requested_odds: int
     notes: str
+    price: str | None = None
+    """The book's decimal quote as it wrote it; None when it quoted American odds (``odds`` is then exact)."""
+    requested_price: str | None = None
+    """The worst decimal price the bettor accepted, when they gave one instead of American odds."""
 
 
 @frozen
@@ -67,3 +71,5 @@ class Bet:
     notes: str
     placed_at: int
     settled_at: int | None
+    price: str | None = None
+    requested_price: str | None = None

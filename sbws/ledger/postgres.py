@@ -123,11 +123,12 @@ class PgLedger:
     async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
         row = await self.pool.fetchrow(
             f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
+            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) "
             f"ON CONFLICT (user_id, client_ref) DO NOTHING RETURNING {BET_COLUMNS}",
             "bet_" + secrets.token_hex(8), new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type,
             new.line, new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds,
-            payout_cents(new.stake_cents, new.odds), PLACED, None, new.notes, now_ms(), None, new.three_way,
+            payout_cents(new.stake_cents, new.odds, new.price), PLACED, None, new.notes, now_ms(), None, new.price,
+            new.requested_price, new.three_way,
         )
         if row is not None:
             return _bet(row), False

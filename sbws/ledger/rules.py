@@ -25,23 +25,24 @@ def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
-def payout_cents(stake_cents: int, american: int) -> int:
-    exact = Fraction(stake_cents) * american_to_fraction(american)
+def bet_price(american: int, price: str | None) -> Fraction:
+    """A bet's exact decimal price: the book's decimal quote when it quoted decimal, else its American odds."""
+    return Fraction(Decimal(price)) if price is not None else american_to_fraction(american)
+
+
+def payout_cents(stake_cents: int, american: int, price: str | None = None) -> int:
+    exact = Fraction(stake_cents) * bet_price(american, price)
     whole, rest = divmod(exact.numerator, exact.denominator)
     return whole + (1 if 2 * rest >= exact.denominator else 0)
 
 
 def same_request(bet: Bet, market_id: str, selection_id: str, bookmaker: str, stake_cents: int,
-                 requested_odds: int) -> bool:
+                 requested: Fraction) -> bool:
     """Whether a request repeats the one that placed ``bet`` (what a retry under its clientRef must match)."""
-    return (bet.market_id, bet.selection_id, bet.bookmaker, bet.stake_cents, bet.requested_odds) == (
-        market_id, selection_id, bookmaker, stake_cents, requested_odds
+    placed = bet_price(bet.requested_odds, bet.requested_price)
+    return (bet.market_id, bet.selection_id, bet.bookmaker, bet.stake_cents, placed) == (
+        market_id, selection_id, bookmaker, stake_cents, requested
     )
-
-
-def better_or_equal(current: int, requested: int) -> bool:
-    """True when the current American price pays at least what was asked."""
-    return american_to_fraction(current) >= american_to_fraction(requested)
 
 
 def outcome(market_type: str, line: float | None, selection: str, home: int, away: int, three_way: bool) -> str:

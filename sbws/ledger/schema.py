@@ -54,6 +54,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at {int64} NOT NULL);
     """,
+    """
+    ALTER TABLE bets ADD COLUMN price TEXT;
+    ALTER TABLE bets ADD COLUMN requested_price TEXT;
+    """,
 )
 
 HEALTH_PROBE = (
@@ -64,7 +68,8 @@ HEALTH_PROBE = (
 
 BET_COLUMNS = (
     "id, user_id, client_ref, market_id, event_id, market_type, line, selection_id, bookmaker, stake_cents, "
-    "odds, requested_odds, potential_payout_cents, status, payout_cents, notes, placed_at, settled_at"
+    "odds, requested_odds, potential_payout_cents, status, payout_cents, notes, placed_at, settled_at, price, "
+    "requested_price"
 )
 """The columns of ``models.Bet``, in its field order."""
 

@@ -144,15 +144,15 @@ class SqliteLedger:
         """Insert a bet, or return the one with the same clientRef (duplicate=True)."""
         bet_id = "bet_" + secrets.token_hex(8)
         placed_at = now_ms()
-        payout = payout_cents(new.stake_cents, new.odds)
+        payout = payout_cents(new.stake_cents, new.odds, new.price)
         with self.tx() as c:
             cur = c.execute(
                 f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_ref) DO NOTHING",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_ref) DO NOTHING",
                 (
                     bet_id, new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type, new.line,
                     new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds, payout,
-                    PLACED, None, new.notes, placed_at, None, int(new.three_way),
+                    PLACED, None, new.notes, placed_at, None, new.price, new.requested_price, int(new.three_way),
                 ),
             )
             if cur.rowcount == 0:  # the unique (user, clientRef) constraint: a retry

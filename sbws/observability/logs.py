@@ -82,3 +82,20 @@ def redact(url: str) -> str:
         return url
     creds, _, host = rest.rpartition("@")
     return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+
+
+class Throttle:
+    """At most one log line per ``seconds`` for a repeating event; counts what it held back."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last = float("-inf")
+        self.held = 0
+
+    def ready(self, now: float) -> int | None:
+        """None while throttled; otherwise how many events were held back since the last line."""
+        if now - self.last < self.seconds:
+            self.held += 1
+            return None
+        held, self.held, self.last = self.held, 0, now
+        return held

@@ -21,6 +21,10 @@ class Metrics:
         self.loop_lag_max = Gauge("sbws_event_loop_lag_max_seconds", "Worst event-loop delay in the last minute", registry=r)
         self.markets = Gauge("sbws_markets", "Markets on the board", registry=r)
         self.opportunities = Gauge("sbws_arbitrage_opportunities", "Live arbitrage opportunities", registry=r)
+        self.refused = Counter("sbws_connections_refused_total", "WebSocket upgrades refused, by limit",
+                               ["limit"], registry=r)
+        self.head_timeouts = Counter("sbws_header_timeouts_total", "Connections closed before sending a request head",
+                                     registry=r)
         self.slow_closed = Counter("sbws_slow_consumers_closed_total", "Sockets closed for not reading", registry=r)
         self.conflated = Counter("sbws_conflated_updates_total", "Market updates conflated for slow sockets", registry=r)
         self.bets = Counter("sbws_bets_placed_total", "Bets written to the ledger", registry=r)

@@ -128,3 +128,23 @@ class MaskedWebSocketResponse(web.WebSocketResponse):
             self._closing_task = asyncio.get_running_loop().create_task(
                 self.close(code=WSCloseCode.PROTOCOL_ERROR, message=b"client frames must be masked")
             )
+
+
+async def close_silent_connections(runner: web.AppRunner, timeout: float, on_close: Callable[[], None]) -> None:
+    """Close connections that sent no complete request head within ``timeout`` seconds of opening.
+
+    aiohttp waits for a first request indefinitely; a half-sent head would hold a
+    file descriptor for good.  Checked every fraction of the timeout; a connection
+    that has started a request (``_request_count``) is left to aiohttp's own timeouts.
+    """
+    first_seen: dict[Any, float] = {}  # handlers take no weak references (__slots__): pruned each round
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(min(1.0, timeout / 4))
+        now = loop.time()
+        current = runner.server.connections if runner.server is not None else []
+        first_seen = {handler: first_seen.get(handler, now) for handler in current}
+        for handler, seen in first_seen.items():
+            if now - seen > timeout and not (handler._request_count or handler._upgraded or handler._force_close):
+                handler.force_close()
+                on_close()

@@ -27,10 +27,10 @@ from ..observability.logs import redact
 from ..observability.metrics import Metrics
 from ..service import Service
 from ..settings import Settings
-from ..wire.limits import Limits
+from ..wire.limits import ConnectionLimiter, Limits
 from ..wire.views import MarketFragments
 from .errors import middleware
-from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS, SOCKETS
+from .keys import CONNECTIONS, LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS, SOCKETS
 
 log = structlog.get_logger("sbws.app")
 
@@ -43,6 +43,7 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     metrics = app[METRICS] = Metrics()
     app[LIMITS] = Limits(Decimal(str(settings.min_stake)), Decimal(str(settings.max_stake)))
     app[SOCKETS] = weakref.WeakKeyDictionary()
+    app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
     app[READY] = {"ready": False}
     state = MarketState(arb_config(settings))
     fragments = MarketFragments(state)

@@ -12,7 +12,7 @@ from ..node import Node
 from ..observability.metrics import Metrics
 from ..service import Service
 from ..settings import Settings
-from ..wire.limits import Limits
+from ..wire.limits import ConnectionLimiter, Limits
 
 SETTINGS = web.AppKey("settings", Settings)
 NODE = web.AppKey("node", Node)
@@ -22,3 +22,4 @@ METRICS = web.AppKey("metrics", Metrics)
 LIMITS = web.AppKey("limits", Limits)
 SOCKETS: web.AppKey["weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]"] = web.AppKey("sockets")
 READY = web.AppKey("ready", dict)
+CONNECTIONS = web.AppKey("connections", ConnectionLimiter)

@@ -15,20 +15,22 @@ import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..clock import now_ms
-from ..errors import BAD_REQUEST, FORBIDDEN, TOO_MANY, ProtocolError
+from ..errors import BAD_REQUEST, FORBIDDEN, TOO_MANY, UNAVAILABLE, ProtocolError
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.context import SocketContext
 from ..ledger.models import Identity
+from ..observability.logs import Throttle
 from ..wire import commands, frames, views
 from ..wire.commands import Command, GetArbitrage, GetBets, GetMarkets, Ping, PlaceBet, Subscribe, Unsubscribe
 from ..wire.limits import MAX_LIST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
 from .auth import loopback_host, origin_allowed, request_token
 from .errors import translate
-from .keys import LEDGER, LIMITS, METRICS, NODE, SERVICE, SETTINGS, SOCKETS
+from .keys import CONNECTIONS, LEDGER, LIMITS, METRICS, NODE, SERVICE, SETTINGS, SOCKETS
 
 log = structlog.get_logger("sbws.ws")
 
+REFUSALS = Throttle(5.0)
 FLOOD_STRIKES = 50
 STRIKE_WINDOW = 10.0
 
@@ -50,6 +52,25 @@ async def handler(request: web.Request) -> web.StreamResponse:
     if settings.trust_user_id and not loopback_host(request):
         log.warning("host_refused", host=request.host, remote=request.remote)
         raise ProtocolError(FORBIDDEN, "--trust-user-id accepts only loopback Host names (localhost, 127.0.0.1, ::1)")
+    address = request.remote or ""
+    refused = app[CONNECTIONS].admit(address)
+    if refused is not None:
+        app[METRICS].refused.labels(refused).inc()
+        held = REFUSALS.ready(time.monotonic())
+        if held is not None:
+            log.warning("connection_refused", limit=refused, remote=address, not_logged_since=held)
+        if refused == "server":
+            raise ProtocolError(UNAVAILABLE, "the server is at its connection limit; retry later",
+                                reason="too many connections", retryable=True)
+        raise ProtocolError(TOO_MANY, "too many connections from your address", reason="too many connections")
+    try:
+        return await _serve(request, ws)
+    finally:
+        app[CONNECTIONS].release(address)
+
+
+async def _serve(request: web.Request, ws: MaskedWebSocketResponse) -> web.WebSocketResponse:
+    app = request.app
     identity, token = await _identify(request)
     await ws.prepare(request)
     ctx = _context(request, identity, token, ws)

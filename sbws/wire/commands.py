@@ -10,16 +10,27 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import orjson
 from attrs import frozen
 
 from engine.markets import MARKET_TYPES
+from engine.odds import american_to_fraction
 
 from ..errors import BAD_REQUEST, ProtocolError, bad
 from ..ledger.models import BET_STATUSES
-from .limits import MAX_BETS, MAX_CLIENT_REF, MAX_ID_LENGTH, MAX_LIST, MAX_MARKETS, MAX_NOTES, Limits
+from .limits import (
+    MAX_BETS,
+    MAX_CLIENT_REF,
+    MAX_DECIMAL_PRICE,
+    MAX_ID_LENGTH,
+    MAX_LIST,
+    MAX_MARKETS,
+    MAX_NOTES,
+    Limits,
+)
 
 
 # -- commands ----------------------------------------------------------------
@@ -66,9 +77,13 @@ class PlaceBet:
     selection_id: str
     bookmaker: str
     stake: Decimal
-    odds: int
+    odds: int | None
+    """The worst price accepted, as American odds; or ``decimal`` instead (exactly one of the two)."""
     notes: str = ""
     client_ref: str | None = None
+    decimal: Decimal | None = None
+    requested: Fraction = Fraction(0)
+    """The worst price accepted, exactly, from ``odds`` or ``decimal``."""
 
 
 @frozen
@@ -184,6 +199,20 @@ def parse_stake(value: Any, min_stake: Decimal, max_stake: Decimal) -> Decimal:
     return cents
 
 
+def parse_decimal_price(value: Any) -> Decimal:
+    """A decimal price as a book quotes it: a number above 1 with at most 4 decimal places."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad("decimal", "must be a number (decimal odds)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad("decimal", "must be finite")
+    price = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    if not Decimal(1) < price <= MAX_DECIMAL_PRICE:
+        raise bad("decimal", f"must be above 1 and at most {MAX_DECIMAL_PRICE}")
+    if price != price.quantize(Decimal("0.0001")):
+        raise bad("decimal", "must have at most 4 decimal places")
+    return price
+
+
 def parse_american(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad("odds", "must be an integer (American odds)")
@@ -236,12 +265,16 @@ def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
     if "stake" not in p:
         raise bad("stake", "is required")
     stake = parse_stake(p["stake"], min_stake, max_stake)
-    if "odds" not in p:
-        raise bad("odds", "is required")
-    odds = parse_american(p["odds"])
+    if p.get("odds") is not None and p.get("decimal") is not None:
+        raise bad("decimal", "give odds (American) or decimal, not both")
+    if p.get("odds") is None and p.get("decimal") is None:
+        raise bad("odds", "is required (American odds), or give decimal instead")
+    odds = parse_american(p["odds"]) if p.get("odds") is not None else None
+    decimal = parse_decimal_price(p["decimal"]) if odds is None else None
+    requested = american_to_fraction(odds) if odds is not None else Fraction(decimal or 0)
     notes = _str(p, "notes", max_len=MAX_NOTES) or ""
     client_ref = _str(p, "clientRef", max_len=MAX_CLIENT_REF)
-    return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None)
+    return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None, decimal, requested)
 
 
 def parse_get_bets(p: Mapping[str, Any]) -> GetBets:

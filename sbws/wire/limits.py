@@ -13,6 +13,8 @@ MAX_MARKETS = 1000
 MAX_BETS = 500
 MAX_NOTES = 500
 MAX_CLIENT_REF = 64
+MAX_DECIMAL_PRICE = Decimal(10001)
+"""Decimal odds of American +1,000,000, the largest price accepted."""
 
 
 @frozen
@@ -40,3 +42,31 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+
+@define
+class ConnectionLimiter:
+    """Open WebSockets, overall and per client address: past either limit a new one is refused."""
+
+    max_total: int
+    max_per_ip: int
+    total: int = 0
+    per_ip: dict[str, int] = field(factory=dict)
+
+    def admit(self, ip: str) -> str | None:
+        """Count the connection in and return None, or return why it is refused (counting nothing)."""
+        if self.total >= self.max_total:
+            return "server"
+        if self.per_ip.get(ip, 0) >= self.max_per_ip:
+            return "address"
+        self.total += 1
+        self.per_ip[ip] = self.per_ip.get(ip, 0) + 1
+        return None
+
+    def release(self, ip: str) -> None:
+        self.total -= 1
+        left = self.per_ip.get(ip, 1) - 1
+        if left:
+            self.per_ip[ip] = left
+        else:
+            self.per_ip.pop(ip, None)

@@ -17,7 +17,7 @@ from engine.odds import decimal_to_american
 
 from ..clock import ms
 from ..ledger.models import Bet
-from ..ledger.rules import from_cents
+from ..ledger.rules import bet_price, from_cents
 from ..market.state import LiveOpportunity, MarketState
 
 
@@ -147,7 +147,9 @@ def bet(b: Bet) -> dict[str, Any]:
         "bookmaker": b.bookmaker,
         "stake": float(from_cents(b.stake_cents)),
         "odds": b.odds,
+        "decimal": float(bet_price(b.odds, b.price)),
         "requestedOdds": b.requested_odds,
+        "requestedDecimal": None if b.requested_price is None else float(b.requested_price),
         "potentialPayout": float(from_cents(b.potential_payout_cents)),
         "status": b.status,
         "payout": None if b.payout_cents is None else float(from_cents(b.payout_cents)),

@@ -375,3 +375,47 @@ async def test_no_bet_at_a_price_the_feed_no_longer_confirms(aiohttp_client, tmp
     resp = await client.post("/api/bets", json=bet(), headers={"Authorization": f"Bearer {make_user(settings.db, 'rest')}"})
     assert resp.status == 409 and (await resp.json())["reason"] == "stale"
     assert len(ledger_rows(settings.db)) == 2
+
+
+async def test_bets_pay_at_the_price_the_book_quotes(client, settings):
+    ws, _, _ = await authed(client, settings)
+    ts = time.time()
+    ml = "lal-bos:moneyline"
+    client.server.app[NODE].feed.push(Batch(ts, quotes=[
+        Quote(ml, 0, "pinnacle", 1.75, ts), Quote(ml, 1, "pinnacle", 1.73, ts),
+        Quote(ml, 0, "draftkings", 1.0 + 100 / 110, ts),  # a book quoting American -110
+    ]))
+    await wait_for(lambda: app_state(client).price(ml, 0, "pinnacle") == 1.75)
+    cases = (
+        ({"selectionId": "home", "bookmaker": "pinnacle", "stake": 10000, "odds": -134}, 17500.00, "1.75", 1.75),
+        ({"selectionId": "home", "bookmaker": "pinnacle", "stake": 100, "decimal": 1.75}, 175.00, "1.75", 1.75),
+        ({"selectionId": "away", "bookmaker": "pinnacle", "stake": 100, "decimal": 1.73}, 173.00, "1.73", 1.73),
+        ({"selectionId": "home", "bookmaker": "draftkings", "stake": 100, "odds": -110}, 190.91, None, 1 + 100 / 110),
+    )
+    for payload, payout, stored, decimal in cases:
+        await ws.send_json({"type": "place_bet", "payload": {"marketId": ml, **payload}})
+        placed = (await receive_type(ws, "bet_placed"))["bet"]
+        assert placed["potentialPayout"] == payout and placed["decimal"] == decimal, (payload, placed)
+        with sqlite3.connect(settings.db) as conn:
+            row = conn.execute("SELECT price, potential_payout_cents FROM bets WHERE id = ?", (placed["id"],)).fetchone()
+        assert row == (stored, round(payout * 100)), payload
+
+
+async def test_price_protection_compares_exact_prices(client, settings):
+    ws, _, _ = await authed(client, settings)
+    ts = time.time()
+    ml = "lal-bos:moneyline"
+    client.server.app[NODE].feed.push(Batch(ts, quotes=[Quote(ml, 0, "pinnacle", 1.75, ts)]))
+    await wait_for(lambda: app_state(client).price(ml, 0, "pinnacle") == 1.75)
+    base = {"marketId": ml, "selectionId": "home", "bookmaker": "pinnacle", "stake": 10}
+    # -133 is 1.7519: better than the 1.75 on offer, though both round to -133.
+    for asked, field in (({"odds": -133}, "odds"), ({"decimal": 1.76}, "decimal")):
+        await ws.send_json({"type": "place_bet", "payload": {**base, **asked}})
+        err = await receive_type(ws, "error")
+        assert err["code"] == "NX-409" and err["field"] == field and err["currentDecimal"] == 1.75, err
+    for bad_payload, field in (({"odds": -110, "decimal": 1.9}, "decimal"), ({}, "odds"), ({"decimal": 1.0}, "decimal"),
+                               ({"decimal": 1.75001}, "decimal"), ({"decimal": "1.75"}, "decimal")):
+        await ws.send_json({"type": "place_bet", "payload": {**base, **bad_payload}})
+        err = await receive_type(ws, "error")
+        assert err["code"] == "NX-400" and err["field"] == field, (bad_payload, err)
+    assert ledger_rows(settings.db) == []

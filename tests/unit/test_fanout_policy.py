@@ -207,3 +207,16 @@ def test_arbitrage_frames_go_only_to_arbitrage_groups(closed):
     message = orjson.loads(arb.written[0])
     assert message["type"] == "arbitrage_update" and message["closed"] == sorted(closed)
     assert [o["marketId"] for o in message["opportunities"]] == ["lal-bos:spread:-3.5"]
+
+
+def test_connection_limiter_counts_per_address_and_overall():
+    from sbws.wire.limits import ConnectionLimiter
+
+    limiter = ConnectionLimiter(max_total=3, max_per_ip=2)
+    assert [limiter.admit("a"), limiter.admit("a"), limiter.admit("a")] == [None, None, "address"]
+    assert limiter.admit("b") is None and limiter.admit("c") == "server"
+    assert (limiter.total, limiter.per_ip) == (3, {"a": 2, "b": 1})
+    limiter.release("b")
+    limiter.release("a")
+    assert (limiter.total, limiter.per_ip) == (1, {"a": 1})
+    assert limiter.admit("c") is None
