@@ -187,21 +187,22 @@ class MarketState:
         quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
         return [self.board.books[b] for b in np.flatnonzero(quoted)]
 
-    def confirmed_at(self, market_id: str, outcome: int, book: str) -> float | None:
-        """When the feed last stood by this quote (its own time, or the book's later confirmation)."""
+    def _cell(self, market_id: str, outcome: int, book: str) -> tuple[int, int, int] | None:
         idx = self.board.market_index.get(market_id)
         b = self.board.book_index.get(book)
-        if idx is None or b is None:
+        return None if idx is None or b is None else (b, idx, outcome)
+
+    def confirmed_at(self, market_id: str, outcome: int, book: str) -> float | None:
+        """When the feed last stood by this quote (its own time, or the book's later confirmation)."""
+        cell = self._cell(market_id, outcome, book)
+        if cell is None:
             return None
-        quoted = float(self.board.times[b, idx, outcome])
+        quoted = float(self.board.times[cell])
         return max(quoted, self.book_confirmed.get(book, quoted))
 
     def price(self, market_id: str, outcome: int, book: str) -> float | None:
-        idx = self.board.market_index.get(market_id)
-        b = self.board.book_index.get(book)
-        if idx is None or b is None:
-            return None
-        value = float(self.board.prices[b, idx, outcome])
+        cell = self._cell(market_id, outcome, book)
+        value = float(self.board.prices[cell]) if cell is not None else float("nan")
         return None if value != value else value
 
     def available_markets(self) -> dict[str, int]:
