@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import orjson
@@ -159,3 +160,21 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes:
         extra = await reader.readexactly(8)
         length = int.from_bytes(extra, "big")
     return head + extra + await reader.readexactly(length)
+
+
+@contextlib.contextmanager
+def structured_logs(level: str = "info") -> Iterator[None]:
+    """The server's JSON logging for one test, undone afterwards (capture it with capsys)."""
+    import logging
+
+    import structlog
+
+    from sbws.observability.logs import configure
+
+    configure(level)
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+        logging.getLogger().setLevel(logging.WARNING)

@@ -47,6 +47,10 @@ class Broker(Protocol):
     is_leader: bool
     connected: bool
 
+    async def check(self) -> None:
+        """Raise ``ConfigError`` when the broker cannot be reached at all (checked once, at start)."""
+        ...
+
     async def run(self, sink: Sink) -> None: ...
 
     def healthy(self, now: float) -> bool:

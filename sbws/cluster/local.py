@@ -20,6 +20,9 @@ class LocalBroker:
         self.feed = feed
         self.done = False
 
+    async def check(self) -> None:
+        return None
+
     async def run(self, sink: Sink) -> None:
         try:
             async for batch in self.feed.batches():

@@ -29,8 +29,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 import structlog
 
+from ..errors import ConfigError
 from ..feeds.base import Feed
 from ..market.records import Batch
+from ..observability.logs import redact
 from .base import Sink
 
 log = structlog.get_logger("sbws.broker")
@@ -64,6 +66,13 @@ class RedisBroker:
         self.cluster_count = 0
         self._feed_task: asyncio.Task[None] | None = None
         self._renew = self.redis.register_script(RENEW)
+
+    async def check(self) -> None:
+        try:
+            await asyncio.wait_for(self.redis.ping(), 3.0)
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            await self.redis.aclose()
+            raise ConfigError(f"cannot reach Redis at {redact(self.url)}: {exc}; is it running, and is --broker right?") from None
 
     # -- the whole node ----------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:

@@ -67,6 +67,7 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     node, settings = app[NODE], app[SETTINGS]
+    await node.broker.check()  # before the ledger: a broker that cannot work creates nothing
     ledger = app[LEDGER] = await open_ledger(settings.db)
     app[SERVICE].ledger = ledger
     await node.refresh_active_bets()

@@ -66,3 +66,50 @@ async def test_a_half_sent_request_head_is_closed_after_the_header_timeout(tmp_p
             assert "sbws_header_timeouts_total 2.0" in await metrics.text()
     finally:
         server.terminate()
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit_at_start(tmp_path):
+    import json
+    import resource
+    import subprocess
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        return  # nothing to raise on this machine
+    server = ServerProcess(tmp_path / "l.db")
+    server.log = open(server.log_path, "ab")
+    server.proc = subprocess.Popen(
+        server.args, stdout=server.log, stderr=subprocess.STDOUT, env=server.env,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        listening = None
+        while listening is None and time.monotonic() < deadline:
+            for line in server.log_path.read_text().splitlines():
+                record = json.loads(line)
+                if record["event"] == "listening":
+                    listening = record
+            time.sleep(0.05)
+        assert listening is not None and listening["open_files"] == hard
+        limits = open(f"/proc/{server.proc.pid}/limits").read()
+        assert any(line.startswith("Max open files") and line.split()[3] == str(hard) for line in limits.splitlines())
+    finally:
+        server.terminate()
+
+
+def test_accept_failures_for_lack_of_descriptors_are_logged_once_in_a_while(capsys):
+    import errno
+
+    from sbws.server import run
+    from tests.helpers import structured_logs
+
+    with structured_logs():
+        loop = asyncio.new_event_loop()
+        run.ACCEPT_ERRORS.last = float("-inf")
+        for _ in range(100):
+            run._on_loop_error(loop, {"message": "socket.accept() out of system resource",
+                                      "exception": OSError(errno.EMFILE, "Too many open files")})
+        loop.close()
+        lines = [line for line in capsys.readouterr().err.splitlines() if "accept_failed" in line]
+    assert len(lines) == 1 and "LimitNOFILE" in lines[0] and "Traceback" not in lines[0]

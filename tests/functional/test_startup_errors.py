@@ -46,6 +46,13 @@ def test_a_ledger_that_cannot_open(tmp_path, db, fragments):
     one_line(out, *fragments)
 
 
+def test_unreachable_redis_creates_nothing(tmp_path):
+    db = tmp_path / "r.db"
+    out = sbws("serve", "--broker", "redis://127.0.0.1:1/0", "--port", str(free_port()), "--db", str(db))
+    one_line(out, "cannot reach Redis at redis://127.0.0.1:1/0", "is it running")
+    assert not db.exists()
+
+
 def test_bad_host_and_log_level(tmp_path):
     one_line(sbws("serve", "--host", "no-such-host.invalid", "--port", str(free_port()), "--db", str(tmp_path / "a.db")),
              "--host 'no-such-host.invalid'")

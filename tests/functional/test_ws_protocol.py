@@ -23,6 +23,7 @@ from tests.helpers import (
     opening_batch,
     read_frame,
     receive_type,
+    structured_logs,
     wait_for,
 )
 
@@ -217,19 +218,12 @@ async def test_bad_token_is_anonymous(client):
 
 
 async def test_a_claimed_name_is_never_shown_or_logged_as_verified(client, settings, capsys):
-    import structlog
-
-    from sbws.observability.logs import configure
-
-    configure("info")
-    try:
+    with structured_logs():
         make_user(settings.db, "alice")
         ws, hello = await connect(client, "/ws/sportsbooks?username=alice")
         assert hello["userId"] is None and hello["username"] is None and hello["claimedUserId"] == "alice"
         await ws.close()
         logged = capsys.readouterr().err.splitlines()
-    finally:
-        structlog.reset_defaults()
     line = next(json.loads(x) for x in logged if '"event":"connected"' in x)
     assert line["user_id"] is None and line["claimed_user_id"] == "alice" and line["verified"] is False
 
