@@ -159,12 +159,14 @@ def proc_rss(pid: int) -> int:
     return total
 
 
-def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str) -> subprocess.Popen:
+def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str, n: int) -> subprocess.Popen:
     sim = ["--sim-events", str(args.sim_events), "--sim-tick-ms", str(args.sim_tick_ms), "--seed", "1",
            "--market-interval", str(args.market_interval)]
     if kind == "sbws":
         cmd = [sys.executable, "-m", "sbws", "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.db"),
-               "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", args.log_level, *sim]
+               "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", args.log_level, *sim,
+               # every load-generator socket comes from 127.0.0.1: lift the per-address limit (default 100)
+               "--max-connections-per-ip", str(max(100, 2 * n)), "--max-connections", str(max(10_000, 2 * n))]
         if args.workers > 1:
             cmd += ["--workers", str(args.workers), "--broker", args.broker]
         if args.compress:
@@ -194,7 +196,7 @@ def percentile(values: list[float], q: float) -> float:
 def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0.0, idle: bool = False) -> dict:
     workdir = tempfile.mkdtemp(prefix="fanout-")
     port = free_port()
-    server = start_server(kind, port, args, workdir)
+    server = start_server(kind, port, args, workdir, n)
     try:
         time.sleep(1.0)
         rss_before = proc_rss(server.pid)
