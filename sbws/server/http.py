@@ -16,6 +16,8 @@ from ..clock import now_ms
 from ..errors import BAD_REQUEST, UNAUTHORIZED, LedgerUnavailable, ProtocolError
 from ..ledger.models import Identity
 from ..wire import commands, views
+from ..wire.documents import rendered
+from ..wire.limits import Limits
 from .auth import request_token
 from .errors import json_response
 from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE
@@ -25,10 +27,6 @@ log = structlog.get_logger("sbws.http")
 
 def static_dir() -> Path:
     return Path(str(files("sbws.static")))
-
-
-def schemas_dir() -> Path:
-    return Path(str(files("sbws.schemas")))
 
 
 async def sportsbooks(request: web.Request) -> web.Response:
@@ -106,8 +104,9 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response(body, 200 if ok else 503)
 
 
-def _document(name: str) -> Handler:
-    body = (schemas_dir() / name).read_bytes()
+def _document(name: str, limits: Limits) -> Handler:
+    """The API document with this server's own limits (its --min-stake and --max-stake) written in."""
+    body = rendered(name, limits)
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
@@ -127,8 +126,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/arbitrage", arbitrage)
     app.router.add_post("/api/bets", place_bet)
     app.router.add_get("/api/bets", get_bets)
-    app.router.add_get("/api/openapi.json", _document("openapi.json"))
-    app.router.add_get("/asyncapi.json", _document("asyncapi.json"))
+    app.router.add_get("/api/openapi.json", _document("openapi.json", app[LIMITS]))
+    app.router.add_get("/asyncapi.json", _document("asyncapi.json", app[LIMITS]))
     app.router.add_get("/livez", livez)
     app.router.add_get("/healthz", livez)
     app.router.add_get("/readyz", readyz)

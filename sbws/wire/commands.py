@@ -135,15 +135,23 @@ def _required_str(payload: Mapping[str, Any], name: str) -> str:
     return text
 
 
+def _integer(name: str, value: Any, what: str = "an integer") -> int:
+    """JSON integers, including those written with a zero fraction (2.0), as JSON Schema counts them."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad(name, f"must be {what}")
+    return value
+
+
 def _int(payload: Mapping[str, Any], name: str, default: int | None, lo: int, hi: int) -> int | None:
     value = payload.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad(name, "must be an integer")
-    if not lo <= value <= hi:
+    number = _integer(name, value)
+    if not lo <= number <= hi:
         raise bad(name, f"must be between {lo} and {hi}")
-    return value
+    return number
 
 
 def _number(payload: Mapping[str, Any], name: str, default: float) -> float:
@@ -180,47 +188,55 @@ def _market_type(payload: Mapping[str, Any], name: str = "marketType") -> str | 
     return value
 
 
+FLOAT_NOISE = Decimal("1e-12")
+"""How far a JSON number may sit from its decimal grid and still be that grid value: a float's own
+rounding (0.1 * 7 is 0.7000000000000001), which JSON Schema's multipleOf also forgives."""
+
+
+def _grid_number(name: str, value: Any, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad(name, f"must be {what}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad(name, "must be finite")
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _on_grid(name: str, exact: Decimal, places: int) -> Decimal:
+    """The value on a grid of ``places`` decimals; more places than float noise are refused."""
+    step = Decimal(1).scaleb(-places)
+    rounded = exact.quantize(step)
+    if abs(rounded - exact) > abs(exact) * FLOAT_NOISE:
+        raise bad(name, f"must have at most {places} decimal places")
+    return rounded
+
+
 def parse_stake(value: Any, min_stake: Decimal, max_stake: Decimal) -> Decimal:
     """A positive amount with at most two decimals, within the limits, as Decimal."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad("stake", "must be a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise bad("stake", "must be finite")
-    amount = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    amount = _grid_number("stake", value, "a number")
     if amount <= 0:
         raise bad("stake", "must be positive")
     if amount > max_stake:
         raise bad("stake", f"must be at most {max_stake}")
     if amount < min_stake:
         raise bad("stake", f"must be at least {min_stake}")
-    cents = amount.quantize(Decimal("0.01"))
-    if cents != amount:
-        raise bad("stake", "must have at most 2 decimal places")
-    return cents
+    return _on_grid("stake", amount, 2)
 
 
 def parse_decimal_price(value: Any) -> Decimal:
     """A decimal price as a book quotes it: a number above 1 with at most 4 decimal places."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad("decimal", "must be a number (decimal odds)")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise bad("decimal", "must be finite")
-    price = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    price = _grid_number("decimal", value, "a number (decimal odds)")
     if not Decimal(1) < price <= MAX_DECIMAL_PRICE:
         raise bad("decimal", f"must be above 1 and at most {MAX_DECIMAL_PRICE}")
-    if price != price.quantize(Decimal("0.0001")):
-        raise bad("decimal", "must have at most 4 decimal places")
-    return price
+    return _on_grid("decimal", price, 4)
 
 
 def parse_american(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad("odds", "must be an integer (American odds)")
-    if -100 < value < 100:
+    odds = _integer("odds", value, "an integer (American odds)")
+    if -100 < odds < 100:
         raise bad("odds", "American odds must satisfy |odds| >= 100")
-    if abs(value) > 1_000_000:
+    if abs(odds) > 1_000_000:
         raise bad("odds", "must be within +/-1000000")
-    return value
+    return odds
 
 
 # -- per-type payload parsers --------------------------------------------------

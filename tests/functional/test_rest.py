@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from sbws.server.keys import READY
-from sbws.server.http import schemas_dir
+from sbws.wire.documents import schemas_dir
 from tests.helpers import connect, make_user, receive_type
 
 OPENAPI = json.loads((schemas_dir() / "openapi.json").read_text())

@@ -1,0 +1,158 @@
+"""The request rules of the published API documents, written once from the limits the server enforces.
+
+The OpenAPI and AsyncAPI documents in ``sbws/schemas/`` give the shapes; every
+request field's constraints (lengths, enums, ranges, multiples, list sizes) are
+set here from ``wire.limits``, ``engine.markets`` and the ledger's statuses.
+``render_*`` apply them: ``scripts/documents.py`` rewrites the files (a test
+keeps them equal to its output) and the server serves them rendered with its
+own stake limits.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.markets import MARKET_TYPES
+
+from ..ledger.models import BET_STATUSES
+from .limits import (
+    MAX_BETS,
+    MAX_CLIENT_REF,
+    MAX_DECIMAL_PRICE,
+    MAX_ID_LENGTH,
+    MAX_LIST,
+    MAX_MARKETS,
+    MAX_NOTES,
+    Limits,
+)
+
+Schema = dict[str, Any]
+MAX_EPOCH_MS = 2**53
+MAX_AMERICAN = 1_000_000
+
+
+def _id(required: bool) -> Schema:
+    return {"type": "string", "maxLength": MAX_ID_LENGTH, **({"minLength": 1} if required else {})}
+
+
+def _ids() -> Schema:
+    return {"type": "array", "maxItems": MAX_LIST, "items": _id(required=True)}
+
+
+def _limit(maximum: int, default: int) -> Schema:
+    return {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+
+
+def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
+    """The schema of each request field by name: ``(required, operation) -> schema``."""
+    return {
+        "sport": lambda r, op: _id(r),
+        "league": lambda r, op: _id(r),
+        "bookmaker": lambda r, op: _id(r),
+        "eventId": lambda r, op: _id(r),
+        "marketId": lambda r, op: _id(r),
+        "selectionId": lambda r, op: _id(r),
+        "marketType": lambda r, op: {"type": "string", "enum": list(MARKET_TYPES)},
+        "status": lambda r, op: {"type": "string", "enum": list(BET_STATUSES)},
+        "limit": lambda r, op: _limit(MAX_BETS, 50) if "bets" in op.lower() else _limit(MAX_MARKETS, 100),
+        "from": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
+        "to": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
+        "minEdge": lambda r, op: {"type": "number"},
+        "stake": lambda r, op: {"type": "number", "minimum": float(limits.min_stake),
+                                "maximum": float(limits.max_stake), "multipleOf": 0.01},
+        "odds": lambda r, op: {"type": "integer", "anyOf": [
+            {"minimum": 100, "maximum": MAX_AMERICAN}, {"minimum": -MAX_AMERICAN, "maximum": -100}]},
+        "decimal": lambda r, op: {"type": "number", "exclusiveMinimum": 1, "maximum": float(MAX_DECIMAL_PRICE),
+                                  "multipleOf": 0.0001},
+        "notes": lambda r, op: {"type": "string", "maxLength": MAX_NOTES},
+        "clientRef": lambda r, op: {"type": "string", "maxLength": MAX_CLIENT_REF},
+        "sportsbooks": lambda r, op: _ids(),
+        "markets": lambda r, op: _ids(),
+        "sports": lambda r, op: _ids(),
+        "marketTypes": lambda r, op: {"type": "array", "maxItems": MAX_LIST,
+                                      "items": {"type": "string", "enum": list(MARKET_TYPES)}},
+        "arbitrage": lambda r, op: {"type": "boolean"},
+    }
+
+
+def _merge(old: Schema, new: Schema) -> Schema:
+    """The rule's constraints, keeping the document's words (description, examples)."""
+    kept = {k: v for k, v in old.items() if k in ("description", "examples", "example", "title")}
+    return {**new, **kept}
+
+
+def _nullable(schema: Schema) -> Schema:
+    """An optional field may also be null, which the server reads as absent."""
+    out = dict(schema)
+    out["type"] = [schema["type"], "null"]
+    if "enum" in schema:
+        out["enum"] = [*schema["enum"], None]
+    return out
+
+
+def _apply_object(schema: Schema, rules: dict[str, Callable[[bool, str], Schema]], op: str) -> None:
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name in rules:
+            rule = rules[name](name in required, op)
+            schema["properties"][name] = _merge(prop, rule if name in required else _nullable(rule))
+
+
+def render_openapi(doc: Schema, limits: Limits) -> Schema:
+    out = copy.deepcopy(doc)
+    rules = field_rules(limits)
+    for ops in out["paths"].values():
+        for op in ops.values():
+            name = op.get("operationId", "")
+            for param in op.get("parameters", ()):
+                if param.get("in") == "query" and param["name"] in rules:
+                    param["schema"] = _merge(param.get("schema", {}), rules[param["name"]](bool(param.get("required")), name))
+    _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "placeBet")
+    _exactly_one_price(out["components"]["schemas"]["PlaceBet"])
+    return out
+
+
+def _exactly_one_price(place_bet: Schema) -> None:
+    """``odds`` or ``decimal``: one given, the other absent or null."""
+    place_bet["oneOf"] = [
+        {"required": ["odds"], "properties": {"odds": {"type": "integer"}, "decimal": {"type": "null"}}},
+        {"required": ["decimal"], "properties": {"decimal": {"type": "number"}, "odds": {"type": "null"}}},
+    ]
+
+
+def render_asyncapi(doc: Schema, limits: Limits) -> Schema:
+    out = copy.deepcopy(doc)
+    rules = field_rules(limits)
+    messages = out["components"]["messages"]
+    for op in out["operations"].values():
+        if op["action"] != "receive":
+            continue
+        for ref in op["messages"]:
+            name = ref["$ref"].rsplit("/", 1)[-1]
+            payload = messages[name]["payload"]["properties"].get("payload")
+            if payload is not None and "properties" in payload:
+                _apply_object(payload, rules, name)
+                payload["type"] = ["object", "null"]  # a null payload is an empty one
+    _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "place_bet")
+    _exactly_one_price(out["components"]["schemas"]["PlaceBet"])
+    return out
+
+
+def schemas_dir() -> Path:
+    return Path(str(files("sbws.schemas")))
+
+
+def rendered(name: str, limits: Limits) -> bytes:
+    doc = orjson.loads((schemas_dir() / name).read_bytes())
+    render = render_openapi if name == "openapi.json" else render_asyncapi
+    return encode(render(doc, limits))
+
+
+def encode(doc: Schema) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
