@@ -21,16 +21,8 @@ import orjson
 from engine.markets import MARKET_TYPES
 
 from ..ledger.models import BET_STATUSES
-from .limits import (
-    MAX_BETS,
-    MAX_CLIENT_REF,
-    MAX_DECIMAL_PRICE,
-    MAX_ID_LENGTH,
-    MAX_LIST,
-    MAX_MARKETS,
-    MAX_NOTES,
-    Limits,
-)
+from . import limits as bounds
+from .limits import Limits
 
 Schema = dict[str, Any]
 MAX_EPOCH_MS = 2**53
@@ -38,11 +30,11 @@ MAX_AMERICAN = 1_000_000
 
 
 def _id(required: bool) -> Schema:
-    return {"type": "string", "maxLength": MAX_ID_LENGTH, **({"minLength": 1} if required else {})}
+    return {"type": "string", "maxLength": bounds.MAX_ID_LENGTH, **({"minLength": 1} if required else {})}
 
 
 def _ids() -> Schema:
-    return {"type": "array", "maxItems": MAX_LIST, "items": _id(required=True)}
+    return {"type": "array", "maxItems": bounds.MAX_LIST, "items": _id(required=True)}
 
 
 def _limit(maximum: int, default: int) -> Schema:
@@ -60,7 +52,7 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "selectionId": lambda r, op: _id(r),
         "marketType": lambda r, op: {"type": "string", "enum": list(MARKET_TYPES)},
         "status": lambda r, op: {"type": "string", "enum": list(BET_STATUSES)},
-        "limit": lambda r, op: _limit(MAX_BETS, 50) if "bets" in op.lower() else _limit(MAX_MARKETS, 100),
+        "limit": lambda r, op: _limit(bounds.MAX_BETS, 50) if "bets" in op.lower() else _limit(bounds.MAX_MARKETS, 100),
         "from": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
         "to": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
         "minEdge": lambda r, op: {"type": "number"},
@@ -68,14 +60,14 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
                                 "maximum": float(limits.max_stake), "multipleOf": 0.01},
         "odds": lambda r, op: {"type": "integer", "anyOf": [
             {"minimum": 100, "maximum": MAX_AMERICAN}, {"minimum": -MAX_AMERICAN, "maximum": -100}]},
-        "decimal": lambda r, op: {"type": "number", "exclusiveMinimum": 1, "maximum": float(MAX_DECIMAL_PRICE),
+        "decimal": lambda r, op: {"type": "number", "exclusiveMinimum": 1, "maximum": float(bounds.MAX_DECIMAL_PRICE),
                                   "multipleOf": 0.0001},
-        "notes": lambda r, op: {"type": "string", "maxLength": MAX_NOTES},
-        "clientRef": lambda r, op: {"type": "string", "maxLength": MAX_CLIENT_REF},
+        "notes": lambda r, op: {"type": "string", "maxLength": bounds.MAX_NOTES},
+        "clientRef": lambda r, op: {"type": "string", "maxLength": bounds.MAX_CLIENT_REF},
         "sportsbooks": lambda r, op: _ids(),
         "markets": lambda r, op: _ids(),
         "sports": lambda r, op: _ids(),
-        "marketTypes": lambda r, op: {"type": "array", "maxItems": MAX_LIST,
+        "marketTypes": lambda r, op: {"type": "array", "maxItems": bounds.MAX_LIST,
                                       "items": {"type": "string", "enum": list(MARKET_TYPES)}},
         "arbitrage": lambda r, op: {"type": "boolean"},
     }
