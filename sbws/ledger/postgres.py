@@ -9,20 +9,49 @@ advisory lock, so nodes starting together do not race.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
 from ..clock import now_ms
-from ..errors import LedgerError
+from ..errors import LedgerError, LedgerUnavailable
 from .models import PLACED, Bet, Identity, NewBet, check_username
 from .rules import outcome, payout_cents, settled_payout
 from .schema import BET_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations
 from .tokens import check_token, inactive, new_token, split_token
 
 MIGRATIONS = migrations(POSTGRES)
+COMMAND_TIMEOUT = 5.0
+"""Seconds a statement may wait (on a lock, a busy server) before the ledger reports itself unavailable."""
+OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,  # 08xxx: the connection failed or was lost
+    asyncpg.InterfaceError,  # the client's connection is closed or unusable
+    asyncpg.InsufficientResourcesError,  # 53xxx: disk full, out of memory, too many connections
+    asyncpg.OperatorInterventionError,  # 57xxx: the server shuts down or ended the session
+    asyncpg.ObjectNotInPrerequisiteStateError,  # 55000: the database takes no connections now
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unavailable_on_outage(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A server that cannot be reached or cannot take the work is ``LedgerUnavailable`` (NX-503), not a crash."""
+
+    @functools.wraps(method)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except OUTAGES as exc:
+            raise LedgerUnavailable(f"PostgreSQL: {type(exc).__name__}: {exc}") from exc
+
+    return guarded
 MIGRATION_LOCK = 0x5B_75_5B  # advisory lock id for schema changes
 
 
@@ -36,7 +65,7 @@ class PgLedger:
 
     @classmethod
     async def connect(cls, dsn: str) -> PgLedger:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, command_timeout=COMMAND_TIMEOUT)
         ledger = cls(pool)
         await ledger.migrate()
         return ledger
@@ -62,6 +91,7 @@ class PgLedger:
     async def close(self) -> None:
         await self.pool.close()
 
+    @unavailable_on_outage
     async def add_user(self, username: str) -> str:
         check_username(username)
         user_id = "user_" + secrets.token_hex(6)
@@ -71,6 +101,7 @@ class PgLedger:
             raise LedgerError(f"user {username!r} already exists") from None
         return user_id
 
+    @unavailable_on_outage
     async def list_users(self) -> list[dict[str, Any]]:
         rows = await self.pool.fetch(
             "SELECT u.id, u.username, u.created_at, "
@@ -79,6 +110,7 @@ class PgLedger:
         )
         return [{"id": r[0], "username": r[1], "createdAt": r[2], "activeTokens": r[3]} for r in rows]
 
+    @unavailable_on_outage
     async def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]:
         user_id = await self.pool.fetchval("SELECT id FROM users WHERE username = $1", username)
         if user_id is None:
@@ -90,12 +122,14 @@ class PgLedger:
         )
         return token_id, token
 
+    @unavailable_on_outage
     async def revoke_token(self, token_id: str) -> bool:
         status: str = await self.pool.execute(
             "UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", now_ms(), token_id
         )
         return status.endswith(" 1")
 
+    @unavailable_on_outage
     async def verify_token(self, token: str) -> Identity | None:
         parts = split_token(token)
         if parts is None:
@@ -108,6 +142,7 @@ class PgLedger:
         )
         return check_token(row, secret, token_id)
 
+    @unavailable_on_outage
     async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
         row = await self.pool.fetchrow("SELECT id, username FROM users WHERE id = $1 OR username = $2", user_id or "", username)
         return None if row is None else Identity(row[0], row[1], "")
@@ -115,11 +150,13 @@ class PgLedger:
     async def token_active(self, token_id: str) -> bool:
         return token_id not in await self.inactive_tokens([token_id])
 
+    @unavailable_on_outage
     async def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
         ids = sorted({t for t in token_ids if t})
         rows = await self.pool.fetch("SELECT id, revoked_at, expires_at FROM tokens WHERE id = ANY($1::text[])", ids)
         return inactive(ids, rows, now_ms())
 
+    @unavailable_on_outage
     async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
         row = await self.pool.fetchrow(
             f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
@@ -137,10 +174,12 @@ class PgLedger:
             raise LedgerError(f"no bet with clientRef {new.client_ref!r}")
         return existing, True
 
+    @unavailable_on_outage
     async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
         row = await self.pool.fetchrow(f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = $1 AND client_ref = $2", user_id, client_ref)
         return None if row is None else _bet(row)
 
+    @unavailable_on_outage
     async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
                        from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
         where, args = ["user_id = $1"], [user_id]
@@ -156,6 +195,7 @@ class PgLedger:
         )
         return [_bet(r) for r in rows]
 
+    @unavailable_on_outage
     async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
         settled_at = now_ms()
         out = []
@@ -175,6 +215,7 @@ class PgLedger:
                     out.append(_bet(row))
         return out
 
+    @unavailable_on_outage
     async def active_bets_by_book(self) -> dict[str, int]:
         rows = await self.pool.fetch("SELECT bookmaker, COUNT(*) FROM bets WHERE status = $1 GROUP BY bookmaker", PLACED)
         return {r[0]: int(r[1]) for r in rows}
@@ -183,5 +224,5 @@ class PgLedger:
         try:
             await self.pool.execute(HEALTH_PROBE.format(now=now_ms()))
             return True
-        except (asyncpg.PostgresError, OSError):
+        except (asyncpg.PostgresError, *OUTAGES):
             return False

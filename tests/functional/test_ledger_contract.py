@@ -89,3 +89,32 @@ async def test_settlement_and_filters(ledger):
     assert len(await ledger.get_bets(user_id, None, None, None, None, None, 1)) == 1
     assert await ledger.active_bets_by_book() == {}
     assert await ledger.writable()
+
+
+async def test_a_postgres_outage_is_ledger_unavailable_and_passes():
+    import asyncpg
+
+    from sbws.errors import LedgerUnavailable
+
+    dsn = await POSTGRES.new_database()
+    name = dsn.rsplit("/", 1)[1]
+    ledger = await open_ledger(dsn)
+    admin = await asyncpg.connect(await POSTGRES.ensure())
+    try:
+        user_id = await ledger.add_user("pat")
+        _, token = await ledger.issue_token("pat")
+        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        with pytest.raises(LedgerUnavailable):
+            await ledger.place_bet(new_bet(user_id, "during-outage"))
+        with pytest.raises(LedgerUnavailable):
+            await ledger.verify_token(token)
+        assert not await ledger.writable()
+        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        bet, duplicate = await ledger.place_bet(new_bet(user_id, "after-outage"))
+        assert not duplicate and await ledger.find_by_client_ref(user_id, "during-outage") is None
+    finally:
+        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        await admin.close()
+        await ledger.close()
+        await POSTGRES.drop(dsn)
