@@ -35,6 +35,17 @@ def decimal_to_american(decimal: ArrayLike) -> FloatArray:
     return np.where(d > 1.0, rounded, np.nan)
 
 
+def hold_percent(best: ArrayLike) -> float | None:
+    """The margin left over the best price of each outcome: 100·(Σ 1/d − 1), negative for an arbitrage.
+
+    None unless every outcome has a price.
+    """
+    d = np.asarray(best, dtype=np.float64)
+    if d.size == 0 or bool(np.isnan(d).any()) or bool((d <= 1.0).any()):
+        return None
+    return float((np.sum(1.0 / d) - 1.0) * 100.0)
+
+
 def implied_probability(decimal: ArrayLike) -> FloatArray:
     d = np.asarray(decimal, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -24,6 +24,11 @@ from .wire import views
 from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
 
 
+def _hold_at_most(hold: float | None, limit: float) -> bool:
+    """A market with a price missing for some outcome has no hold, and passes no hold filter."""
+    return hold is not None and hold <= limit
+
+
 def _retried(original: Bet, cmd: PlaceBet) -> Bet:
     """The original bet when ``cmd`` repeats its request; a different request under its clientRef is refused."""
     if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.requested):
@@ -62,6 +67,8 @@ class Service:
             if q.league and (event is None or event.league != q.league):
                 continue
             if q.bookmaker and q.bookmaker not in state.market_books(market_id):
+                continue
+            if q.max_hold is not None and not _hold_at_most(state.hold(market_id), q.max_hold):
                 continue
             total += 1
             if len(chosen) < q.limit:

@@ -17,6 +17,7 @@ from attrs import define, field
 from engine.arbitrage import ArbConfig, Opportunity, Scanner
 from engine.board import Quote, QuoteBoard
 from engine.markets import MarketKey
+from engine.odds import hold_percent
 
 from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
 
@@ -186,6 +187,12 @@ class MarketState:
         idx = self.board.market_index[market_id]
         quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
         return [self.board.books[b] for b in np.flatnonzero(quoted)]
+
+    def hold(self, market_id: str) -> float | None:
+        """The market's margin over the best price of each outcome (percent; negative: an arbitrage)."""
+        key = self.markets[market_id]
+        prices = self.board.market_prices(self.board.market_index[market_id])[: len(key.outcomes)]
+        return hold_percent(np.fmax.reduce(prices, axis=1))
 
     def _cell(self, market_id: str, outcome: int, book: str) -> tuple[int, int, int] | None:
         idx = self.board.market_index.get(market_id)

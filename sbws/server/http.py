@@ -35,7 +35,7 @@ async def sportsbooks(request: web.Request) -> web.Response:
 
 
 async def markets(request: web.Request) -> web.Response:
-    q = commands.parse_get_markets(commands.query_payload(request.query, ("limit",)))
+    q = commands.parse_get_markets(commands.query_payload(request.query, ("limit", "maxHold")))
     return json_response(request.app[SERVICE].markets(q))
 
 

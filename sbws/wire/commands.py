@@ -61,6 +61,7 @@ class GetMarkets:
     bookmaker: str | None = None
     event_id: str | None = None
     limit: int = 100
+    max_hold: float | None = None
 
 
 @frozen
@@ -261,6 +262,7 @@ def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
         bookmaker=_str(p, "bookmaker"),
         event_id=_str(p, "eventId"),
         limit=_int(p, "limit", 100, 1, MAX_MARKETS) or 100,
+        max_hold=None if p.get("maxHold") is None else _number(p, "maxHold", 0.0),
     )
 
 

@@ -56,6 +56,7 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "from": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
         "to": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
         "minEdge": lambda r, op: {"type": "number"},
+        "maxHold": lambda r, op: {"type": "number"},
         "stake": lambda r, op: {"type": "number", "minimum": float(limits.min_stake),
                                 "maximum": float(limits.max_stake), "multipleOf": 0.01},
         "odds": lambda r, op: {"type": "integer", "anyOf": [

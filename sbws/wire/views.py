@@ -68,6 +68,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
         "status": "open" if board.open[idx] else "closed",
         "selections": selections,
         "bestOdds": best,
+        "hold": None if (hold := state.hold(market_id)) is None else round(hold, 4),
         "timestamp": ms(state.updated_at.get(market_id, state.last_batch_at)),
     }
 

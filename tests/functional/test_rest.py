@@ -139,3 +139,24 @@ async def test_dashboard_served_at_root(client):
     resp = await client.get("/")
     assert resp.status == 200 and "text/html" in resp.headers["Content-Type"]
     assert "<title>" in await resp.text()
+
+
+async def test_markets_carry_their_hold_and_filter_by_it(client):
+    from tests.helpers import connect, receive_type
+
+    body = await (await client.get("/api/markets")).json()
+    holds = {m["id"]: m["hold"] for m in body["markets"]}
+    # lal-bos spread: best home 2.10 (pinnacle), best away 2.05 (draftkings): S = 0.964, an arbitrage.
+    assert holds["lal-bos:spread:-3.5"] == pytest.approx(-3.6005, abs=1e-4)
+    assert holds["lal-bos:total:+221.5"] == pytest.approx(4.712, abs=1e-3)
+    assert holds["ars-che:moneyline"] == pytest.approx(100 * (1 / 2.02 + 1 / 3.4 + 1 / 3.8 - 1), abs=1e-4)
+    low = await (await client.get("/api/markets", params={"maxHold": "4"})).json()
+    assert {m["id"] for m in low["markets"]} == {i for i, h in holds.items() if h is not None and h <= 4}
+    assert low["total"] == len(low["markets"]) and "lal-bos:total:+221.5" not in {m["id"] for m in low["markets"]}
+    bad = await client.get("/api/markets", params={"maxHold": "lots"})
+    assert bad.status == 400 and (await bad.json())["field"] == "maxHold"
+    ws, _ = await connect(client)
+    await ws.send_json({"type": "get_markets", "payload": {"maxHold": 0}})
+    reply = await receive_type(ws, "market_update")
+    assert [m["id"] for m in reply["markets"]] == ["lal-bos:spread:-3.5"]
+    await ws.close()

@@ -46,3 +46,13 @@ def test_never_returns_values_inside_the_gap():
     d = np.linspace(1.001, 50, 100_000)
     a = odds.decimal_to_american(d)
     assert np.all(np.abs(a) >= 100)
+
+
+def test_hold_over_the_best_prices():
+    from engine.odds import hold_percent
+
+    assert odds.hold_percent is hold_percent
+    assert hold_percent([1.91, 1.91]) == pytest.approx(4.712042, abs=1e-6)
+    assert hold_percent([2.10, 2.05]) == pytest.approx(-3.600465, abs=1e-6)  # an arbitrage
+    assert hold_percent([2.0, 3.4, 3.8]) == pytest.approx(5.727554, abs=1e-6)  # 0.5 + 0.294118 + 0.263158
+    assert hold_percent([2.0, float("nan")]) is None and hold_percent([]) is None
