@@ -35,6 +35,7 @@ OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.InsufficientResourcesError,  # 53xxx: disk full, out of memory, too many connections
     asyncpg.OperatorInterventionError,  # 57xxx: the server shuts down or ended the session
     asyncpg.ObjectNotInPrerequisiteStateError,  # 55000: the database takes no connections now
+    asyncpg.InternalClientError,  # a pooled connection the server ended is used before the pool notices
 )
 
 P = ParamSpec("P")

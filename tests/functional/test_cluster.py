@@ -70,6 +70,27 @@ async def leader_then_follower(cluster, first: str = "b", second: str = "a"):
     return leader, follower
 
 
+class Pump:
+    """Reads a socket all the time, as a live client does: pings get their pongs while the test waits."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.closed = False
+        self.queue: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            msg = await self.ws.receive()
+            await self.queue.put(msg)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                self.closed = True
+                return
+
+    async def receive(self, timeout: float) -> aiohttp.WSMessage:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+
 async def next_market_update(ws, timeout=15.0, nonempty=True):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -140,8 +161,9 @@ async def test_bets_through_both_nodes_land_exactly_once(cluster):
 async def test_killing_the_leader_hands_the_feed_over_within_the_ttl(cluster):
     leader, other = await leader_then_follower(cluster)
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(other.url + "/ws/sportsbooks")
-        await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
+        socket = await http.ws_connect(other.url + "/ws/sportsbooks")
+        await socket.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
+        ws = Pump(socket)
         await next_market_update(ws)
         leader.kill()
         took = await wait_leader(other.url, True, timeout=10)
@@ -155,8 +177,9 @@ async def test_redis_outage_keeps_sockets_and_resends_snapshots(cluster):
     async with aiohttp.ClientSession() as http:
         sockets = []
         for node in (a, b):
-            ws = await http.ws_connect(node.url + "/ws/sportsbooks")
-            await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
+            socket = await http.ws_connect(node.url + "/ws/sportsbooks")
+            await socket.send_json({"type": "subscribe", "payload": {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"]}})
+            ws = Pump(socket)
             await next_market_update(ws)
             sockets.append(ws)
         cluster["redis"].stop()
@@ -172,7 +195,7 @@ async def test_redis_outage_keeps_sockets_and_resends_snapshots(cluster):
                 await asyncio.sleep(0.2)
         for ws in sockets:
             fresh = await next_market_update(ws, timeout=20)
-            assert fresh["markets"] and not ws.closed
+            assert fresh["markets"] and not ws.closed and not ws.ws.closed
         _, a_markets = await get_json(a.url + "/api/markets?limit=1000")
         _, b_markets = await get_json(b.url + "/api/markets?limit=1000")
         assert {m["id"] for m in a_markets["markets"]} == {m["id"] for m in b_markets["markets"]}
