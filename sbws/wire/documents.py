@@ -25,6 +25,8 @@ from . import limits as bounds
 from .limits import Limits
 
 Schema = dict[str, Any]
+MESSAGE_ID: Schema = {"type": ["string", "integer"], "maxLength": bounds.MAX_ID_LENGTH, "minimum": -(2**63), "maximum": 2**64 - 1}
+"""A client's message id: a string up to 128 characters, or an integer JSON parsers keep exact (64 bits)."""
 MAX_EPOCH_MS = 2**53
 MAX_AMERICAN = 1_000_000
 
@@ -128,7 +130,10 @@ def render_asyncapi(doc: Schema, limits: Limits) -> Schema:
             continue
         for ref in op["messages"]:
             name = ref["$ref"].rsplit("/", 1)[-1]
-            payload = messages[name]["payload"]["properties"].get("payload")
+            envelope = messages[name]["payload"]["properties"]
+            if "id" in envelope:
+                envelope["id"] = _merge(envelope["id"], MESSAGE_ID)
+            payload = envelope.get("payload")
             if payload is not None and "properties" in payload:
                 _apply_object(payload, rules, name)
                 payload["type"] = ["object", "null"]  # a null payload is an empty one
