@@ -44,11 +44,11 @@ class Service:
     """Attached when the application starts (opening it may need the event loop)."""
 
     def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False,
-                 max_quote_age: float = 0.0) -> None:
+                 max_bet_quote_age: float = 0.0) -> None:
         self.state = state
         self.fragments = fragments
         self.live_betting = live_betting
-        self.max_quote_age = max_quote_age
+        self.max_bet_quote_age = max_bet_quote_age
         self.feed_healthy: Callable[[], bool] = lambda: True
         """The condition /readyz reports for the feed; the assembly points it at the node."""
 
@@ -171,11 +171,11 @@ class Service:
             raise ProtocolError(CONFLICT, "the odds feed is not delivering; bets are refused until it recovers",
                                 "marketId", reason="stale", retryable=True)
         confirmed = self.state.confirmed_at(market_id, outcome, bookmaker)
-        if self.max_quote_age > 0 and confirmed is not None:
+        if self.max_bet_quote_age > 0 and confirmed is not None:
             age = time.time() - confirmed
-            if age > self.max_quote_age:
+            if age > self.max_bet_quote_age:
                 raise ProtocolError(
-                    CONFLICT, f"{bookmaker}'s price was last confirmed {age:.0f} s ago (limit {self.max_quote_age:g} s)",
+                    CONFLICT, f"{bookmaker}'s price was last confirmed {age:.0f} s ago (limit {self.max_bet_quote_age:g} s)",
                     "bookmaker", reason="stale", quoteAge=round(age, 1), retryable=True,
                 )
 

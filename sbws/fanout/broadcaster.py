@@ -196,11 +196,9 @@ class Broadcaster:
         return False
 
     def close_slow(self, ctx: SocketContext, pending: int) -> None:
-        ctx.outbox.shut()
         self.metrics.slow_closed.inc()
         log.warning("slow_consumer_closed", client_id=ctx.client_id, pending_bytes=pending)
-        if ctx.transport is not None:
-            self.spawn(ctx.transport.close(TRY_AGAIN_LATER, b"slow consumer"))
+        self.disconnect(ctx, TRY_AGAIN_LATER, "slow consumer")
 
     def disconnect(self, ctx: SocketContext, code: int, reason: str) -> None:
         """Close one socket on the server's initiative; nothing more is sent to it."""

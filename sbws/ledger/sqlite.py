@@ -159,20 +159,19 @@ class SqliteLedger:
                 return self._by_client_ref(new.user_id, new.client_ref or ""), True
         return self.get_bet(bet_id), False
 
-    def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
-        row = self.reads.execute(
+    def find_by_client_ref(self, user_id: str, client_ref: str, conn: sqlite3.Connection | None = None) -> Bet | None:
+        """On the read connection, or on ``conn`` (the writer's, inside its transaction)."""
+        row = (conn or self.reads).execute(
             f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
         ).fetchone()
         return None if row is None else Bet(*row)
 
     def _by_client_ref(self, user_id: str, client_ref: str) -> Bet:
-        """Inside the write transaction that found the clientRef taken (so on the writer's connection)."""
-        row = self.conn.execute(
-            f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?", (user_id, client_ref)
-        ).fetchone()
-        if row is None:
+        """The bet that holds a clientRef the write transaction found taken."""
+        existing = self.find_by_client_ref(user_id, client_ref, self.conn)
+        if existing is None:
             raise LedgerError(f"no bet with clientRef {client_ref!r}")
-        return Bet(*row)
+        return existing
 
     def get_bet(self, bet_id: str) -> Bet:
         row = self.conn.execute(f"SELECT {BET_COLUMNS} FROM bets WHERE id = ?", (bet_id,)).fetchone()

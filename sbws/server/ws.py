@@ -22,7 +22,7 @@ from ..ledger.models import Identity
 from ..observability.logs import Throttle
 from ..wire import commands, frames, views
 from ..wire.commands import Command, GetArbitrage, GetBets, GetMarkets, Ping, PlaceBet, Subscribe, Unsubscribe
-from ..wire.limits import MAX_LIST, TokenBucket
+from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
 from .auth import loopback_host, origin_allowed, request_token
 from .errors import translate
@@ -133,7 +133,7 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
         client_id=f"client-{now}-{secrets.token_hex(5)}",
         user_id=identity.user_id if identity else None,
         username=identity.username if identity else None,
-        claimed_user_id=claimed[:128] if claimed else None,
+        claimed_user_id=claimed[:MAX_ID_LENGTH] if claimed else None,
         token=token,
         token_id=identity.token_id if identity else None,
         connected_at=now,

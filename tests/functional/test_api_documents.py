@@ -85,29 +85,24 @@ def client_messages() -> dict[str, tuple[dict[str, Any], set[str]]]:
 MESSAGES = client_messages()
 
 
-def exchange(url: str, message: Any) -> list[dict[str, Any]]:
-    """Send one message on a fresh socket; the reply to it, with the socket then checked alive."""
+def exchange(url: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send one message on a fresh socket; the reply to it (matched by its id, which replies echo),
+    with the socket then checked alive."""
+    message = {"id": "probe", **message} if message.get("id") is None else message
 
     async def run() -> list[dict[str, Any]]:
         async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-            await ws.receive_json(timeout=5)  # connected
-            await ws.receive_json(timeout=5)  # sportsbooks
             await ws.send_str(json.dumps(message))
-            seen = []
             while True:
                 msg = await ws.receive(timeout=5)
                 assert msg.type == aiohttp.WSMsgType.TEXT, f"socket ended with {msg.type} {msg.data!r} after {message!r}"
                 body = json.loads(msg.data)
-                if body["type"] in ("heartbeat", "sportsbooks", "market_update", "arbitrage_update") and not (
-                    "id" in body and body.get("id") == message.get("id")
-                ) and body["type"] not in replies_of(message):
-                    continue
-                seen.append(body)
-                break
+                if body.get("id") == message["id"]:
+                    break
             await ws.send_str('{"type":"ping","id":"alive"}')
             while (await ws.receive_json(timeout=5)).get("id") != "alive":
                 pass
-            return seen
+            return [body]
 
     return asyncio.run(run())
 
