@@ -94,6 +94,16 @@ def opportunity_id(market_id: str, books: tuple[str, ...]) -> str:
     return "arb_" + digest.hexdigest()
 
 
+def keep_factors(board: QuoteBoard, commission: Mapping[str, float]) -> NDArray[np.float64]:
+    """1 − commission per book of the board, in board order (1 for books without one)."""
+    keep = np.ones(len(board.books))
+    for book, c in commission.items():
+        b = board.book_index.get(book)
+        if b is not None:
+            keep[b] = 1.0 - c
+    return keep
+
+
 def effective_prices(prices: NDArray[np.float64], keep: NDArray[np.float64]) -> NDArray[np.float64]:
     """Apply per-book commission; ``keep`` is 1 - commission, one value per book."""
     return 1.0 + (prices - 1.0) * keep
@@ -129,14 +139,6 @@ class Scanner:
         self.board = board
         self.config = config
 
-    def _keep(self) -> NDArray[np.float64]:
-        keep = np.ones(len(self.board.books))
-        for book, c in self.config.commission.items():
-            b = self.board.book_index.get(book)
-            if b is not None:
-                keep[b] = 1.0 - c
-        return keep
-
     def scan(self, now: float, markets: IntArray | None = None) -> list[Opportunity]:
         board = self.board
         nb = len(board.books)
@@ -156,7 +158,7 @@ class Scanner:
         prices = board.prices[:nb].take(rows, axis=1)
         times = board.times[:nb].take(rows, axis=1)
         if self.config.commission:
-            prices = effective_prices(prices, self._keep()[:, None, None])
+            prices = effective_prices(prices, keep_factors(board, self.config.commission)[:, None, None])
         if self.config.max_age > 0:
             prices = np.where(times >= now - self.config.max_age, prices, np.nan)
         best = best_over_books(prices)

@@ -41,6 +41,8 @@ class QuoteBoard:
         self.prices = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
         self.times = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
         self.n_outcomes = np.zeros(market_capacity, dtype=np.int8)
+        self.used = np.zeros((market_capacity, MAX_OUTCOMES), dtype=bool)
+        """Which outcome columns each market has (the third is a draw's, in 3-way markets only)."""
         self.open = np.zeros(market_capacity, dtype=bool)
         self._free: list[int] = []
 
@@ -65,6 +67,7 @@ class QuoteBoard:
             setattr(self, name, new)
         if new_m != m_cap:
             self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int8)])
+            self.used = np.concatenate([self.used, np.zeros((new_m - m_cap, MAX_OUTCOMES), bool)])
             self.open = np.concatenate([self.open, np.zeros(new_m - m_cap, bool)])
 
     def add_market(self, key: MarketKey) -> int:
@@ -81,6 +84,7 @@ class QuoteBoard:
             self.markets.append(key)
         self.market_index[key.id] = idx
         self.n_outcomes[idx] = len(key.outcomes)
+        self.used[idx] = np.arange(MAX_OUTCOMES) < len(key.outcomes)
         self.open[idx] = True
         return idx
 
@@ -90,6 +94,7 @@ class QuoteBoard:
         if idx is not None:
             del self.market_index[market_id]
             self.n_outcomes[idx] = 0
+            self.used[idx] = False
             self._free.append(idx)
         return idx
 

@@ -8,6 +8,8 @@ with Under x.  Moneylines have no line; soccer moneylines have a Draw.
 
 from __future__ import annotations
 
+import functools
+
 from attrs import frozen
 
 MONEYLINE = "moneyline"
@@ -52,8 +54,9 @@ class MarketKey:
     line: float | None = None
     three_way: bool = False
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
+        """Computed once per key (it is read on every scan and push)."""
         if self.line is None:
             return f"{self.event_id}:{self.market_type}"
         return f"{self.event_id}:{self.market_type}:{format_line(self.line)}"

@@ -26,6 +26,9 @@ def _db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+BACKTEST_OPTIONS = ("commission", "max_edge", "stake_rounding", "devig", "min_ev", "kelly_fraction", "kelly_cap")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sbws",
@@ -71,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--total-stake", type=float, default=100.0, help="total stake per opportunity [default 100]")
     backtest.add_argument("--strict", action="store_true",
                           help="stop at the first row that cannot be read (default: skip it with a warning on stderr)")
-    add_arguments(backtest, [o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
+    backtest.add_argument("--strategy", choices=("arbitrage", "value"), default="arbitrage",
+                          help="arbitrage: every sure bet; value: +EV against Pinnacle's opening line [default arbitrage]")
+    backtest.add_argument("--bankroll", type=float, default=1000.0, help="value: starting Kelly bankroll [default 1000]")
+    backtest.add_argument("--report", metavar="FILE.html", help="value: write a self-contained HTML report")
+    add_arguments(backtest, [o for o in SERVE_OPTIONS if o.name in BACKTEST_OPTIONS])
     return parser
 
 
@@ -138,22 +145,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def backtest(args: argparse.Namespace) -> int:
-    from . import backtest as bt
+    from . import backtest as bt, value_backtest as vb, value_report
     from .feeds.factory import arb_config
     from .observability import logs
 
     logs.configure("warning")
-    settings = resolve(args, options=[o for o in SERVE_OPTIONS if o.name in ("commission", "max_edge", "stake_rounding")])
-    config = attrs.evolve(arb_config(settings), max_age=0.0, total_stake=args.total_stake)
+    settings = resolve(args, options=[o for o in SERVE_OPTIONS if o.name in BACKTEST_OPTIONS])
+    if args.strategy == "arbitrage" and args.report:
+        print("sbws: --report needs --strategy value", file=sys.stderr)
+        return 1
+    if not args.bankroll > 0:
+        print("sbws: --bankroll must be > 0", file=sys.stderr)
+        return 1
     try:
-        report = bt.run(args.files, config, strict=args.strict)
+        if args.strategy == "value":
+            options = vb.ValueOptions(settings.devig, settings.min_ev, settings.kelly_fraction, settings.kelly_cap,
+                                      args.bankroll, dict(settings.commission))
+            report = vb.run(args.files, options, strict=args.strict)
+            if args.report:
+                with open(args.report, "w", encoding="utf-8") as out:
+                    out.write(value_report.page(report))
+        else:
+            config = attrs.evolve(arb_config(settings), max_age=0.0, total_stake=args.total_stake)
+            report = bt.run(args.files, config, strict=args.strict)
     except OSError as exc:
         print(f"sbws: {exc}", file=sys.stderr)
         return 1
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
     else:
-        print(bt.render(report))
+        print(vb.render(report) if args.strategy == "value" else bt.render(report))
     return 0
 
 

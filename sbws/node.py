@@ -23,7 +23,7 @@ from .observability.looplag import watch_loop_lag
 from .observability.metrics import Metrics
 from .fanout.broadcaster import Broadcaster
 from .service import Service
-from .settings import Settings
+from .settings import Settings, value_interval
 from .wire import frames, views
 
 log = structlog.get_logger("sbws.node")
@@ -31,6 +31,8 @@ log = structlog.get_logger("sbws.node")
 TOKEN_CHECK_INTERVAL = 2.0
 """Seconds between checks of the open sockets' tokens against the ledger (revocation reaches sockets within it)."""
 POLICY_VIOLATION = 1008
+CLOSING_CHECK_INTERVAL = 1.0
+"""Seconds between looks for events that started, whose bets get their closing line (for CLV)."""
 
 
 class Node:
@@ -44,6 +46,7 @@ class Node:
         self.metrics = metrics
         self.recorder: IO[bytes] | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        self.closing_recorded: set[str] = set()
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
         metrics.feed_lag.set_function(lambda: time.time() - self.state.last_batch_at if self.state.batches else 0.0)
@@ -65,6 +68,9 @@ class Node:
             self._task(self._every(s.market_interval, b.push_markets), "markets")
         if s.arbitrage_interval > 0:
             self._task(self._every(s.arbitrage_interval, self._arbitrage_tick), "arbs")
+        if value_interval(s) > 0:
+            self._task(self._every(value_interval(s), b.push_value), "value")
+        self._task(self._every(CLOSING_CHECK_INTERVAL, self._record_closing_lines), "closing")
         self._task(self._every(s.heartbeat_interval, self._heartbeat), "heartbeat")
         self._task(watch_loop_lag(self.metrics), "loop-lag")
         self._task(self._watch_tokens(), "tokens")
@@ -153,6 +159,36 @@ class Node:
 
     async def refresh_active_bets(self) -> None:
         self.state.active_bets = await self.service.ledger.active_bets_by_book()
+
+    # -- closing line value -------------------------------------------------------------
+    def _record_closing_lines(self) -> None:
+        """Once an event starts, its bets get the fair probability of the last sharp line before the start."""
+        if not self.broker.is_leader:
+            return
+        state, now = self.state, now_ms()
+        self.closing_recorded &= set(state.events)
+        for event_id, event in list(state.events.items()):
+            if event.start_ms > now or event_id in self.closing_recorded:
+                continue
+            self.closing_recorded.add(event_id)
+            closing: dict[tuple[str, str], float] = {}
+            for market_id in state.event_markets.get(event_id, ()):
+                quote = state.closing.get(market_id)
+                if quote is not None:
+                    closing.update(((market_id, o), p) for o, p in zip(state.markets[market_id].outcomes, quote.p))
+            if closing:
+                self.broadcaster.spawn(self._close_bets(event_id, closing))
+
+    async def _close_bets(self, event_id: str, closing: dict[tuple[str, str], float]) -> None:
+        try:
+            updated = await self.service.ledger.record_closing(event_id, closing)
+        except Exception:
+            log.exception("closing_line_failed", event_id=event_id)
+            return
+        for bet in updated:
+            log.info("bet_closing_line", bet_id=bet.id, user_id=bet.user_id, clv=bet.clv)
+            frame = frames.encode({"type": "bet_updated", "bet": views.bet(bet), "timestamp": now_ms()})
+            await self.broker.publish_bet_event(self, bet.user_id, frame)
 
     # -- settlement -------------------------------------------------------------------
     async def _settle(self, result: EventResult) -> None:

@@ -21,7 +21,7 @@ from .ledger.models import Bet, Identity, NewBet
 from .ledger.rules import same_request, to_cents
 from .market.state import MarketState
 from .wire import views
-from .wire.commands import GetArbitrage, GetBets, GetMarkets, PlaceBet
+from .wire.commands import GetArbitrage, GetBets, GetMarkets, GetMiddles, GetValue, PlaceBet
 
 
 def _hold_at_most(hold: float | None, limit: float) -> bool:
@@ -98,6 +98,47 @@ class Service:
         out.sort(key=lambda o: -o["edge"])
         return {"opportunities": out, "total": len(out), "timestamp": now_ms()}
 
+    def value(self, q: GetValue) -> dict[str, Any]:
+        now = time.time()
+        state = self.state
+        out = []
+        for live in state.value.values():
+            v = live.bet
+            if q.min_ev is not None and v.ev < q.min_ev:
+                continue
+            if q.bookmaker and v.book != q.bookmaker:
+                continue
+            if not self._event_filters(v.market_id, q.event_id, q.market_type, q.sport):
+                continue
+            out.append(views.value_bet(state, live, now, q.bankroll))
+        out.sort(key=lambda item: -item["ev"])
+        return {"value": out, "total": len(out), "timestamp": now_ms()}
+
+    def middles(self, q: GetMiddles) -> dict[str, Any]:
+        now = time.time()
+        state = self.state
+        state.refresh_middles(now)
+        out = []
+        for live in state.middles.values():
+            m = live.middle
+            if q.min_ev is not None and (m.ev is None or m.ev < q.min_ev):
+                continue
+            if q.bookmaker and all(leg.book != q.bookmaker for leg in m.legs):
+                continue
+            if not self._event_filters(m.legs[0].market_id, q.event_id, q.market_type, q.sport):
+                continue
+            out.append(views.middle(state, live, now))
+        out.sort(key=lambda item: -(item["ev"] if item["ev"] is not None else -1e9))
+        return {"middles": out, "total": len(out), "timestamp": now_ms()}
+
+    def _event_filters(self, market_id: str, event_id: str | None, market_type: str | None, sport: str | None) -> bool:
+        key = self.state.markets[market_id]
+        if event_id and key.event_id != event_id:
+            return False
+        if market_type and key.market_type != market_type:
+            return False
+        return not sport or self.state.sport_of(market_id) == sport
+
     async def identity(self, token: str | None) -> Identity | None:
         if not token:
             return None
@@ -158,6 +199,7 @@ class Service:
             notes=cmd.notes,
             price=current.decimal,
             requested_price=str(cmd.decimal) if cmd.decimal is not None else None,
+            fair_probability=fair.p[outcome] if (fair := state.fair.get(cmd.market_id)) is not None else None,
         )
         bet, duplicate = await self.ledger.place_bet(new)
         if duplicate:  # a concurrent request with the same clientRef won the insert
@@ -179,10 +221,16 @@ class Service:
                     "bookmaker", reason="stale", quoteAge=round(age, 1), retryable=True,
                 )
 
-    async def bets(self, who: Identity | None, q: GetBets) -> list[Bet]:
+    async def bets(self, who: Identity | None, q: GetBets) -> dict[str, Any]:
+        """The user's bets as both doors answer them, with their average CLV over every bet that has one."""
         if who is None:
             raise ProtocolError(UNAUTHORIZED, "Authentication required")
-        return await self.ledger.get_bets(who.user_id, q.status, q.bookmaker, q.market_id, q.from_ms, q.to_ms, q.limit)
+        bets = await self.ledger.get_bets(who.user_id, q.status, q.bookmaker, q.market_id, q.from_ms, q.to_ms, q.limit)
+        count, mean = await self.ledger.clv_summary(who.user_id)
+        return {
+            "bets": [views.bet(b) for b in bets], "total": len(bets),
+            "clv": {"bets": count, "average": None if mean is None else round(mean, 4)}, "timestamp": now_ms(),
+        }
 
     async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
         settled = await self.ledger.settle_event(event_id, home, away)

@@ -13,6 +13,9 @@ from typing import Any
 
 from attrs import field, frozen
 
+from engine.devig import METHODS
+from engine.value import CONSENSUS
+
 from .errors import ConfigError
 
 
@@ -48,6 +51,13 @@ class Settings:
     commission: Mapping[str, float] = field(factory=dict)
     max_quote_age: float = 120.0
     max_edge: float = 10.0
+    sharp: tuple[str, ...] = ("pinnacle", "betfair", "matchbook")
+    devig: str = "worst"
+    min_ev: float = 1.0
+    max_ev: float = 15.0
+    kelly_fraction: float = 0.25
+    kelly_cap: float = 5.0
+    value_interval: float | None = None
     stake_rounding: float = 0.0
     max_stake: float = 10_000.0
     min_stake: float = 0.01
@@ -128,6 +138,13 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("commission", "exchange commission on net winnings, repeatable (e.g. betfair=5)", str, many=True, metavar="BOOK=PERCENT"),
     Option("max_quote_age", "ignore quotes older than this many seconds in arbitrage (0 disables)", float, metavar="SECONDS"),
     Option("max_edge", "flag opportunities with a larger edge (percent) as suspect", float, metavar="PERCENT"),
+    Option("sharp", "books whose de-vigged prices are the fair line, first quoting the whole market wins; or consensus", _csv, metavar="BOOKS|consensus"),
+    Option("devig", "margin removal for the fair line: multiplicative, additive, power, shin or worst", metavar="METHOD"),
+    Option("min_ev", "smallest expected value (percent) reported as a value bet", float, metavar="PERCENT"),
+    Option("max_ev", "flag value bets with a larger expected value (percent) as suspect", float, metavar="PERCENT"),
+    Option("kelly_fraction", "share of full Kelly in suggested value stakes", float, metavar="FRACTION"),
+    Option("kelly_cap", "largest suggested value stake, in percent of the bankroll", float, metavar="PERCENT"),
+    Option("value_interval", "seconds between value_update and middles_update pushes (default: --arbitrage-interval; 0: every engine update)", float, metavar="SECONDS"),
     Option("stake_rounding", "round each arbitrage leg's stake to this unit (0: exact)", float, metavar="UNIT"),
     Option("max_stake", "largest stake accepted for one bet", float, metavar="AMOUNT"),
     Option("min_stake", "smallest stake accepted for one bet", float, metavar="AMOUNT"),
@@ -211,6 +228,16 @@ def validate(s: Settings) -> None:
     for name in ("market_interval", "arbitrage_interval", "max_quote_age", "max_bet_quote_age", "stake_rounding"):
         if getattr(s, name) < 0:
             problems.append(f"--{name.replace('_', '-')} must be >= 0")
+    if s.value_interval is not None and s.value_interval < 0:
+        problems.append("--value-interval must be >= 0")
+    if s.devig not in METHODS:
+        problems.append(f"--devig must be one of {', '.join(METHODS)}")
+    if not s.sharp or (CONSENSUS in s.sharp and len(s.sharp) > 1):
+        problems.append("--sharp must list books, or be consensus alone")
+    if not 0 < s.kelly_fraction <= 1 or not 0 < s.kelly_cap <= 100:
+        problems.append("--kelly-fraction must be in (0, 1] and --kelly-cap in (0, 100]")
+    if s.max_ev <= s.min_ev:
+        problems.append("--max-ev must be above --min-ev")
     if s.heartbeat_interval <= 0:
         problems.append("--heartbeat-interval must be > 0")
     if not 0 < s.min_stake <= s.max_stake:
@@ -237,13 +264,17 @@ def validate(s: Settings) -> None:
         raise ConfigError("; ".join(problems))
 
 
+def value_interval(s: Settings) -> float:
+    return s.arbitrage_interval if s.value_interval is None else s.value_interval
+
+
 def markdown_table(options: Sequence[Option] = SERVE_OPTIONS) -> str:
     rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"]
     for opt in options:
         default = getattr(DEFAULTS, opt.name)
         if isinstance(default, tuple):
             default = ",".join(default)
-        if isinstance(default, Mapping):
+        if isinstance(default, Mapping) or default is None:
             default = ""
         shown = f"`{default}`" if default != "" else "(none)"
         flag = opt.flag + ("" if opt.flag_only else f" {opt.metavar or opt.name.upper()}")

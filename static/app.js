@@ -11,6 +11,9 @@ const state = {
   marketNodes: new Map(),
   lastPrices: new Map(),
   opportunities: new Map(),
+  value: new Map(),
+  middles: new Map(),
+  clv: null,
   books: [],
   bets: new Map(),
   wanted: { sports: new Set(SPORTS), types: new Set(TYPES), books: new Set() },
@@ -59,6 +62,17 @@ function onMessage(msg) {
     case "arbitrage_update":
       if (msg.id === undefined) applyOpportunities(msg);
       break;
+    case "value_update":
+      if (msg.id === undefined) applyItems(state.value, msg.value, renderValue);
+      break;
+    case "middles_update":
+      if (msg.id === undefined) applyItems(state.middles, msg.middles, renderMiddles);
+      break;
+    case "bet_updated":
+      state.bets.set(msg.bet.id, msg.bet);
+      renderBets();
+      loadBets();
+      break;
     case "heartbeat":
       $("clients").textContent = msg.clients;
       break;
@@ -78,6 +92,8 @@ function subscribe() {
     marketTypes: [...state.wanted.types],
     sportsbooks: [...state.wanted.books],
     arbitrage: true,
+    value: true,
+    middles: true,
   };
   const current = state.subscribed;
   if (current) {
@@ -85,8 +101,12 @@ function subscribe() {
   }
   state.markets.clear();
   state.opportunities.clear();
+  state.value.clear();
+  state.middles.clear();
   renderBoardReset();
   renderOpportunities();
+  renderValue();
+  renderMiddles();
   conn.send("subscribe", next);
 }
 
@@ -151,6 +171,7 @@ function applyMarkets(markets) {
     renderMarket(market);
   }
   $("market-count").textContent = String(state.markets.size);
+  if (maxHold() !== null) applyHoldFilter();
 }
 
 function removeMarketNode(id) {
@@ -212,7 +233,8 @@ function renderMarket(market) {
         return el("td", { class: `price${isBest ? " best" : ""}` }, button);
       }));
   });
-  const node = el("div", { class: "market", dataset: { market: market.id } }, el("table", { class: "grid" }, el("thead", {}, head), el("tbody", {}, rows)));
+  const node = el("div", { class: `market${heldBack(market) ? " held" : ""}`, dataset: { market: market.id } },
+    el("table", { class: "grid" }, el("thead", {}, head), el("tbody", {}, rows)));
   const old = state.marketNodes.get(market.id);
   if (old) old.replaceWith(node);
   else {
@@ -225,6 +247,28 @@ function renderMarket(market) {
     event.insertBefore(node, after || null);
   }
   state.marketNodes.set(market.id, node);
+}
+
+// ---- low hold -----------------------------------------------------------------------------
+function maxHold() {
+  const raw = $("max-hold").value.trim();
+  return raw === "" ? null : Number(raw);
+}
+
+function heldBack(market) {
+  const limit = maxHold();
+  return limit !== null && (market.hold === null || market.hold === undefined || market.hold > limit);
+}
+
+function applyHoldFilter() {
+  let shown = 0;
+  for (const [id, node] of state.marketNodes) {
+    const market = state.markets.get(id);
+    const hide = !market || heldBack(market);
+    node.classList.toggle("held", hide);
+    if (!hide) shown += 1;
+  }
+  $("hold-shown").textContent = maxHold() === null ? "" : `${shown} of ${state.marketNodes.size} markets at or under ${maxHold()}%`;
 }
 
 // ---- arbitrage ---------------------------------------------------------------------------
@@ -308,11 +352,54 @@ function drawChart() {
   ctx.fillText(`best edge, max ${top.toFixed(2)}% · bars: open opportunities · last 5 min`, 6, height - 2);
 }
 
+// ---- value and middles ------------------------------------------------------------------------
+// Each push carries every live item the subscription matches, so it replaces the list.
+function applyItems(map, items, render) {
+  map.clear();
+  for (const item of items) map.set(item.id, item);
+  render();
+}
+
+function renderValue() {
+  const bankroll = Number($("bankroll").value) || 0;
+  const list = [...state.value.values()].sort((a, b) => b.ev - a.ev);
+  $("value-count").textContent = String(list.length);
+  $("value-list").replaceChildren(...list.map((v) => el("tr", { class: v.suspect ? "suspect" : "", dataset: { value: v.id } },
+    el("td", { text: `${v.eventDescription}` }),
+    el("td", { text: `${v.selectionName} ${line(v.line)} · ${v.marketType}`.trim() }),
+    el("td", { text: v.bookmaker }),
+    el("td", {}, el("button", { type: "button", class: "price", text: american(v.odds),
+      onclick: () => openSlip({ market: v, selection: { id: v.selection, name: v.selectionName, line: v.line }, book: v.bookmaker, odds: v.odds, stake: v.stakeFraction * bankroll }) })),
+    el("td", { text: v.fairOdds.american === null ? "–" : american(v.fairOdds.american), title: `fair ${(v.fairProbability * 100).toFixed(2)}% · ${v.fairOdds.decimal}` }),
+    el("td", { class: "ev", text: v.ev.toFixed(2) }),
+    el("td", { class: "stake", text: money(v.stakeFraction * bankroll) }),
+    el("td", { text: `${v.sharp.bookmakers.join("+")} · ${v.sharp.age.toFixed(0)}s`, title: `${v.sharp.method}, hold ${v.sharp.hold.toFixed(2)}%` }))));
+}
+
+function renderMiddles() {
+  const list = [...state.middles.values()].sort((a, b) => (b.ev ?? -1e9) - (a.ev ?? -1e9));
+  $("middles-count").textContent = String(list.length);
+  $("middles-list").replaceChildren(...list.map((m) => el("li", { class: "middle", dataset: { middle: m.id } },
+    el("div", { class: "arb-h" },
+      el("strong", { text: m.eventDescription }),
+      el("span", { text: `${m.marketType} window ${m.window.low} to ${m.window.high}` }),
+      el("span", { class: m.ev !== null && m.ev > 0 ? "ev" : "ev-neg", text: m.ev === null ? "EV –" : `EV ${m.ev.toFixed(2)}%` }),
+      el("span", { text: m.hitProbability === null ? "hit –" : `hit ${(m.hitProbability * 100).toFixed(1)}%` })),
+    el("table", { class: "grid legs" },
+      el("tbody", {}, m.legs.map((leg) => el("tr", {},
+        el("td", { text: leg.bookmaker }),
+        el("td", { text: `${leg.selectionName} ${line(leg.line)}`.trim() }),
+        el("td", { text: american(leg.odds) }),
+        el("td", { class: "stake", text: money(leg.stake) }))))),
+    el("div", {}, `Miss ${money(m.missProfit)} · hit ${money(m.hitProfit)} on ${money(m.totalStake)}`))));
+}
+
 // ---- bets ----------------------------------------------------------------------------------
 async function loadBets() {
   const reply = await conn.request("get_bets", { limit: 100 });
   if (reply.type !== "bets") return;
   state.bets = new Map(reply.bets.map((b) => [b.id, b]));
+  state.clv = reply.clv;
   renderBets();
 }
 
@@ -325,7 +412,11 @@ function renderBets() {
     el("td", { text: money(b.stake) }),
     el("td", { text: american(b.odds) }),
     el("td", { text: money(b.payout ?? b.potentialPayout) }),
-    el("td", { class: `status s-${b.status}`, text: b.status }))));
+    el("td", { class: `status s-${b.status}`, text: b.status }),
+    el("td", { class: "clv", text: b.clv === null || b.clv === undefined ? "–" : b.clv.toFixed(2) }))));
+  const clv = state.clv;
+  $("clv-avg").textContent = clv && clv.average !== null ? `${clv.average.toFixed(2)}%` : "–";
+  $("clv-n").textContent = clv ? `over ${clv.bets} bets with a closing line` : "";
 }
 
 function openSlip({ market, selection, book, odds, stake }) {
@@ -374,6 +465,8 @@ function init() {
   renderFilters();
   $("calc-total").addEventListener("input", renderOpportunities);
   $("calc-unit").addEventListener("change", renderOpportunities);
+  $("bankroll").addEventListener("input", renderValue);
+  $("max-hold").addEventListener("input", applyHoldFilter);
   $("slip").addEventListener("submit", placeBet);
   $("slip-cancel").addEventListener("click", () => { $("slip").hidden = true; state.slip = null; });
   $("signin").addEventListener("submit", (event) => {

@@ -39,3 +39,67 @@ def reference_scan(markets, books, commission, now, max_age, total, unit):
         if profit > 1e-9:
             found[market_id] = (tuple(t[1] for t in best), s, profit, stakes)
     return found
+
+
+# -- de-vig and value, one market at a time -------------------------------------------
+def ref_devig(method, prices):
+    """Fair probabilities of one market's decimal prices, by the formulas of issue 14, in plain loops."""
+    r = [1 / d for d in prices]
+    n = len(r)
+    s = sum(r)
+    if method == "multiplicative":
+        return [x / s for x in r]
+    if method == "additive":
+        return [max(x - (s - 1) / n, 0.0) for x in r]
+    if method == "power":
+        lo, hi = 0.01, 100.0  # bisection on k: Σ r^k decreases in k
+        for _ in range(200):
+            k = (lo + hi) / 2
+            if sum(x ** k for x in r) > 1:
+                lo = k
+            else:
+                hi = k
+        return [x ** ((lo + hi) / 2) for x in r]
+    if method == "shin":
+        def probs(z):
+            return [(math.sqrt(z * z + 4 * (1 - z) * x * x / s) - z) / (2 * (1 - z)) for x in r]
+        lo, hi = -0.5, 0.99  # bisection on z: Σ p(z) falls as z grows
+        for _ in range(200):
+            z = (lo + hi) / 2
+            if sum(probs(z)) > 1:
+                lo = z
+            else:
+                hi = z
+        return probs((lo + hi) / 2)
+    if method == "worst":
+        each = [ref_devig(m, prices) for m in ("multiplicative", "additive", "power", "shin")]
+        return [min(col) for col in zip(*each)]
+    raise ValueError(method)
+
+
+def reference_value(markets, books, sharp, method, commission, min_ev, now=0.0, max_age=0.0):
+    """markets: list of (market_id, n_outcomes, quotes) with quotes[outcome][book] = (price, ts).
+
+    Returns {(market_id, outcome, book): (fair p, ev percent, full kelly)} for every value bet.
+    """
+    found = {}
+    for market_id, n_out, quotes in markets:
+        def fresh(book, o):
+            q = quotes[o].get(book)
+            return q is not None and (max_age <= 0 or q[1] >= now - max_age)
+        sharp_book = next((b for b in sharp if all(fresh(b, o) for o in range(n_out))), None)
+        if sharp_book is None:
+            continue
+        sharp_prices = [quotes[o][sharp_book][0] for o in range(n_out)]
+        if sum(1 / d for d in sharp_prices) < 1:
+            continue  # a sharp line under 100 % is a data error: no fair price
+        fair = ref_devig(method, sharp_prices)
+        for o in range(n_out):
+            for book in books:
+                if book == sharp_book or not fresh(book, o):
+                    continue
+                d = 1 + (quotes[o][book][0] - 1) * (1 - commission.get(book, 0.0))
+                ev = fair[o] * d - 1
+                if ev * 100 >= min_ev:
+                    found[(market_id, o, book)] = (fair[o], ev * 100, ev / (d - 1))
+    return found

@@ -13,7 +13,10 @@ Matching rules (docs/protocol.md):
 * an opportunity matches a socket with ``arbitrage`` on when its market is
   explicitly subscribed or the filters match (no filters and no explicit
   markets: all opportunities), and, when sportsbooks are set, every leg is at
-  one of them.
+  one of them;
+* value bets (``value``) and middles (``middles``) match by the same rule,
+  a value bet's one book standing for the legs; value bets also need an EV
+  of at least the socket's ``minEv``.
 """
 
 from __future__ import annotations
@@ -41,12 +44,26 @@ def market_matches(sub: Subscription, market_id: str, sport: str | None, market_
 def opportunity_matches(
     sub: Subscription, market_id: str, sport: str | None, market_type: str, leg_books: Iterable[str]
 ) -> bool:
-    if not sub.arbitrage:
+    return bool(sub.arbitrage) and item_matches(sub, (market_id,), sport, market_type, leg_books)
+
+
+def value_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str, book: str, ev: float) -> bool:
+    if not sub.value or (sub.min_ev is not None and ev < sub.min_ev):
         return False
+    return item_matches(sub, (market_id,), sport, market_type, (book,))
+
+
+def middle_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None, market_type: str,
+                   books: Iterable[str]) -> bool:
+    return bool(sub.middles) and item_matches(sub, market_ids, sport, market_type, books)
+
+
+def item_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None, market_type: str,
+                 leg_books: Iterable[str]) -> bool:
     leg_books = list(leg_books)
     if sub.sportsbooks and not sub.sportsbooks.issuperset(leg_books):
         return False
-    if market_id in sub.markets:
+    if not sub.markets.isdisjoint(market_ids):
         return True
     if not (sub.sports or sub.market_types) and sub.markets and not sub.sportsbooks:
         return False
@@ -76,6 +93,8 @@ class Audience:
         self.by_book: dict[str, set[Group]] = {}
         self.by_market: dict[str, set[Group]] = {}
         self.arbitrage: set[Group] = set()
+        self.value: set[Group] = set()
+        self.middles: set[Group] = set()
         self.contexts: set[SocketContext] = set()
 
     def __len__(self) -> int:
@@ -116,8 +135,9 @@ class Audience:
             for index, values in self._indexes(sub):
                 for value in values:
                     index.setdefault(value, set()).add(group)
-            if sub.arbitrage:
-                self.arbitrage.add(group)
+            for flag, groups in ((sub.arbitrage, self.arbitrage), (sub.value, self.value), (sub.middles, self.middles)):
+                if flag:
+                    groups.add(group)
         group.members.add(ctx)
         self.of[ctx] = group
 
@@ -130,6 +150,8 @@ class Audience:
             return
         del self.groups[group.sub]
         self.arbitrage.discard(group)
+        self.value.discard(group)
+        self.middles.discard(group)
         for index, values in self._indexes(group.sub):
             for value in values:
                 bucket = index[value]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Collection, Coroutine, Iterable
 from typing import Any
 
 import orjson
@@ -21,7 +21,7 @@ import structlog
 from ..market.state import Changes, MarketState
 from ..observability.metrics import Metrics
 from ..wire import frames, views
-from .audience import Audience, Group, market_matches, opportunity_matches
+from .audience import Audience, Group, market_matches, middle_matches, opportunity_matches, value_matches
 from .context import SocketContext
 from .outbox import TRY_AGAIN_LATER, Budget, Decision
 
@@ -32,13 +32,18 @@ Snapshot = list[tuple[bytes, str, dict[str, bytes] | None]]
 
 class Broadcaster:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, metrics: Metrics, budget: Budget,
-                 immediate_markets: bool = False, immediate_arbitrage: bool = False) -> None:
+                 immediate_markets: bool = False, immediate_arbitrage: bool = False,
+                 immediate_value: bool = False) -> None:
         self.state = state
         self.fragments = fragments
         self.metrics = metrics
         self.budget = budget
         self.immediate_markets = immediate_markets
         self.immediate_arbitrage = immediate_arbitrage
+        self.immediate_value = immediate_value
+        self.value_closed: set[str] = set()
+        self.middles_closed: set[str] = set()
+        self.value_dirty = False
         self.audience = Audience()
         self.dirty: set[str] = set()
         self.closed_since_push: set[str] = set()
@@ -52,16 +57,22 @@ class Broadcaster:
         self.closed_since_push |= changes.closed_opportunities
         self.arb_dirty |= changes.opportunities_changed
         self.status_dirty |= changes.statuses_changed
+        self.value_closed |= changes.closed_value
+        self.value_dirty |= changes.value_changed or changes.middles_changed
         if self.immediate_markets and self.dirty:
             self.push_markets()
         if self.immediate_arbitrage and self.arb_dirty:
             self.push_arbitrage()
+        if self.immediate_value and self.value_dirty:
+            self.push_value()
         if self.status_dirty:
             self.push_sportsbooks()
 
     def forget_market(self) -> None:
         """The state was cleared: what was live is closed, nothing is pending."""
         self.closed_since_push |= set(self.state.live)
+        self.value_closed |= set(self.state.value)
+        self.middles_closed |= set(self.state.middles)
         self.dirty.clear()
 
     def books_changed(self, books: Iterable[str]) -> None:
@@ -105,6 +116,60 @@ class Broadcaster:
             if not chosen and not closed:
                 continue
             self.fan_out(group.members, frames.arbitrage_update(chosen, closed_json), "arbitrage_update")
+
+    def push_value(self) -> None:
+        """``value_update`` and ``middles_update`` to the groups that asked for them, with what closed since the last."""
+        now = time.time()
+        if any(g.members for g in self.audience.middles):
+            self.state.refresh_middles(now)
+        value_closed, self.value_closed = self.value_closed, set()
+        middles_closed, self.middles_closed = self.middles_closed | self.state.take_closed_middles(), set()
+        self.value_dirty = False
+        if any(g.members for g in self.audience.value):
+            self._push_items(self.audience.value, self._encoded_value(now), self._matching_value,
+                             frames.closed_ids(value_closed), bool(value_closed), frames.value_update, "value_update")
+        if any(g.members for g in self.audience.middles):
+            self._push_items(self.audience.middles, self._encoded_middles(now), self._matching_middles,
+                             frames.closed_ids(middles_closed), bool(middles_closed), frames.middles_update,
+                             "middles_update")
+
+    def _push_items(self, groups: Iterable[Group], encoded: dict[str, bytes],
+                    matching: Callable[[Group], list[str]], closed: bytes, any_closed: bool,
+                    frame: Callable[[Collection[bytes], bytes], bytes], kind: str) -> None:
+        for group in groups:
+            if not group.members:
+                continue
+            chosen = [encoded[i] for i in matching(group)]
+            if chosen or any_closed:
+                self.fan_out(group.members, frame(chosen, closed), kind)
+
+    def _encoded_value(self, now: float) -> dict[str, bytes]:
+        return {i: orjson.dumps(views.value_bet(self.state, live, now)) for i, live in self.state.value.items()}
+
+    def _encoded_middles(self, now: float) -> dict[str, bytes]:
+        return {i: orjson.dumps(views.middle(self.state, live, now)) for i, live in self.state.middles.items()}
+
+    def _matching_value(self, group: Group) -> list[str]:
+        state = self.state
+        out = []
+        for value_id, live in sorted(state.value.items(), key=lambda kv: -kv[1].bet.ev):
+            v = live.bet
+            if value_matches(group.sub, v.market_id, state.sport_of(v.market_id),
+                             state.markets[v.market_id].market_type, v.book, v.ev):
+                out.append(value_id)
+        return out
+
+    def _matching_middles(self, group: Group) -> list[str]:
+        state = self.state
+        out = []
+        ranked = sorted(state.middles.items(), key=lambda kv: -(kv[1].middle.ev if kv[1].middle.ev is not None else -1e9))
+        for middle_id, live in ranked:
+            m = live.middle
+            market_id = m.legs[0].market_id
+            if middle_matches(group.sub, [leg.market_id for leg in m.legs], state.sport_of(market_id), m.market_type,
+                              [leg.book for leg in m.legs]):
+                out.append(middle_id)
+        return out
 
     def _matching_opportunities(self, group: Group) -> list[str]:
         out = []
@@ -159,10 +224,17 @@ class Broadcaster:
                 if market_matches(group.sub, market_id, state.sport_of(market_id), key.market_type, books):
                     fragments[market_id] = self.fragments(market_id)
             out.append((frames.market_update(fragments.values()), "market_update", fragments))
+        now = time.time()
         if group.sub.arbitrage:
-            now = time.time()
             chosen = [orjson.dumps(views.opportunity(state, state.live[i], now)) for i in self._matching_opportunities(group)]
             out.append((frames.arbitrage_update(chosen), "arbitrage_update", None))
+        if group.sub.value:
+            chosen = [orjson.dumps(views.value_bet(state, state.value[i], now)) for i in self._matching_value(group)]
+            out.append((frames.value_update(chosen), "value_update", None))
+        if group.sub.middles:
+            state.refresh_middles(now)
+            chosen = [orjson.dumps(views.middle(state, state.middles[i], now)) for i in self._matching_middles(group)]
+            out.append((frames.middles_update(chosen), "middles_update", None))
         return out
 
     # -- delivery -------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class SocketContext:
     subscribed_sportsbooks: set[str] = field(factory=set)
     subscribed_markets: set[str] = field(factory=set)
     subscribed_arbitrage: bool = False
+    subscribed_value: bool = False
+    subscribed_middles: bool = False
+    min_ev: float | None = None
     market_type_filters: set[str] = field(factory=set)
     sport_filters: set[str] = field(factory=set)
     bucket: TokenBucket = field(factory=lambda: TokenBucket(10.0, 20.0))
@@ -54,6 +57,9 @@ class SocketContext:
             arbitrage=self.subscribed_arbitrage,
             market_types=frozenset(self.market_type_filters),
             sports=frozenset(self.sport_filters),
+            value=self.subscribed_value,
+            middles=self.subscribed_middles,
+            min_ev=self.min_ev,
         )
 
     def check_room(self, change: Subscription, max_markets: int, max_values: int) -> None:
@@ -78,8 +84,15 @@ class SocketContext:
                 current |= delta
             else:
                 current -= delta
-        if change.arbitrage is not None:
-            if add:
-                self.subscribed_arbitrage = self.subscribed_arbitrage or change.arbitrage
-            elif change.arbitrage:
-                self.subscribed_arbitrage = False
+        self.subscribed_arbitrage = _switch(self.subscribed_arbitrage, change.arbitrage, add)
+        self.subscribed_value = _switch(self.subscribed_value, change.value, add)
+        self.subscribed_middles = _switch(self.subscribed_middles, change.middles, add)
+        if add and change.min_ev is not None:
+            self.min_ev = change.min_ev
+
+
+def _switch(current: bool, change: bool | None, add: bool) -> bool:
+    """A subscribe turns a push on with ``true``; an unsubscribe turns it off with ``true``."""
+    if change is None:
+        return current
+    return (current or change) if add else (current and not change)

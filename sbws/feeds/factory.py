@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from engine.arbitrage import ArbConfig
+from engine.middles import MiddleConfig
+from engine.value import ValueConfig
 
 from ..errors import ConfigError
 from ..settings import Settings
@@ -42,13 +44,31 @@ def make_feed(settings: Settings) -> Feed:
     raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api or replay:FILE")
 
 
-def arb_config(settings: Settings) -> ArbConfig:
-    """Engine options from the settings; live exchange data gets default commissions unless configured."""
+def _commission(settings: Settings) -> dict[str, float]:
+    """Live exchange data gets default commissions unless configured."""
     commission = dict(settings.commission)
     if settings.feed == "odds-api":
         from .odds_api import EXCHANGE_COMMISSION
 
         commission = {**EXCHANGE_COMMISSION, **commission}
+    return commission
+
+
+def value_config(settings: Settings) -> ValueConfig:
+    return ValueConfig(
+        sharp=settings.sharp, method=settings.devig, commission=_commission(settings),
+        max_age=settings.max_quote_age, min_ev=settings.min_ev, max_ev=settings.max_ev,
+        kelly_fraction=settings.kelly_fraction, kelly_cap=settings.kelly_cap,
+    )
+
+
+def middle_config(settings: Settings) -> MiddleConfig:
+    return MiddleConfig(commission=_commission(settings), max_age=settings.max_quote_age)
+
+
+def arb_config(settings: Settings) -> ArbConfig:
+    """Engine options from the settings."""
+    commission = _commission(settings)
     return ArbConfig(
         commission=commission,
         max_age=settings.max_quote_age,

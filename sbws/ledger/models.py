@@ -49,6 +49,8 @@ class NewBet:
     """The book's decimal quote as it wrote it; None when it quoted American odds (``odds`` is then exact)."""
     requested_price: str | None = None
     """The worst decimal price the bettor accepted, when they gave one instead of American odds."""
+    fair_probability: float | None = None
+    """The sharp line's de-vigged probability of the selection when the bet was placed (None without one)."""
 
 
 @frozen
@@ -73,3 +75,7 @@ class Bet:
     settled_at: int | None
     price: str | None = None
     requested_price: str | None = None
+    fair_probability: float | None = None
+    closing_fair_probability: float | None = None
+    clv: float | None = None
+    """Closing line value, percent: (closing fair probability × the bet's decimal price − 1) × 100."""

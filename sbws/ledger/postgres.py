@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
@@ -20,8 +20,8 @@ import asyncpg
 from ..clock import now_ms
 from ..errors import LedgerError, LedgerUnavailable
 from .models import PLACED, Bet, Identity, NewBet, check_username
-from .rules import outcome, payout_cents, settled_payout
-from .schema import BET_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations
+from .rules import closing_line_value, outcome, payout_cents, settled_payout
+from .schema import BET_COLUMNS, CLOSING_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations
 from .tokens import check_token, inactive, new_token, split_token
 
 MIGRATIONS = migrations(POSTGRES)
@@ -161,12 +161,12 @@ class PgLedger:
     async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
         row = await self.pool.fetchrow(
             f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) "
+            f"({', '.join(f'${i}' for i in range(1, 25))}) "
             f"ON CONFLICT (user_id, client_ref) DO NOTHING RETURNING {BET_COLUMNS}",
             "bet_" + secrets.token_hex(8), new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type,
             new.line, new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds,
             payout_cents(new.stake_cents, new.odds, new.price), PLACED, None, new.notes, now_ms(), None, new.price,
-            new.requested_price, new.three_way,
+            new.requested_price, new.fair_probability, None, None, new.three_way,
         )
         if row is not None:
             return _bet(row), False
@@ -215,6 +215,33 @@ class PgLedger:
                 if row is not None:
                     out.append(_bet(row))
         return out
+
+    @unavailable_on_outage
+    async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
+        out = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"SELECT {CLOSING_COLUMNS} FROM bets WHERE event_id = $1 AND closing_fair_probability IS NULL FOR UPDATE",
+                event_id,
+            )
+            for bet_id, market_id, selection, odds, price in rows:
+                p = closing.get((market_id, selection))
+                if p is None:
+                    continue
+                row = await conn.fetchrow(
+                    "UPDATE bets SET closing_fair_probability = $1, clv = $2 WHERE id = $3 "
+                    f"AND closing_fair_probability IS NULL RETURNING {BET_COLUMNS}",
+                    p, closing_line_value(p, odds, price), bet_id,
+                )
+                if row is not None:
+                    out.append(_bet(row))
+        return out
+
+    @unavailable_on_outage
+    async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
+        row = await self.pool.fetchrow("SELECT COUNT(clv), AVG(clv) FROM bets WHERE user_id = $1 AND clv IS NOT NULL",
+                                       user_id)
+        return int(row[0]), None if row[1] is None else float(row[1])
 
     @unavailable_on_outage
     async def active_bets_by_book(self) -> dict[str, int]:

@@ -36,6 +36,11 @@ def payout_cents(stake_cents: int, american: int, price: str | None = None) -> i
     return whole + (1 if 2 * rest >= exact.denominator else 0)
 
 
+def closing_line_value(closing_probability: float, american: int, price: str | None) -> float:
+    """CLV in percent: what the bet's price was worth against the fair closing line."""
+    return (closing_probability * float(bet_price(american, price)) - 1.0) * 100.0
+
+
 def same_request(bet: Bet, market_id: str, selection_id: str, bookmaker: str, stake_cents: int,
                  requested: Fraction) -> bool:
     """Whether a request repeats the one that placed ``bet`` (what a retry under its clientRef must match)."""

@@ -58,6 +58,11 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE bets ADD COLUMN price TEXT;
     ALTER TABLE bets ADD COLUMN requested_price TEXT;
     """,
+    """
+    ALTER TABLE bets ADD COLUMN fair_probability {real};
+    ALTER TABLE bets ADD COLUMN closing_fair_probability {real};
+    ALTER TABLE bets ADD COLUMN clv {real};
+    """,
 )
 
 HEALTH_PROBE = (
@@ -69,9 +74,12 @@ HEALTH_PROBE = (
 BET_COLUMNS = (
     "id, user_id, client_ref, market_id, event_id, market_type, line, selection_id, bookmaker, stake_cents, "
     "odds, requested_odds, potential_payout_cents, status, payout_cents, notes, placed_at, settled_at, price, "
-    "requested_price"
+    "requested_price, fair_probability, closing_fair_probability, clv"
 )
 """The columns of ``models.Bet``, in its field order."""
+
+CLOSING_COLUMNS = "id, market_id, selection_id, odds, price"
+"""What recording the closing line reads of each bet still without one."""
 
 SETTLE_COLUMNS = "id, market_type, line, three_way, selection_id, stake_cents, potential_payout_cents"
 """What settlement reads of each open bet."""

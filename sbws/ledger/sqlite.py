@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 from ..clock import now_ms
 from ..errors import LedgerError, LedgerUnavailable
 from .models import PLACED, Bet, Identity, NewBet, check_username
-from .rules import outcome, payout_cents, settled_payout
-from .schema import BET_COLUMNS, HEALTH_PROBE, SETTLE_COLUMNS, SQLITE, migrations
+from .rules import closing_line_value, outcome, payout_cents, settled_payout
+from .schema import BET_COLUMNS, CLOSING_COLUMNS, HEALTH_PROBE, SETTLE_COLUMNS, SQLITE, migrations
 from .tokens import check_token, inactive, new_token, split_token
 
 T = TypeVar("T")
@@ -148,11 +148,12 @@ class SqliteLedger:
         with self.tx() as c:
             cur = c.execute(
                 f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, client_ref) DO NOTHING",
+                f"({', '.join('?' * 24)}) ON CONFLICT (user_id, client_ref) DO NOTHING",
                 (
                     bet_id, new.user_id, new.client_ref, new.market_id, new.event_id, new.market_type, new.line,
                     new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds, payout,
-                    PLACED, None, new.notes, placed_at, None, new.price, new.requested_price, int(new.three_way),
+                    PLACED, None, new.notes, placed_at, None, new.price, new.requested_price, new.fair_probability,
+                    None, None, int(new.three_way),
                 ),
             )
             if cur.rowcount == 0:  # the unique (user, clientRef) constraint: a retry
@@ -224,6 +225,29 @@ class SqliteLedger:
                 )
         return [self.get_bet(r[0]) for r in rows]
 
+    def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
+        """Give the event's bets without a closing line theirs, with their CLV; returns the bets that changed."""
+        changed = []
+        with self.tx() as c:
+            rows = c.execute(
+                f"SELECT {CLOSING_COLUMNS} FROM bets WHERE event_id = ? AND closing_fair_probability IS NULL", (event_id,)
+            ).fetchall()
+            for bet_id, market_id, selection, odds, price in rows:
+                p = closing.get((market_id, selection))
+                if p is None:
+                    continue
+                c.execute(
+                    "UPDATE bets SET closing_fair_probability = ?, clv = ? WHERE id = ? AND closing_fair_probability IS NULL",
+                    (p, closing_line_value(p, odds, price), bet_id),
+                )
+                changed.append(bet_id)
+        return [self.get_bet(b) for b in changed]
+
+    def clv_summary(self, user_id: str) -> tuple[int, float | None]:
+        row = self.reads.execute("SELECT COUNT(clv), AVG(clv) FROM bets WHERE user_id = ? AND clv IS NOT NULL",
+                                 (user_id,)).fetchone()
+        return int(row[0]), None if row[1] is None else float(row[1])
+
     def active_bets_by_book(self) -> dict[str, int]:
         rows = self.reads.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
         return {book: count for book, count in rows}
@@ -294,6 +318,12 @@ class AsyncSqliteLedger:
 
     async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
         return await self._run(self.store.settle_event, event_id, home, away)
+
+    async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
+        return await self._run(self.store.record_closing, event_id, closing)
+
+    async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
+        return await self._read(self.store.clv_summary, user_id)
 
     async def active_bets_by_book(self) -> dict[str, int]:
         return await self._read(self.store.active_bets_by_book)

@@ -1,23 +1,27 @@
 """What the server knows about the market, without any I/O.
 
 ``MarketState`` applies feed batches to the engine's board, rescans what
-changed and keeps the live arbitrage opportunities with their first-seen
-time.  ``apply`` returns the ``Changes`` the broadcaster needs; every market
+changed and keeps the live arbitrage opportunities, value bets and middles
+with their first-seen time, and each market's fair line (the sharp's
+de-vigged probabilities; the last one before the start is the closing line).  ``apply`` returns the ``Changes`` the broadcaster needs; every market
 carries a revision that moves on each change, so encoders can cache by it.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
-from attrs import define, field
+from attrs import define, field, frozen
 
 from engine.arbitrage import ArbConfig, Opportunity, Scanner
 from engine.board import Quote, QuoteBoard
-from engine.markets import MarketKey
+from engine.markets import SPREAD, TOTAL, MarketKey
+from engine.middles import Middle, MiddleConfig, find_middles
 from engine.odds import hold_percent
+from engine.value import ValueBet, ValueConfig, ValueScanner
 
 from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
 
@@ -30,21 +34,53 @@ class LiveOpportunity:
 
 
 @define
+class LiveValue:
+    bet: ValueBet
+    detected_at: float
+    updated_at: float
+
+
+@define
+class LiveMiddle:
+    middle: Middle
+    detected_at: float
+    updated_at: float
+
+
+@frozen
+class FairQuote:
+    """A market's fair probabilities per outcome and where they came from."""
+
+    p: tuple[float, ...]
+    books: tuple[str, ...]
+    hold: float
+    quoted_at: float
+
+
+@define
 class Changes:
     markets: set[str] = field(factory=set)
     closed_opportunities: set[str] = field(factory=set)
     opportunities_changed: bool = False
     statuses_changed: set[str] = field(factory=set)
     results: list[EventResult] = field(factory=list)
+    closed_value: set[str] = field(factory=set)
+    value_changed: bool = False
+    middles_changed: bool = False
+
+
+Item = TypeVar("Item", LiveValue, LiveMiddle)
 
 
 class MarketState:
     config: ArbConfig
 
-    def __init__(self, config: ArbConfig) -> None:
+    def __init__(self, config: ArbConfig, value: ValueConfig | None = None, middles: MiddleConfig | None = None) -> None:
         self._revisions = itertools.count(1)
         self.active_bets: dict[str, int] = {}
         """Open bets per sportsbook; the ledger's numbers, so a market reset keeps them."""
+        self.value_config = value or ValueConfig()
+        self.middle_config = middles or MiddleConfig()
         self.clear(config)
 
     def clear(self, config: ArbConfig | None = None) -> None:
@@ -52,7 +88,16 @@ class MarketState:
         config = config or self.config
         self.board = QuoteBoard()
         self.scanner = Scanner(self.board, config)
+        self.value_scanner = ValueScanner(self.board, self.value_config)
         self.config = config
+        self.value: dict[str, LiveValue] = {}
+        self.middles: dict[str, LiveMiddle] = {}
+        self.middles_dirty: set[tuple[str, str]] = set()
+        """(event, market type) groups whose prices changed since middles were last computed."""
+        self.middles_closed: set[str] = set()
+        self.fair: dict[str, FairQuote] = {}
+        self.closing: dict[str, FairQuote] = {}
+        """Each market's last fair line from before its event's start: the closing line, for CLV."""
         self.events: dict[str, EventInfo] = {}
         self.markets: dict[str, MarketKey] = {}
         self.event_markets: dict[str, set[str]] = {}
@@ -117,11 +162,24 @@ class MarketState:
             self.updated_at.pop(market_id, None)
             self.revision.pop(market_id, None)
             changes.markets.discard(market_id)
+            self.fair.pop(market_id, None)
+            self.closing.pop(market_id, None)
             opp_id = self.by_market.pop(market_id, None)
             if opp_id is not None:
                 del self.live[opp_id]
                 changes.closed_opportunities.add(opp_id)
                 changes.opportunities_changed = True
+        gone_value = {i for i, lv in self.value.items() if lv.bet.market_id not in self.markets}
+        gone_middles = {i for i, lm in self.middles.items() if lm.middle.event_id == event_id}
+        for i in gone_value:
+            del self.value[i]
+        for i in gone_middles:
+            del self.middles[i]
+        changes.closed_value |= gone_value
+        self.middles_closed |= gone_middles
+        self.middles_dirty = {g for g in self.middles_dirty if g[0] != event_id}
+        changes.value_changed |= bool(gone_value)
+        changes.middles_changed |= bool(gone_middles)
 
     def expire_stale(self, now: float) -> Changes:
         """Full rescan: drops opportunities whose quotes aged past the limit."""
@@ -130,6 +188,77 @@ class MarketState:
         return changes
 
     def _rescan(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
+        self._rescan_arbitrage(markets, now, changes)
+        self._rescan_fair(markets, now)
+        self._rescan_value(markets, now, changes)
+        self._rescan_middles(markets, now, changes)
+
+    def _scope(self, markets: np.ndarray | None) -> set[str] | None:
+        return None if markets is None else {self.board.markets[int(i)].id for i in markets}
+
+    def _rescan_fair(self, markets: np.ndarray | None, now: float) -> None:
+        scope = self._scope(markets)
+        for market_id in (list(self.fair) if scope is None else scope):
+            self.fair.pop(market_id, None)
+        line = self.value_scanner.fair(now, markets)
+        books = self.board.books
+        quoted = self.value_scanner.sharp_quoted_at(line, np.arange(line.rows.size)).tolist()
+        for i, (row, probabilities, hold) in enumerate(zip(line.rows.tolist(), line.p.tolist(), line.hold.tolist())):
+            key = self.board.markets[row]
+            quote = FairQuote(tuple(probabilities[: len(key.outcomes)]), line.sharp_names(i, books), hold, quoted[i])
+            self.fair[key.id] = quote
+            event = self.events.get(key.event_id)
+            if event is not None and now * 1000 < event.start_ms:
+                self.closing[key.id] = quote
+
+    def _rescan_value(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
+        scope = self._scope(markets)
+        found = {v.id: v for v in self.value_scanner.scan(now, markets)}
+        mine = [i for i, lv in self.value.items() if scope is None or lv.bet.market_id in scope]
+        closed, changed = _reconcile(self.value, mine, found, now, lambda v, t: LiveValue(v, t, t),
+                                     lambda lv: lv.bet, _set_bet)
+        changes.closed_value |= closed
+        changes.closed_value -= set(found)
+        changes.value_changed |= changed
+
+    def _rescan_middles(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
+        """Marks the touched events' spread and total groups; ``refresh_middles`` computes them when asked."""
+        if markets is None:
+            keys: Iterable[MarketKey] = self.markets.values()
+        else:
+            keys = (self.board.markets[int(i)] for i in markets)
+        before = len(self.middles_dirty)
+        self.middles_dirty.update((k.event_id, k.market_type) for k in keys
+                                  if k.market_type in (SPREAD, TOTAL) and k.id in self.markets)
+        changes.middles_changed |= len(self.middles_dirty) > before or bool(self.middles_dirty and markets is None)
+
+    def refresh_middles(self, now: float) -> None:
+        """Middles of every group that changed since the last refresh.
+
+        Middles are computed when a push or a request needs them, not on every batch: a group costs
+        about a hundred microseconds, and every event is re-quoted on almost every batch.
+        """
+        groups, self.middles_dirty = self.middles_dirty, set()
+        found: dict[str, Middle] = {}
+        for event_id, market_type in groups:
+            keys = [self.markets[m] for m in sorted(self.event_markets.get(event_id, ()))
+                    if self.markets[m].market_type == market_type]
+            sharp = {k.id: self.fair[k.id].p[0] for k in keys if k.id in self.fair}
+            event = self.events.get(event_id)
+            for middle in find_middles(self.board, keys, self.middle_config, now, sharp, event.sport if event else None):
+                found[middle.id] = middle
+        mine = [i for i, lm in self.middles.items() if (lm.middle.event_id, lm.middle.market_type) in groups]
+        closed, _changed = _reconcile(self.middles, mine, found, now, lambda m, t: LiveMiddle(m, t, t),
+                                      lambda lm: lm.middle, _set_middle)
+        self.middles_closed |= closed
+        self.middles_closed -= set(found)
+
+    def take_closed_middles(self) -> set[str]:
+        """Middle ids closed since the last call (the broadcaster's ``closed`` list)."""
+        closed, self.middles_closed = self.middles_closed, set()
+        return closed
+
+    def _rescan_arbitrage(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
         found = self.scanner.scan(now, markets)
         if markets is None:
             scope: Iterable[str] = list(self.by_market)
@@ -223,3 +352,31 @@ class MarketState:
 
     def known_books(self) -> set[str]:
         return set(self.book_status) | set(self.board.books)
+
+
+def _set_bet(live: LiveValue, bet: ValueBet) -> None:
+    live.bet = bet
+
+
+def _set_middle(live: LiveMiddle, middle: Middle) -> None:
+    live.middle = middle
+
+
+def _reconcile(live: dict[str, Item], scope: Iterable[str], found: dict[str, Any], now: float,
+               new: Callable[[Any, float], Item], current: Callable[[Item], Any],
+               replace: Callable[[Item, Any], None]) -> tuple[set[str], bool]:
+    """Bring the live items of a rescanned scope in line with what the scan found: (closed ids, anything changed)."""
+    closed = {i for i in scope if i not in found}
+    for i in closed:
+        del live[i]
+    changed = bool(closed)
+    for i, item in found.items():
+        held = live.get(i)
+        if held is None:
+            live[i] = new(item, now)
+            changed = True
+        elif current(held) != item:
+            replace(held, item)
+            held.updated_at = now
+            changed = True
+    return closed, changed

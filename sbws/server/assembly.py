@@ -19,14 +19,14 @@ from ..cluster.factory import make_broker
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.outbox import Budget
 from ..feeds.base import Feed
-from ..feeds.factory import arb_config, make_feed
+from ..feeds.factory import arb_config, make_feed, middle_config, value_config
 from ..ledger.factory import open_ledger
 from ..market.state import MarketState
 from ..node import Node
 from ..observability.logs import redact
 from ..observability.metrics import Metrics
 from ..service import Service
-from ..settings import Settings
+from ..settings import Settings, value_interval
 from ..wire.limits import ConnectionLimiter, Limits
 from ..wire.views import MarketFragments
 from .errors import middleware
@@ -45,7 +45,7 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
     app[READY] = {"ready": False}
-    state = MarketState(arb_config(settings))
+    state = MarketState(arb_config(settings), value_config(settings), middle_config(settings))
     fragments = MarketFragments(state)
     service = app[SERVICE] = Service(state, fragments, settings.live_betting, settings.max_bet_quote_age)
     first = feed or make_feed(settings)
@@ -55,7 +55,8 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
     broadcaster = Broadcaster(state, fragments, metrics, budget,
                               immediate_markets=settings.market_interval == 0,
-                              immediate_arbitrage=settings.arbitrage_interval == 0)
+                              immediate_arbitrage=settings.arbitrage_interval == 0,
+                              immediate_value=value_interval(settings) == 0)
     node = app[NODE] = Node(settings, service, broadcaster, broker, metrics)
     service.feed_healthy = node.healthy
     for add_routes in routes:

@@ -49,6 +49,16 @@ async def arbitrage(request: web.Request) -> web.Response:
     return json_response(request.app[SERVICE].opportunities(q))
 
 
+async def value(request: web.Request) -> web.Response:
+    q = commands.parse_get_value(commands.query_payload(request.query, ("minEv", "bankroll")))
+    return json_response(request.app[SERVICE].value(q))
+
+
+async def middles(request: web.Request) -> web.Response:
+    q = commands.parse_get_middles(commands.query_payload(request.query, ("minEv",)))
+    return json_response(request.app[SERVICE].middles(q))
+
+
 async def _who(request: web.Request) -> Identity:
     identity = await request.app[SERVICE].identity(request_token(request))
     if identity is None:
@@ -76,8 +86,7 @@ async def place_bet(request: web.Request) -> web.Response:
 async def get_bets(request: web.Request) -> web.Response:
     who = await _who(request)
     q = commands.parse_get_bets(commands.query_payload(request.query, ("limit", "from", "to")))
-    bets = await request.app[SERVICE].bets(who, q)
-    return json_response({"bets": [views.bet(b) for b in bets], "total": len(bets), "timestamp": now_ms()})
+    return json_response(await request.app[SERVICE].bets(who, q))
 
 
 async def livez(request: web.Request) -> web.Response:
@@ -124,6 +133,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/markets", markets)
     app.router.add_get("/api/markets/{market_id}", market)
     app.router.add_get("/api/arbitrage", arbitrage)
+    app.router.add_get("/api/value", value)
+    app.router.add_get("/api/middles", middles)
     app.router.add_post("/api/bets", place_bet)
     app.router.add_get("/api/bets", get_bets)
     app.router.add_get("/api/openapi.json", _document("openapi.json", app[LIMITS]))

@@ -21,7 +21,9 @@ from ..fanout.context import SocketContext
 from ..ledger.models import Identity
 from ..observability.logs import Throttle
 from ..wire import commands, frames, views
-from ..wire.commands import Command, GetArbitrage, GetBets, GetMarkets, Ping, PlaceBet, Subscribe, Unsubscribe
+from ..wire.commands import (
+    Command, GetArbitrage, GetBets, GetMarkets, GetMiddles, GetValue, Ping, PlaceBet, Subscribe, Unsubscribe,
+)
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
 from .auth import loopback_host, origin_allowed, request_token
@@ -196,15 +198,16 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
             ctx.check_room(cmd.filters, app[SETTINGS].max_subscribed_markets, MAX_LIST)
         ctx.apply(cmd.filters, adding)
         fanout.audience.resubscribe(ctx)
-        state = views.subscriptions(
-            ctx.subscribed_sportsbooks, ctx.subscribed_markets, ctx.subscribed_arbitrage,
-            ctx.market_type_filters, ctx.sport_filters,
-        )
+        state = views.subscriptions(ctx.subscription())
         return {"type": "subscribed" if adding else "unsubscribed", "subscriptions": state, "timestamp": now_ms()}
     if isinstance(cmd, GetMarkets):
         return {"type": "market_update", **service.markets(cmd)}
     if isinstance(cmd, GetArbitrage):
         return {"type": "arbitrage_update", **service.opportunities(cmd)}
+    if isinstance(cmd, GetValue):
+        return {"type": "value_update", **service.value(cmd)}
+    if isinstance(cmd, GetMiddles):
+        return {"type": "middles_update", **service.middles(cmd)}
     if isinstance(cmd, PlaceBet):
         bet, duplicate = await service.place_bet(ctx.identity, cmd)
         if not duplicate:
@@ -212,8 +215,7 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
             log.info("bet_placed", bet_id=bet.id, user_id=bet.user_id, stake_cents=bet.stake_cents, odds=bet.odds)
         return {"type": "bet_placed", "bet": views.bet(bet), "duplicate": duplicate, "timestamp": now_ms()}
     if isinstance(cmd, GetBets):
-        bets = await service.bets(ctx.identity, cmd)
-        return {"type": "bets", "bets": [views.bet(b) for b in bets], "total": len(bets), "timestamp": now_ms()}
+        return {"type": "bets", **await service.bets(ctx.identity, cmd)}
     assert_never(cmd)
 
 

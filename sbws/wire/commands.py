@@ -22,9 +22,11 @@ from engine.odds import american_to_fraction
 from ..errors import BAD_REQUEST, ProtocolError, bad
 from ..ledger.models import BET_STATUSES
 from .limits import (
+    MAX_BANKROLL,
     MAX_BETS,
     MAX_CLIENT_REF,
     MAX_DECIMAL_PRICE,
+    MAX_EV,
     MAX_ID_LENGTH,
     MAX_LIST,
     MAX_MARKETS,
@@ -41,6 +43,10 @@ class Subscription:
     arbitrage: bool | None = None
     market_types: frozenset[str] = frozenset()
     sports: frozenset[str] = frozenset()
+    value: bool | None = None
+    middles: bool | None = None
+    min_ev: float | None = None
+    """Value pushes only at or above this EV (percent); the server's --min-ev when unset."""
 
 
 @frozen
@@ -73,6 +79,25 @@ class GetArbitrage:
 
 
 @frozen
+class GetValue:
+    min_ev: float | None = None
+    sport: str | None = None
+    market_type: str | None = None
+    bookmaker: str | None = None
+    event_id: str | None = None
+    bankroll: float | None = None
+
+
+@frozen
+class GetMiddles:
+    min_ev: float | None = None
+    sport: str | None = None
+    market_type: str | None = None
+    bookmaker: str | None = None
+    event_id: str | None = None
+
+
+@frozen
 class PlaceBet:
     market_id: str
     selection_id: str
@@ -102,7 +127,7 @@ class Ping:
     pass
 
 
-Command = Subscribe | Unsubscribe | GetMarkets | GetArbitrage | PlaceBet | GetBets | Ping
+Command = Subscribe | Unsubscribe | GetMarkets | GetArbitrage | GetValue | GetMiddles | PlaceBet | GetBets | Ping
 
 
 @frozen
@@ -241,16 +266,32 @@ def parse_american(value: Any) -> int:
 
 
 # -- per-type payload parsers --------------------------------------------------
+def _flag(p: Mapping[str, Any], name: str) -> bool | None:
+    value = p.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise bad(name, "must be a boolean")
+    return value
+
+
+def _optional_number(p: Mapping[str, Any], name: str, lo: float, hi: float) -> float | None:
+    if p.get(name) is None:
+        return None
+    value = _number(p, name, 0.0)
+    if not lo <= value <= hi:
+        raise bad(name, f"must be between {lo:g} and {hi:g}")
+    return value
+
+
 def _subscription(p: Mapping[str, Any]) -> Subscription:
-    arbitrage = p.get("arbitrage")
-    if arbitrage is not None and not isinstance(arbitrage, bool):
-        raise bad("arbitrage", "must be a boolean")
     return Subscription(
         sportsbooks=_set(p, "sportsbooks"),
         markets=_set(p, "markets"),
-        arbitrage=arbitrage,
+        arbitrage=_flag(p, "arbitrage"),
         market_types=_set(p, "marketTypes", MARKET_TYPES),
         sports=_set(p, "sports"),
+        value=_flag(p, "value"),
+        middles=_flag(p, "middles"),
+        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
     )
 
 
@@ -273,6 +314,30 @@ def parse_get_arbitrage(p: Mapping[str, Any]) -> GetArbitrage:
         event_id=_str(p, "eventId"),
         market_type=_market_type(p),
         bookmaker=_str(p, "bookmaker"),
+    )
+
+
+def parse_get_value(p: Mapping[str, Any]) -> GetValue:
+    return GetValue(
+        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
+        sport=_str(p, "sport"),
+        market_type=_market_type(p),
+        bookmaker=_str(p, "bookmaker"),
+        event_id=_str(p, "eventId"),
+        bankroll=_optional_number(p, "bankroll", 0.01, MAX_BANKROLL),
+    )
+
+
+def parse_get_middles(p: Mapping[str, Any]) -> GetMiddles:
+    market_type = _market_type(p)
+    if market_type == "moneyline":
+        raise bad("marketType", "middles exist on spread and total markets only")
+    return GetMiddles(
+        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
+        sport=_str(p, "sport"),
+        market_type=market_type,
+        bookmaker=_str(p, "bookmaker"),
+        event_id=_str(p, "eventId"),
     )
 
 
@@ -309,7 +374,8 @@ def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     )
 
 
-KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "place_bet", "get_bets", "ping")
+KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "get_value", "get_middles", "place_bet",
+               "get_bets", "ping")
 
 
 def parse_message(data: str | bytes, limits: Limits) -> Envelope:
@@ -352,6 +418,10 @@ def parse_command(kind: str, payload: Mapping[str, Any], limits: Limits) -> Comm
         return parse_get_markets(payload)
     if kind == "get_arbitrage":
         return parse_get_arbitrage(payload)
+    if kind == "get_value":
+        return parse_get_value(payload)
+    if kind == "get_middles":
+        return parse_get_middles(payload)
     if kind == "place_bet":
         return parse_place_bet(payload, limits.min_stake, limits.max_stake)
     if kind == "get_bets":

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from engine.markets import MARKET_TYPES
+from engine.markets import MARKET_TYPES, SPREAD, TOTAL
 
 from ..ledger.models import BET_STATUSES
 from . import limits as bounds
@@ -29,6 +29,8 @@ MESSAGE_ID: Schema = {"type": ["string", "integer"], "maxLength": bounds.MAX_ID_
 """A client's message id: a string up to 128 characters, or an integer JSON parsers keep exact (64 bits)."""
 MAX_EPOCH_MS = 2**53
 MAX_AMERICAN = 1_000_000
+MIDDLE_TYPES = (SPREAD, TOTAL)
+"""Middles exist on spreads and totals only."""
 
 
 def _id(required: bool) -> Schema:
@@ -52,7 +54,7 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "eventId": lambda r, op: _id(r),
         "marketId": lambda r, op: _id(r),
         "selectionId": lambda r, op: _id(r),
-        "marketType": lambda r, op: {"type": "string", "enum": list(MARKET_TYPES)},
+        "marketType": lambda r, op: {"type": "string", "enum": list(MIDDLE_TYPES if "iddles" in op else MARKET_TYPES)},
         "status": lambda r, op: {"type": "string", "enum": list(BET_STATUSES)},
         "limit": lambda r, op: _limit(bounds.MAX_BETS, 50) if "bets" in op.lower() else _limit(bounds.MAX_MARKETS, 100),
         "from": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
@@ -73,6 +75,10 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "marketTypes": lambda r, op: {"type": "array", "maxItems": bounds.MAX_LIST,
                                       "items": {"type": "string", "enum": list(MARKET_TYPES)}},
         "arbitrage": lambda r, op: {"type": "boolean"},
+        "value": lambda r, op: {"type": "boolean"},
+        "middles": lambda r, op: {"type": "boolean"},
+        "minEv": lambda r, op: {"type": "number", "minimum": -100, "maximum": bounds.MAX_EV},
+        "bankroll": lambda r, op: {"type": "number", "minimum": 0.01, "maximum": bounds.MAX_BANKROLL},
     }
 
 

@@ -53,6 +53,16 @@ def arbitrage_update(opportunities: Collection[bytes], closed: bytes = b"[]") ->
     return splice(b"arbitrage_update", b"opportunities", opportunities, extra)
 
 
+def value_update(items: Collection[bytes], closed: bytes = b"[]") -> bytes:
+    extra = b',"total":' + str(len(items)).encode() + b',"closed":' + closed
+    return splice(b"value_update", b"value", items, extra)
+
+
+def middles_update(items: Collection[bytes], closed: bytes = b"[]") -> bytes:
+    extra = b',"total":' + str(len(items)).encode() + b',"closed":' + closed
+    return splice(b"middles_update", b"middles", items, extra)
+
+
 def sportsbooks(state: MarketState) -> bytes:
     books = views.sportsbooks(state)
     return encode({"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()})

@@ -15,6 +15,10 @@ MAX_NOTES = 500
 MAX_CLIENT_REF = 64
 MAX_DECIMAL_PRICE = Decimal(10001)
 """Decimal odds of American +1,000,000, the largest price accepted."""
+MAX_EV = 1000.0
+"""The largest ``minEv`` filter (percent) a request may give."""
+MAX_BANKROLL = 1e12
+"""The largest bankroll a value request may size stakes for."""
 
 
 @frozen

@@ -18,7 +18,8 @@ from engine.odds import decimal_to_american
 from ..clock import ms
 from ..ledger.models import Bet
 from ..ledger.rules import bet_price, from_cents
-from ..market.state import LiveOpportunity, MarketState
+from ..market.state import LiveMiddle, LiveOpportunity, LiveValue, MarketState
+from .commands import Subscription
 
 
 def selection_name(state: MarketState, market_id: str, outcome: str) -> str:
@@ -117,6 +118,96 @@ def opportunity(state: MarketState, live: LiveOpportunity, now: float) -> dict[s
     return out
 
 
+def _event_fields(state: MarketState, market_id: str) -> dict[str, Any]:
+    key = state.markets[market_id]
+    event = state.event_of(market_id)
+    return {
+        "eventId": key.event_id,
+        "eventDescription": event.description if event else key.event_id,
+        "sport": event.sport if event else None,
+        "league": event.league if event else None,
+        "marketType": key.market_type,
+    }
+
+
+def _american(decimal: float) -> int | None:
+    value = float(decimal_to_american(decimal))
+    return None if value != value else int(value)
+
+
+def value_bet(state: MarketState, live: LiveValue, now: float, bankroll: float | None = None) -> dict[str, Any]:
+    v = live.bet
+    key = state.markets[v.market_id]
+    outcome = key.outcomes[v.outcome]
+    fair = v.fair_probability
+    out: dict[str, Any] = {
+        "id": v.id,
+        "marketId": v.market_id,
+        **_event_fields(state, v.market_id),
+        "line": outcome_line(key.market_type, key.line, outcome),
+        "selection": outcome,
+        "selectionName": selection_name(state, v.market_id, outcome),
+        "bookmaker": v.book,
+        "odds": _american(v.price),
+        "decimal": v.price,
+        "effectiveDecimal": round(v.effective, 6),
+        "fairProbability": round(fair, 6),
+        "fairOdds": {"american": _american(1.0 / fair) if fair > 0 else None,
+                     "decimal": round(1.0 / fair, 4) if fair > 0 else None},
+        "ev": round(v.ev, 4),
+        "kelly": round(v.kelly, 6),
+        "stakeFraction": round(v.stake(1.0, state.value_config), 6),
+        "sharp": {
+            "bookmakers": list(v.sharp_books),
+            "method": state.value_config.method,
+            "hold": round(v.sharp_hold, 4),
+            "age": round(max(0.0, now - v.sharp_quoted_at), 3),
+        },
+        "suspect": v.suspect,
+        "suspectReason": v.suspect_reason,
+        "detectedAt": ms(live.detected_at),
+        "updatedAt": ms(live.updated_at),
+    }
+    if bankroll is not None:
+        out["stake"] = round(v.stake(bankroll, state.value_config), 2)
+    return out
+
+
+def middle(state: MarketState, live: LiveMiddle, now: float) -> dict[str, Any]:
+    m = live.middle
+    legs = []
+    for leg in m.legs:
+        key = state.markets[leg.market_id]
+        outcome = key.outcomes[leg.outcome]
+        legs.append({
+            "marketId": leg.market_id,
+            "bookmaker": leg.book,
+            "selection": outcome,
+            "selectionName": selection_name(state, leg.market_id, outcome),
+            "line": leg.line,
+            "odds": _american(leg.price),
+            "decimal": leg.price,
+            "effectiveDecimal": round(leg.effective, 6),
+            "stake": round(leg.stake, 2),
+        })
+    return {
+        "id": m.id,
+        **_event_fields(state, m.legs[0].market_id),
+        "legs": legs,
+        "window": {"low": m.window[0], "high": m.window[1]},
+        "width": m.width,
+        "totalStake": m.total_stake,
+        "missProfit": round(m.miss, 2),
+        "hitProfit": round(m.hit, 2),
+        "hitProbability": None if m.hit_probability is None else round(m.hit_probability, 6),
+        "ev": None if m.ev is None else round(m.ev, 4),
+        "model": {"center": None if m.center is None else round(m.center, 3), "sd": m.sd},
+        "age": round(max(0.0, now - min(leg.quoted_at for leg in m.legs)), 3),
+        "detectedAt": ms(live.detected_at),
+        "updatedAt": ms(live.updated_at),
+    }
+
+
 def sportsbooks(state: MarketState) -> list[dict[str, Any]]:
     available = state.available_markets()
     out = []
@@ -158,19 +249,24 @@ def bet(b: Bet) -> dict[str, Any]:
         "clientRef": b.client_ref,
         "placedAt": b.placed_at,
         "settledAt": b.settled_at,
+        "fairProbability": None if b.fair_probability is None else round(b.fair_probability, 6),
+        "closingFairProbability": None if b.closing_fair_probability is None else round(b.closing_fair_probability, 6),
+        "clv": None if b.clv is None else round(b.clv, 4),
     }
 
 
-def subscriptions(
-    sportsbooks: set[str], markets: set[str], arbitrage: bool, market_types: set[str], sports: set[str]
-) -> dict[str, Any]:
-    return {
-        "sportsbooks": sorted(sportsbooks),
-        "markets": sorted(markets),
-        "arbitrage": arbitrage,
-        "marketTypes": sorted(market_types),
-        "sports": sorted(sports),
+def subscriptions(sub: Subscription) -> dict[str, Any]:
+    """The design document's five fields; the value fields only once the socket used them, so seed clients see no change."""
+    out: dict[str, Any] = {
+        "sportsbooks": sorted(sub.sportsbooks),
+        "markets": sorted(sub.markets),
+        "arbitrage": bool(sub.arbitrage),
+        "marketTypes": sorted(sub.market_types),
+        "sports": sorted(sub.sports),
     }
+    if sub.value or sub.middles or sub.min_ev is not None:
+        out.update(value=bool(sub.value), middles=bool(sub.middles), minEv=sub.min_ev)
+    return out
 
 
 class MarketFragments:

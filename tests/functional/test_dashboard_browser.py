@@ -221,3 +221,74 @@ async def test_team_names_are_escaped(tmp_path, page):
         assert page.errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_value_middles_low_hold_and_clv(tmp_path, page):
+    """Value with a Kelly stake for the trader's bankroll, middles, the low-hold filter, and a bet's CLV."""
+    from tests.functional.test_value import MARKET, START_IN, opening
+
+    start_ms = int((time.time() + START_IN + 2) * 1000)
+    settings = fast_settings(tmp_path, value_interval=0.05)
+    token = make_user(settings.db, "vera")
+    port = free_port()
+    runner = web.AppRunner(make_app(settings, ScriptedFeed([opening(start_ms)])))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await page.goto(f"http://127.0.0.1:{port}/")
+        row = page.locator("#value-list tr").first
+        await row.wait_for()
+        assert await page.text_content("#value-count") == "1"
+        cells = await row.locator("td").all_text_contents()
+        assert cells[2:6] == ["draftkings", "+110", "+100", "5.00"] and cells[7].startswith("pinnacle")
+        assert float(cells[6]) == pytest.approx(0.25 * 0.05 / 1.10 * 1000, abs=0.01)
+        await page.fill("#bankroll", "4000")
+        assert float(await row.locator("td.stake").text_content()) == pytest.approx(0.25 * 0.05 / 1.10 * 4000, abs=0.01)
+        middles = page.locator("#middles-list li.middle")
+        await middles.first.wait_for()
+        assert await middles.count() == 3
+        assert "window 220.5 to 222.5" in " ".join(await middles.all_text_contents())
+
+        await page.wait_for_selector(f'div.market[data-market="{MARKET}"]')
+        markets = page.locator("#board div.market")
+        total = await markets.count()
+        # The spread (best prices under 100 %) and pinnacle's 221.5 total (2.56 %) pass; one-sided totals have no hold.
+        await page.fill("#max-hold", "3")
+        visible = page.locator("#board div.market:not(.held)")
+        await wait_until(lambda: _count_is(visible, 2))
+        assert await page.locator(f'div.market[data-market="{MARKET}"]:not(.held)').count() == 1
+        assert "2 of" in await page.text_content("#hold-shown")
+        await page.fill("#max-hold", "")
+        await wait_until(lambda: _count_is(visible, total))
+
+        await page.fill("#token", token)
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector("#who:has-text('signed in as vera')")
+        await page.locator("#value-list tr button.price").first.click()
+        assert float(await page.input_value("#slip-stake")) == pytest.approx(0.25 * 0.05 / 1.10 * 4000, abs=0.01)
+        await page.click("#slip button[type=submit]")
+        await page.wait_for_selector("#slip-msg.ok")
+        clv = page.locator("#my-bets tr td.clv").first
+        assert await clv.text_content() == "–"
+        await wait_until(lambda: _text_is_number(clv), timeout=START_IN + 12)  # the close arrives after the start
+        assert float(await clv.text_content()) == pytest.approx(5.0, abs=0.01)  # the line never moved: p 0.5 at 2.10
+        await wait_until(lambda: _text_is(page.locator("#clv-avg"), "5.00%"))
+        assert page.errors == []
+    finally:
+        await runner.cleanup()
+
+
+async def _count_is(locator, n):
+    return await locator.count() == n
+
+
+async def _text_is(locator, text):
+    return (await locator.text_content()) == text
+
+
+async def _text_is_number(locator):
+    try:
+        float(await locator.text_content())
+    except ValueError:
+        return False
+    return True

@@ -118,3 +118,24 @@ async def test_a_postgres_outage_is_ledger_unavailable_and_passes():
         await admin.close()
         await ledger.close()
         await POSTGRES.drop(dsn)
+
+
+async def test_closing_line_value(ledger):
+    """Closing fair probabilities reach the event's bets once each; CLV from the bet's exact price."""
+    user_id = await ledger.add_user("dora")
+    home, _ = await ledger.place_bet(new_bet(user_id, "a", odds=110, requested_odds=110, fair_probability=0.5))
+    away, _ = await ledger.place_bet(new_bet(user_id, "b", selection_id="away", odds=-110, price="1.91"))
+    other, _ = await ledger.place_bet(new_bet(user_id, "c", event_id="other", market_id="other:moneyline"))
+    assert home.fair_probability == 0.5 and away.fair_probability is None and home.clv is None
+    assert await ledger.clv_summary(user_id) == (0, None)
+    closing = {("ev:spread:-3.5", "home"): 0.52, ("ev:spread:-3.5", "away"): 0.48}
+    changed = {b.id: b for b in await ledger.record_closing("ev", closing)}
+    assert set(changed) == {home.id, away.id}
+    assert changed[home.id].closing_fair_probability == 0.52
+    assert changed[home.id].clv == pytest.approx((0.52 * 2.10 - 1) * 100)
+    assert changed[away.id].clv == pytest.approx((0.48 * 1.91 - 1) * 100)  # the book's decimal quote, not -110
+    assert await ledger.record_closing("ev", {k: 0.9 for k in closing}) == []  # recorded once
+    count, mean = await ledger.clv_summary(user_id)
+    assert count == 2 and mean == pytest.approx(((0.52 * 2.10 - 1) + (0.48 * 1.91 - 1)) * 50)
+    [unchanged] = await ledger.get_bets(user_id, None, None, "other:moneyline", None, None, 10)
+    assert unchanged.id == other.id and unchanged.clv is None

@@ -16,6 +16,8 @@ LAYERS = (
     "sbws.__main__",
     "sbws.cli",
     "sbws.backtest",
+    "sbws.value_report",
+    "sbws.value_backtest",
     "sbws.server",
     "sbws.node",
     "sbws.service",

@@ -1,0 +1,261 @@
+"""Positive expected value against a de-vigged sharp line, staked by Kelly.
+
+For each market a fair probability p per outcome comes from the sharp
+source: the first book of ``ValueConfig.sharp`` that quotes the whole market
+(fresh quotes only), de-vigged by ``ValueConfig.method``; a line under 100 %
+(Σ 1/d < 1) is a data error and gives no fair price; or, with
+``sharp = ("consensus",)``, the mean of the de-vigged probabilities of every
+book quoting the whole market.  Then, for every other book's price d (after
+its commission, d_eff):
+
+* EV = p · d_eff − 1;
+* full Kelly f* = (p · d_eff − 1)/(d_eff − 1);
+* stake = kelly_fraction · f* · bankroll, capped at kelly_cap percent of it.
+
+A scan first bounds every market's best EV with the best raw price over all
+books (commission and staleness only lower prices), then computes the exact
+items on the few candidate markets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import numpy as np
+from attrs import field, frozen
+from numpy.typing import NDArray
+
+from .arbitrage import best_over_books, effective_prices, keep_factors
+from .board import IntArray, QuoteBoard
+from .devig import MULTIPLICATIVE, WORST, devig, row_all, row_any, row_min, row_sum
+
+CONSENSUS = "consensus"
+DEFAULT_SHARP = ("pinnacle", "betfair", "matchbook")
+EV_CAP = "ev above max"
+"""An EV above ``ValueConfig.max_ev``: usually a stale or mistyped soft price."""
+
+
+@frozen
+class ValueConfig:
+    sharp: tuple[str, ...] = DEFAULT_SHARP
+    """Books in order of preference, or ``("consensus",)``."""
+    method: str = WORST
+    commission: Mapping[str, float] = field(factory=dict)
+    max_age: float = 0.0
+    """Quotes (sharp and soft) older than this many seconds are ignored; 0 disables the check."""
+    min_ev: float = 1.0
+    """Percent; smaller EVs are not reported."""
+    max_ev: float = 15.0
+    """Percent; larger EVs are reported as suspect."""
+    kelly_fraction: float = 0.25
+    kelly_cap: float = 5.0
+    """Percent of the bankroll one stake may reach."""
+
+    @property
+    def consensus(self) -> bool:
+        return self.sharp == (CONSENSUS,)
+
+
+@frozen
+class FairLine:
+    """Fair probabilities for some markets, with where they came from."""
+
+    rows: IntArray
+    p: NDArray[np.float64]
+    """(rows, outcomes); NaN for unused outcomes."""
+    sharp_book: IntArray
+    """Board index of the sharp book per row; -1 for consensus."""
+    quoting: NDArray[np.bool_] | None
+    """For consensus, (books, rows): which books made up each row's line."""
+    hold: NDArray[np.float64]
+    """The sharp's own margin (percent; for consensus the mean over its books)."""
+    quoted_at: NDArray[np.float64] | None
+    """For consensus, the oldest quote used per row (for a sharp book, read from the board when needed)."""
+
+    def sharp_names(self, i: int, books: list[str]) -> tuple[str, ...]:
+        if self.quoting is None:
+            return (books[int(self.sharp_book[i])],)
+        return tuple(books[b] for b in np.flatnonzero(self.quoting[:, i]))
+
+
+@frozen
+class ValueBet:
+    id: str
+    market_id: str
+    outcome: int
+    book: str
+    price: float
+    effective: float
+    fair_probability: float
+    ev: float
+    """Percent."""
+    kelly: float
+    """The full-Kelly fraction of the bankroll."""
+    sharp_books: tuple[str, ...]
+    sharp_hold: float
+    sharp_quoted_at: float
+    quoted_at: float
+    suspect_reason: str | None
+
+    @property
+    def suspect(self) -> bool:
+        return self.suspect_reason is not None
+
+    def stake(self, bankroll: float, config: ValueConfig) -> float:
+        return kelly_stake(self.kelly, bankroll, config.kelly_fraction, config.kelly_cap)
+
+
+def kelly_stake(full_kelly: float, bankroll: float, fraction: float, cap_percent: float) -> float:
+    return max(0.0, min(fraction * full_kelly, cap_percent / 100.0)) * bankroll
+
+
+def value_id(market_id: str, outcome: int, book: str) -> str:
+    """Stable for one market, selection and book."""
+    digest = hashlib.blake2b(f"{market_id}|{outcome}|{book}".encode(), digest_size=8)
+    return "val_" + digest.hexdigest()
+
+
+class ValueScanner:
+    def __init__(self, board: QuoteBoard, config: ValueConfig) -> None:
+        self.board = board
+        self.config = config
+
+    def _complete(self, prices: NDArray[np.float64], times: NDArray[np.float64], used: NDArray[np.bool_],
+                  now: float) -> NDArray[np.bool_]:
+        """Rows where the book quotes every used outcome (freshly, when ages are checked)."""
+        ok = (prices > 1.0) | ~used
+        if self.config.max_age > 0:
+            ok &= (times >= now - self.config.max_age) | ~used
+        return row_all(ok)
+
+    def _plane(self, b: int, ids: IntArray | None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        n = self.board.n_markets
+        if ids is None:
+            return self.board.prices[b, :n], self.board.times[b, :n]
+        return self.board.prices[b, ids], self.board.times[b, ids]
+
+    def fair(self, now: float, markets: IntArray | None = None, method: str | None = None) -> FairLine:
+        """Fair probabilities (by ``method``, default the configured one) of the markets that have a sharp line."""
+        board, cfg = self.board, self.config
+        ids = np.arange(board.n_markets) if markets is None else np.asarray(markets, dtype=np.intp)
+        n_out = board.n_outcomes[ids]
+        used = board.used[: board.n_markets] if markets is None else board.used[ids]
+        method = method or cfg.method
+        if cfg.consensus:
+            return self._consensus(ids, n_out, used, now, method)
+        chosen = np.full(ids.size, -1, dtype=np.intp)
+        sharp: NDArray[np.float64] | None = None
+        for name in cfg.sharp:
+            b = board.book_index.get(name)
+            if b is None:
+                continue
+            prices, times = self._plane(b, None if markets is None else ids)
+            take = (chosen < 0) & self._complete(prices, times, used, now)
+            chosen = np.where(take, b, chosen)
+            sharp = prices if sharp is None else np.where(take[:, None], prices, sharp)
+        has = np.flatnonzero(chosen >= 0)
+        if sharp is None or has.size == 0:
+            return FairLine(has, np.empty((0, used.shape[1])), has, None, np.empty(0), None)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(used[has], 1.0 / sharp[has], 0.0)
+        s = row_sum(r)
+        sane = s >= 1.0  # a book's own line under 100 % is a data error, not a fair price
+        has, r, s = has[sane], r[sane], s[sane]
+        p = devig(method, r, n_out[has])
+        return FairLine(ids[has], p, chosen[has], None, (s - 1.0) * 100.0, None)
+
+    def sharp_quoted_at(self, line: FairLine, which: IntArray) -> NDArray[np.float64]:
+        """The oldest sharp quote behind each of these rows of ``line``."""
+        if line.quoted_at is not None:
+            return line.quoted_at[which]
+        rows = line.rows[which]
+        times = self.board.times[line.sharp_book[which], rows, :]
+        return row_min(np.where(self.board.used[rows], times, np.inf))
+
+    def _consensus(self, ids: IntArray, n_out: NDArray[np.int8], used: NDArray[np.bool_], now: float,
+                   method: str) -> FairLine:
+        board = self.board
+        total = np.zeros(used.shape)
+        holds = np.zeros(ids.size)
+        count = np.zeros(ids.size)
+        oldest = np.full(ids.size, np.inf)
+        quoting = np.zeros((len(board.books), ids.size), dtype=bool)
+        for b in range(len(board.books)):
+            prices, times = board.prices[b, ids], board.times[b, ids]
+            complete = self._complete(prices, times, used, now)
+            if not complete.any():
+                continue
+            quoting[b] = complete
+            with np.errstate(divide="ignore"):
+                r = np.where(used, 1.0 / prices, 0.0)
+            complete &= row_sum(r) >= 1.0
+            if not complete.any():
+                continue
+            p = devig(method, r[complete], n_out[complete])
+            total[complete] += np.nan_to_num(p)
+            holds[complete] += (row_sum(r[complete]) - 1.0) * 100.0
+            count[complete] += 1
+            oldest[complete] = np.minimum(oldest[complete], row_min(np.where(used[complete], times[complete], np.inf)))
+        has = count > 0
+        p = np.where(used[has], total[has] / count[has, None], np.nan)
+        return FairLine(ids[has], p, np.full(int(has.sum()), -1, dtype=np.intp), quoting[:, has],
+                        holds[has] / count[has], oldest[has])
+
+    def scan(self, now: float, markets: IntArray | None = None) -> list[ValueBet]:
+        board, cfg = self.board, self.config
+        nb = len(board.books)
+        if nb == 0 or board.n_markets == 0:
+            return []
+        threshold = 1.0 + cfg.min_ev / 100.0
+        # The worst method's p never exceeds the multiplicative one, so a cheap bound picks the candidates.
+        line = self.fair(now, markets, MULTIPLICATIVE if cfg.method == WORST else None)
+        if line.rows.size == 0:
+            return []
+        if markets is None:
+            best = best_over_books(board.prices[:nb, : board.n_markets])[line.rows]
+        else:
+            best = best_over_books(board.prices[:nb].take(line.rows, axis=1))
+        cand = np.flatnonzero(row_any(np.nan_to_num(best * line.p) >= threshold))
+        if cand.size == 0:
+            return []
+        if cfg.method == WORST:
+            line = self.fair(now, line.rows[cand])
+            cand = np.arange(line.rows.size)
+        rows, p = line.rows[cand], line.p[cand]
+        prices = board.prices[:nb].take(rows, axis=1)
+        times = board.times[:nb].take(rows, axis=1)
+        eff = effective_prices(prices, keep_factors(board, cfg.commission)[:, None, None]) if cfg.commission else prices
+        with np.errstate(invalid="ignore"):
+            ev = p[None] * eff - 1.0
+        ok = ev >= threshold - 1.0
+        if cfg.max_age > 0:
+            ok &= times >= now - cfg.max_age
+        ok &= np.arange(nb)[:, None, None] != line.sharp_book[cand][None, :, None]
+        return self._materialize(line, cand, rows, prices, eff, times, p, ev, ok)
+
+    def _materialize(self, line: FairLine, cand: IntArray, rows: IntArray, prices: NDArray[np.float64],
+                     eff: NDArray[np.float64], times: NDArray[np.float64], p: NDArray[np.float64],
+                     ev: NDArray[np.float64], ok: NDArray[np.bool_]) -> list[ValueBet]:
+        board, cfg = self.board, self.config
+        bs, rs, os_ = np.nonzero(ok)
+        which = cand[rs]
+        d_eff = eff[bs, rs, os_]
+        edge = ev[bs, rs, os_]
+        kelly = edge / (d_eff - 1.0)
+        columns = zip(
+            bs.tolist(), rs.tolist(), os_.tolist(), which.tolist(), prices[bs, rs, os_].tolist(), d_eff.tolist(),
+            (edge * 100.0).tolist(), kelly.tolist(), p[rs, os_].tolist(), line.hold[which].tolist(),
+            self.sharp_quoted_at(line, which).tolist(), times[bs, rs, os_].tolist(),
+        )
+        out: list[ValueBet] = []
+        books, markets = board.books, board.markets
+        for b, r, o, i, price, effective, ev_pct, f, fair, hold, sharp_at, quoted in columns:
+            market_id = markets[int(rows[r])].id
+            out.append(ValueBet(
+                id=value_id(market_id, o, books[b]), market_id=market_id, outcome=o, book=books[b], price=price,
+                effective=effective, fair_probability=fair, ev=ev_pct, kelly=f, sharp_books=line.sharp_names(i, books),
+                sharp_hold=hold, sharp_quoted_at=sharp_at, quoted_at=quoted,
+                suspect_reason=EV_CAP if ev_pct > cfg.max_ev else None,
+            ))
+        return out
