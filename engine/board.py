@@ -141,6 +141,17 @@ class QuoteBoard:
         ts: NDArray[np.float64],
     ) -> IntArray:
         """Apply already-indexed quotes; later entries win; returns changed markets."""
+        return self._apply(market, outcome, book, price, ts)[0]
+
+    def _apply(
+        self,
+        market: IntArray,
+        outcome: IntArray,
+        book: IntArray,
+        price: NDArray[np.float64],
+        ts: NDArray[np.float64],
+    ) -> tuple[IntArray, NDArray[np.bool_]]:
+        """Changed markets, and which input rows changed a price (withdrawals included)."""
         market = np.asarray(market, dtype=np.intp)
         outcome = np.asarray(outcome, dtype=np.intp)
         book = np.asarray(book, dtype=np.intp)
@@ -153,17 +164,27 @@ class QuoteBoard:
         self.prices[book, market, outcome] = price
         self.times[book, market, outcome] = np.where(np.isnan(price), np.nan, ts)
         moved = ~((old == price) | (np.isnan(old) & np.isnan(price)))
-        return np.unique(market[moved])
+        rows = np.zeros(ok.shape, dtype=bool)
+        rows[np.flatnonzero(ok)] = moved
+        return np.unique(market[moved]), rows
 
-    def update(self, quotes: Iterable[Quote]) -> IntArray:
-        """Apply a batch of quotes for known markets; unknown market ids are ignored."""
+    def update(self, quotes: Iterable[Quote], moved: list[Quote] | None = None) -> IntArray:
+        """Apply a batch of quotes for known markets; unknown market ids are ignored.
+
+        ``moved`` collects the quotes that changed a price, in batch order (a price history records those).
+        """
         rows: list[tuple[int, int, int, float, float]] = []
+        kept: list[Quote] = []
         index = self.market_index
         for q in quotes:
             m = index.get(q.market_id)
             if m is not None:
                 rows.append((m, q.outcome, self.book(q.book), q.price, q.ts))
+                kept.append(q)
         if not rows:
             return np.empty(0, dtype=np.intp)
         m_arr, o_arr, b_arr, p_arr, t_arr = (np.array(col) for col in zip(*rows))
-        return self.update_arrays(m_arr, o_arr, b_arr, p_arr, t_arr)
+        changed, mask = self._apply(m_arr, o_arr, b_arr, p_arr, t_arr)
+        if moved is not None:
+            moved.extend(q for q, hit in zip(kept, mask.tolist()) if hit)
+        return changed

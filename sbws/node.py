@@ -14,11 +14,14 @@ from typing import IO, Any
 
 import structlog
 
-from .clock import now_ms
+from .alerts.alerter import ALERT_INTERVAL, RULES_REFRESH, Alerter
+from .clock import ms, now_ms
 from .cluster.base import Broker
 from .feeds.base import Feed
+from .history.factory import History
+from .history.sqlite import steam_row
 from .market.records import Batch, EventResult
-from .market.state import MarketState
+from .market.state import Changes, MarketState
 from .observability.looplag import watch_loop_lag
 from .observability.metrics import Metrics
 from .fanout.broadcaster import Broadcaster
@@ -31,6 +34,8 @@ log = structlog.get_logger("sbws.node")
 TOKEN_CHECK_INTERVAL = 2.0
 """Seconds between checks of the open sockets' tokens against the ledger (revocation reaches sockets within it)."""
 POLICY_VIOLATION = 1008
+HISTORY_PRUNE_INTERVAL = 3600.0
+"""Seconds between prunes of the price history (the first runs at start)."""
 CLOSING_CHECK_INTERVAL = 1.0
 """Seconds between looks for events that started, whose bets get their closing line (for CLV)."""
 
@@ -47,6 +52,9 @@ class Node:
         self.recorder: IO[bytes] | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.closing_recorded: set[str] = set()
+        self.history: History | None = None
+        """Attached when the application starts, like the ledger."""
+        self.alerter: Alerter | None = None
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
         metrics.feed_lag.set_function(lambda: time.time() - self.state.last_batch_at if self.state.batches else 0.0)
@@ -71,6 +79,9 @@ class Node:
         if value_interval(s) > 0:
             self._task(self._every(value_interval(s), b.push_value), "value")
         self._task(self._every(CLOSING_CHECK_INTERVAL, self._record_closing_lines), "closing")
+        self._task(self._every(HISTORY_PRUNE_INTERVAL, self._prune_history, first=0.0), "history-prune")
+        self._task(self._watch_rules(), "alert-rules")
+        self._task(self._every(ALERT_INTERVAL, self._alert_tick), "alerts")
         self._task(self._every(s.heartbeat_interval, self._heartbeat), "heartbeat")
         self._task(watch_loop_lag(self.metrics), "loop-lag")
         self._task(self._watch_tokens(), "tokens")
@@ -85,13 +96,14 @@ class Node:
     def _task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
-    async def _every(self, interval: float, fn: Callable[[], None]) -> None:
+    async def _every(self, interval: float, fn: Callable[[], None], first: float | None = None) -> None:
+        await asyncio.sleep(interval if first is None else first)
         while True:
-            await asyncio.sleep(interval)
             try:
                 fn()
             except Exception:
                 log.exception("push_failed", push=getattr(fn, "__name__", "?"))
+            await asyncio.sleep(interval)
 
     async def _run_broker(self) -> None:
         try:
@@ -136,10 +148,25 @@ class Node:
         self.metrics.scan_seconds.observe(time.perf_counter() - started)
         self.metrics.markets.set(len(self.state.markets))
         self.metrics.opportunities.set(len(self.state.live))
+        steam = [views.steam(self.state, event) for event in changes.steam]
         if self.broker.is_leader:
             for result in changes.results:
                 self.broadcaster.spawn(self._settle(result))
+            self._record(changes, steam)
         self.broadcaster.ingest(changes)
+        if steam:
+            self.broadcaster.push_steam(steam)
+            if self.alerter is not None:
+                self.alerter.saw_steam(steam)
+
+    def _record(self, changes: Changes, steam: list[dict[str, Any]]) -> None:
+        """The price history is written where the feed runs: changed prices as delivered, and the steam seen."""
+        if self.history is None:
+            return
+        self.history.record([(q.market_id, q.outcome, q.book, ms(q.ts), q.price if q.price > 1.0 else None)
+                             for q in changes.moved])
+        if steam:
+            self.history.record_steam([steam_row(e["id"], e["marketId"], e["detectedAt"], e) for e in steam])
 
     def reset(self) -> None:
         self.broadcaster.forget_market()
@@ -159,6 +186,30 @@ class Node:
 
     async def refresh_active_bets(self) -> None:
         self.state.active_bets = await self.service.ledger.active_bets_by_book()
+
+    # -- alerts -------------------------------------------------------------------------
+    async def _watch_rules(self) -> None:
+        while True:
+            if self.alerter is not None:
+                try:
+                    await self.alerter.reload()
+                except Exception as exc:  # the ledger is down: keep the rules we have
+                    log.warning("alert_rules_unreadable", error=str(exc))
+            await asyncio.sleep(RULES_REFRESH)
+
+    def _alert_tick(self) -> None:
+        if self.alerter is None or not self.broker.is_leader:
+            return
+        found = self.alerter.tick()
+        if found:
+            self.broadcaster.spawn(self.alerter.send(found))
+
+    async def publish_to_user(self, user_id: str, frame: bytes) -> None:
+        await self.broker.publish_bet_event(self, user_id, frame)
+
+    def _prune_history(self) -> None:
+        if self.history is not None and self.broker.is_leader:
+            self.broadcaster.spawn(self.history.prune(now_ms()))
 
     # -- closing line value -------------------------------------------------------------
     def _record_closing_lines(self) -> None:

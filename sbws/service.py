@@ -16,12 +16,21 @@ from engine.odds import exact_price, to_american_int
 
 from .clock import now_ms
 from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
+from .history import series
+from .history.factory import History
+from .history.series import DEFAULT_SPAN_MS, downsample, outcome_names
 from .ledger.interface import Ledger
-from .ledger.models import Bet, Identity, NewBet
+from .ledger.models import Bet, Identity, NewBet, NewRule
 from .ledger.rules import same_request, to_cents
 from .market.state import MarketState
 from .wire import views
-from .wire.commands import GetArbitrage, GetBets, GetMarkets, GetMiddles, GetValue, PlaceBet
+from .wire.commands import (
+    AlertRuleSpec, GetArbitrage, GetBets, GetHistory, GetMarkets, GetMiddles, GetValue, PlaceBet, WebhookSpec,
+)
+
+
+RECENT_ALERTS = 50
+RECENT_DELIVERIES = 100
 
 
 def _hold_at_most(hold: float | None, limit: float) -> bool:
@@ -42,6 +51,8 @@ def _retried(original: Bet, cmd: PlaceBet) -> Bet:
 class Service:
     ledger: Ledger
     """Attached when the application starts (opening it may need the event loop)."""
+    history_store: History
+    """Attached with the ledger."""
 
     def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False,
                  max_bet_quote_age: float = 0.0) -> None:
@@ -139,6 +150,29 @@ class Service:
             return False
         return not sport or self.state.sport_of(market_id) == sport
 
+    async def history(self, q: GetHistory) -> dict[str, Any]:
+        """A market's price history, per selection and book, downsampled to ``maxPoints`` per series."""
+        hi = q.to_ms if q.to_ms is not None else now_ms()
+        lo = q.from_ms if q.from_ms is not None else max(0, hi - DEFAULT_SPAN_MS)
+        found, opening, current, steam = await self.history_store.query(q.market_id, None, q.bookmaker, lo, hi,
+                                                                        q.max_points)
+        key = self.state.markets.get(q.market_id)
+        if key is None and not (found or opening or current):
+            raise ProtocolError(NOT_FOUND, f"no market {q.market_id!r} and no history of it", "marketId")
+        highest = max((k.outcome for k in (*found, *opening, *current)), default=0)
+        names = key.outcomes if key is not None else outcome_names(q.market_id, highest)
+        if q.selection is not None:
+            if q.selection not in names:
+                raise ProtocolError(NOT_FOUND, f"{q.market_id!r} has no selection {q.selection!r}; it has "
+                                    f"{', '.join(names)}", "selection")
+            wanted = names.index(q.selection)
+            found = {k: v for k, v in found.items() if k.outcome == wanted}
+            opening = {k: v for k, v in opening.items() if k.outcome == wanted}
+            current = {k: v for k, v in current.items() if k.outcome == wanted}
+        sampled = {k: downsample(points, lo, hi, q.max_points) for k, points in found.items()}
+        body = series.reply(q.market_id, names, sampled, opening, current, [orjson.Fragment(b) for b in steam], lo, hi)
+        return {**body, "sharpBooks": list(self.state.value_config.sharp), "timestamp": now_ms()}
+
     async def identity(self, token: str | None) -> Identity | None:
         if not token:
             return None
@@ -231,6 +265,45 @@ class Service:
             "bets": [views.bet(b) for b in bets], "total": len(bets),
             "clv": {"bets": count, "average": None if mean is None else round(mean, 4)}, "timestamp": now_ms(),
         }
+
+    # -- alert rules and webhooks (a token required; each user sees only their own) -----------------
+    async def create_rule(self, who: Identity, spec: AlertRuleSpec) -> dict[str, Any]:
+        if spec.webhook is not None:
+            hook = await self.ledger.webhook(spec.webhook)
+            if hook is None or hook.user_id != who.user_id:
+                raise ProtocolError(NOT_FOUND, f"unknown webhook {spec.webhook!r}", "webhook")
+        rule = await self.ledger.add_rule(NewRule(who.user_id, spec.kind, spec.min_edge, spec.min_ev, spec.sports,
+                                                  spec.bookmakers, spec.webhook))
+        return {"rule": views.rule(rule)}
+
+    async def alerts(self, who: Identity) -> dict[str, Any]:
+        rules = await self.ledger.rules(who.user_id)
+        recent = await self.ledger.recent_alerts(who.user_id, RECENT_ALERTS)
+        return {"rules": [views.rule(r) for r in rules], "recent": [orjson.Fragment(b) for b in recent],
+                "timestamp": now_ms()}
+
+    async def delete_rule(self, who: Identity, rule_id: str) -> None:
+        if not await self.ledger.delete_rule(who.user_id, rule_id):
+            raise ProtocolError(NOT_FOUND, f"unknown alert rule {rule_id!r}", "id")
+
+    async def mute_rule(self, who: Identity, rule_id: str, until: int | None) -> dict[str, Any]:
+        rule = await self.ledger.mute_rule(who.user_id, rule_id, until)
+        if rule is None:
+            raise ProtocolError(NOT_FOUND, f"unknown alert rule {rule_id!r}", "id")
+        return {"rule": views.rule(rule)}
+
+    async def create_webhook(self, who: Identity, spec: WebhookSpec) -> dict[str, Any]:
+        return {"webhook": views.webhook(await self.ledger.add_webhook(who.user_id, spec.url, spec.secret))}
+
+    async def webhooks(self, who: Identity) -> dict[str, Any]:
+        return {"webhooks": [views.webhook(w) for w in await self.ledger.webhooks(who.user_id)]}
+
+    async def deliveries(self, who: Identity, webhook_id: str) -> dict[str, Any]:
+        hook = await self.ledger.webhook(webhook_id)
+        if hook is None or hook.user_id != who.user_id:
+            raise ProtocolError(NOT_FOUND, f"unknown webhook {webhook_id!r}", "id")
+        found = await self.ledger.deliveries(who.user_id, webhook_id, RECENT_DELIVERIES)
+        return {"deliveries": [views.delivery(d) for d in found], "total": len(found)}
 
     async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
         settled = await self.ledger.settle_event(event_id, home, away)

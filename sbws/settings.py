@@ -58,6 +58,11 @@ class Settings:
     kelly_fraction: float = 0.25
     kelly_cap: float = 5.0
     value_interval: float | None = None
+    history_days: int = 7
+    steam_move: float = 2.0
+    steam_books: int = 3
+    steam_window: float = 60.0
+    allow_private_webhooks: bool = False
     stake_rounding: float = 0.0
     max_stake: float = 10_000.0
     min_stake: float = 0.01
@@ -145,6 +150,11 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("kelly_fraction", "share of full Kelly in suggested value stakes", float, metavar="FRACTION"),
     Option("kelly_cap", "largest suggested value stake, in percent of the bankroll", float, metavar="PERCENT"),
     Option("value_interval", "seconds between value_update and middles_update pushes (default: --arbitrage-interval; 0: every engine update)", float, metavar="SECONDS"),
+    Option("history_days", "days of price history kept (whole days; pruned in the background)", int, metavar="DAYS"),
+    Option("steam_move", "steam: implied-probability points a book must move", float, metavar="POINTS"),
+    Option("steam_books", "steam: books that must move the same selection the same way", int, metavar="N"),
+    Option("steam_window", "steam: seconds within which the books must move", float, metavar="SECONDS"),
+    Option("allow_private_webhooks", "let alert webhooks reach loopback and private addresses (tests, self-hosted receivers)", _bool, flag_only=True),
     Option("stake_rounding", "round each arbitrage leg's stake to this unit (0: exact)", float, metavar="UNIT"),
     Option("max_stake", "largest stake accepted for one bet", float, metavar="AMOUNT"),
     Option("min_stake", "smallest stake accepted for one bet", float, metavar="AMOUNT"),
@@ -238,6 +248,8 @@ def validate(s: Settings) -> None:
         problems.append("--kelly-fraction must be in (0, 1] and --kelly-cap in (0, 100]")
     if s.max_ev <= s.min_ev:
         problems.append("--max-ev must be above --min-ev")
+    if s.history_days < 1 or s.steam_move <= 0 or s.steam_books < 2 or s.steam_window <= 0:
+        problems.append("--history-days must be >= 1, --steam-move > 0, --steam-books >= 2, --steam-window > 0")
     if s.heartbeat_interval <= 0:
         problems.append("--heartbeat-interval must be > 0")
     if not 0 < s.min_stake <= s.max_stake:

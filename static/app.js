@@ -1,10 +1,14 @@
 // The trader's dashboard: speaks only the public WebSocket protocol (docs/protocol.md).
+import { AlertsPanel } from "./alerts.js";
+import { lineChart } from "./chart.js";
 import { Connection } from "./connection.js";
 import { american, dateTime, el, line, money, time } from "./dom.js";
 
 const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"];
 const TYPES = ["moneyline", "spread", "total"];
 const CHART_WINDOW_MS = 5 * 60 * 1000;
+const AUTO_FOLD_EVENTS = 40;
+const HISTORY_POINTS = 300;
 
 const state = {
   markets: new Map(),
@@ -14,6 +18,8 @@ const state = {
   value: new Map(),
   middles: new Map(),
   clv: null,
+  folded: new Map(),
+  chart: null,
   books: [],
   bets: new Map(),
   wanted: { sports: new Set(SPORTS), types: new Set(TYPES), books: new Set() },
@@ -24,6 +30,7 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection({ onMessage, onState, token: sessionStorage.getItem("sbws-token") });
+const alertsPanel = new AlertsPanel(document.querySelector("section.alerts"), () => conn.token);
 
 // ---- connection ------------------------------------------------------------------
 function onState(status, delay) {
@@ -46,6 +53,7 @@ function onMessage(msg) {
       state.subscribed = null;
       subscribe();
       if (msg.authenticated) loadBets();
+      alertsPanel.load();
       break;
     case "sportsbooks":
       state.books = msg.sportsbooks;
@@ -73,6 +81,12 @@ function onMessage(msg) {
       renderBets();
       loadBets();
       break;
+    case "alert":
+      alertsPanel.received(msg.alert);
+      break;
+    case "steam":
+      if (state.chart && state.chart.market.id === msg.steam.marketId) openChart(state.chart.market);
+      break;
     case "heartbeat":
       $("clients").textContent = msg.clients;
       break;
@@ -94,6 +108,7 @@ function subscribe() {
     arbitrage: true,
     value: true,
     middles: true,
+    steam: true,
   };
   const current = state.subscribed;
   if (current) {
@@ -198,19 +213,74 @@ function eventSection(market) {
   const section = sportSection(market.sport || "Other");
   let node = section.querySelector(`div.event[data-event="${CSS.escape(market.eventId)}"]`);
   if (!node) {
-    node = el("div", { class: "event", dataset: { event: market.eventId, start: market.startTime || 0 } },
-      el("div", { class: "event-h" },
-        el("strong", { text: market.eventDescription }),
-        el("span", { text: `${market.league || ""} · ${market.startTime ? dateTime(market.startTime) : ""}` })));
+    const text = `${market.eventDescription} ${market.league || ""} ${market.sport || ""}`.toLowerCase();
+    const alt = el("button", { type: "button", class: "toggle alt-toggle", hidden: true });
+    const header = el("div", { class: "event-h" },
+      el("strong", { text: market.eventDescription }),
+      alt,
+      el("span", { text: `${market.league || ""} · ${market.startTime ? dateTime(market.startTime) : ""}` }));
+    node = el("div", { class: "event", dataset: { event: market.eventId, start: market.startTime || 0, text } }, header);
+    const id = market.eventId;
+    if (!state.folded.has(id)) state.folded.set(id, $("board").querySelectorAll("div.event").length >= AUTO_FOLD_EVENTS);
+    node.classList.toggle("folded", state.folded.get(id));
+    header.addEventListener("click", (event) => {
+      if (event.target === alt) return;
+      state.folded.set(id, !state.folded.get(id));
+      node.classList.toggle("folded", state.folded.get(id));
+    });
+    alt.addEventListener("click", () => {
+      node.classList.toggle("show-alt");
+      markAlternatives(node);
+    });
     const after = [...section.querySelectorAll("div.event")].find((e) => Number(e.dataset.start) > (market.startTime || 0));
     section.insertBefore(node, after || null);
+    applySearch();
   }
   return node;
 }
 
+// Per event, the spread and the total whose best prices are closest to even are the main lines;
+// the others are alternative lines, folded until the trader opens them.
+function markAlternatives(eventNode) {
+  const byType = new Map();
+  for (const node of eventNode.querySelectorAll(".market")) {
+    const market = state.markets.get(node.dataset.market);
+    if (!market || market.marketType === "moneyline") continue;
+    if (!byType.has(market.marketType)) byType.set(market.marketType, []);
+    byType.get(market.marketType).push({ node, market });
+  }
+  let alternatives = 0;
+  for (const entries of byType.values()) {
+    const balance = ({ market }) => {
+      const prices = market.selections.map((sel) => market.bestOdds[sel.id]?.decimal).filter(Boolean);
+      return prices.length === 2 ? Math.abs(Math.log(prices[0] / prices[1])) : Infinity;
+    };
+    const main = entries.reduce((best, e) => (balance(e) < balance(best) ? e : best), entries[0]);
+    for (const e of entries) {
+      e.node.classList.toggle("alt", e !== main);
+      if (e !== main) alternatives += 1;
+    }
+  }
+  const toggle = eventNode.querySelector(".alt-toggle");
+  toggle.hidden = alternatives === 0;
+  toggle.textContent = eventNode.classList.contains("show-alt") ? "hide alt lines" : `+${alternatives} alt lines`;
+}
+
+function applySearch() {
+  const query = $("search").value.trim().toLowerCase();
+  for (const node of $("board").querySelectorAll("div.event")) {
+    node.hidden = query !== "" && !node.dataset.text.includes(query);
+  }
+  for (const section of $("board").querySelectorAll("section[data-sport]")) {
+    section.hidden = ![...section.querySelectorAll("div.event")].some((e) => !e.hidden);
+  }
+}
+
 function renderMarket(market) {
   const books = [...new Set(market.selections.flatMap((s) => Object.keys(s.odds)))].sort();
-  const head = el("tr", {}, el("th", { text: `${market.marketType} ${line(market.line)}`.trim() }), books.map((b) => el("th", { text: b })));
+  const head = el("tr", {}, el("th", {}, `${market.marketType} ${line(market.line)}`.trim(),
+    el("button", { type: "button", class: "chart-open", text: "chart", title: "line movement",
+      dataset: { chart: market.id }, onclick: () => openChart(market) })), books.map((b) => el("th", { text: b })));
   const rows = market.selections.map((sel) => {
     const best = market.bestOdds[sel.id];
     return el("tr", {},
@@ -247,6 +317,27 @@ function renderMarket(market) {
     event.insertBefore(node, after || null);
   }
   state.marketNodes.set(market.id, node);
+  markAlternatives(node.closest(".event"));
+}
+
+// ---- line movement ------------------------------------------------------------------------------
+async function openChart(market) {
+  const reply = await conn.request("get_history", { marketId: market.id, maxPoints: HISTORY_POINTS });
+  if (reply.type !== "history") return;
+  const current = state.markets.get(market.id) || market;
+  const select = $("chart-selection");
+  const keep = state.chart && state.chart.market.id === market.id ? select.value : null;
+  state.chart = { market: current, history: reply };
+  select.replaceChildren(...current.selections.map((sel) => el("option", { value: sel.id, text: `${sel.name} ${line(sel.line)}`.trim() })));
+  if (keep) select.value = keep;
+  $("chart-title").textContent = `${current.eventDescription} · ${current.marketType} ${line(current.line)}`;
+  drawLineChart();
+}
+
+function drawLineChart() {
+  if (!state.chart) return;
+  const { history } = state.chart;
+  $("chart").replaceChildren(lineChart(history, $("chart-selection").value, history.sharpBooks || []));
 }
 
 // ---- low hold -----------------------------------------------------------------------------
@@ -467,6 +558,8 @@ function init() {
   $("calc-unit").addEventListener("change", renderOpportunities);
   $("bankroll").addEventListener("input", renderValue);
   $("max-hold").addEventListener("input", applyHoldFilter);
+  $("search").addEventListener("input", applySearch);
+  $("chart-selection").addEventListener("change", drawLineChart);
   $("slip").addEventListener("submit", placeBet);
   $("slip-cancel").addEventListener("click", () => { $("slip").hidden = true; state.slip = null; });
   $("signin").addEventListener("submit", (event) => {
@@ -481,9 +574,12 @@ function init() {
     sessionStorage.removeItem("sbws-token");
     state.bets.clear();
     renderBets();
+    alertsPanel.rules = [];
+    alertsPanel.recent = [];
     conn.reconnect(null);
   });
   setInterval(() => { renderOpportunities(); drawChart(); }, 1000);
+  setInterval(() => { if (state.chart) openChart(state.chart.market); }, 15000);
   conn.open();
 }
 

@@ -16,7 +16,8 @@ Matching rules (docs/protocol.md):
   one of them;
 * value bets (``value``) and middles (``middles``) match by the same rule,
   a value bet's one book standing for the legs; value bets also need an EV
-  of at least the socket's ``minEv``.
+  of at least the socket's ``minEv``;
+* steam (``steam``) matches by market, sport and market type alone.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def middle_matches(sub: Subscription, market_ids: Iterable[str], sport: str | No
     return bool(sub.middles) and item_matches(sub, market_ids, sport, market_type, books)
 
 
+def steam_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str) -> bool:
+    """Steam is about a market, not a bet: the sportsbooks filter does not apply."""
+    return bool(sub.steam) and item_matches(sub, (market_id,), sport, market_type, ())
+
+
 def item_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None, market_type: str,
                  leg_books: Iterable[str]) -> bool:
     leg_books = list(leg_books)
@@ -95,6 +101,7 @@ class Audience:
         self.arbitrage: set[Group] = set()
         self.value: set[Group] = set()
         self.middles: set[Group] = set()
+        self.steam: set[Group] = set()
         self.contexts: set[SocketContext] = set()
 
     def __len__(self) -> int:
@@ -135,7 +142,8 @@ class Audience:
             for index, values in self._indexes(sub):
                 for value in values:
                     index.setdefault(value, set()).add(group)
-            for flag, groups in ((sub.arbitrage, self.arbitrage), (sub.value, self.value), (sub.middles, self.middles)):
+            for flag, groups in ((sub.arbitrage, self.arbitrage), (sub.value, self.value), (sub.middles, self.middles),
+                                 (sub.steam, self.steam)):
                 if flag:
                     groups.add(group)
         group.members.add(ctx)
@@ -152,6 +160,7 @@ class Audience:
         self.arbitrage.discard(group)
         self.value.discard(group)
         self.middles.discard(group)
+        self.steam.discard(group)
         for index, values in self._indexes(group.sub):
             for value in values:
                 bucket = index[value]

@@ -21,7 +21,9 @@ import structlog
 from ..market.state import Changes, MarketState
 from ..observability.metrics import Metrics
 from ..wire import frames, views
-from .audience import Audience, Group, market_matches, middle_matches, opportunity_matches, value_matches
+from .audience import (
+    Audience, Group, market_matches, middle_matches, opportunity_matches, steam_matches, value_matches,
+)
 from .context import SocketContext
 from .outbox import TRY_AGAIN_LATER, Budget, Decision
 
@@ -132,6 +134,18 @@ class Broadcaster:
             self._push_items(self.audience.middles, self._encoded_middles(now), self._matching_middles,
                              frames.closed_ids(middles_closed), bool(middles_closed), frames.middles_update,
                              "middles_update")
+
+    def push_steam(self, events: Iterable[dict[str, Any]]) -> None:
+        """Each steam move at once to the groups it matches."""
+        state = self.state
+        for event in events:
+            key = state.markets.get(event["marketId"])
+            if key is None:
+                continue
+            frame = frames.steam(event)
+            for group in self.audience.steam:
+                if group.members and steam_matches(group.sub, key.id, state.sport_of(key.id), key.market_type):
+                    self.fan_out(group.members, frame, "steam")
 
     def _push_items(self, groups: Iterable[Group], encoded: dict[str, bytes],
                     matching: Callable[[Group], list[str]], closed: bytes, any_closed: bool,

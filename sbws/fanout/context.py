@@ -36,6 +36,7 @@ class SocketContext:
     subscribed_value: bool = False
     subscribed_middles: bool = False
     min_ev: float | None = None
+    subscribed_steam: bool = False
     market_type_filters: set[str] = field(factory=set)
     sport_filters: set[str] = field(factory=set)
     bucket: TokenBucket = field(factory=lambda: TokenBucket(10.0, 20.0))
@@ -60,6 +61,7 @@ class SocketContext:
             value=self.subscribed_value,
             middles=self.subscribed_middles,
             min_ev=self.min_ev,
+            steam=self.subscribed_steam,
         )
 
     def check_room(self, change: Subscription, max_markets: int, max_values: int) -> None:
@@ -87,6 +89,7 @@ class SocketContext:
         self.subscribed_arbitrage = _switch(self.subscribed_arbitrage, change.arbitrage, add)
         self.subscribed_value = _switch(self.subscribed_value, change.value, add)
         self.subscribed_middles = _switch(self.subscribed_middles, change.middles, add)
+        self.subscribed_steam = _switch(self.subscribed_steam, change.steam, add)
         if add and change.min_ev is not None:
             self.min_ev = change.min_ev
 

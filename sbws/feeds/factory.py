@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from engine.arbitrage import ArbConfig
 from engine.middles import MiddleConfig
-from engine.value import ValueConfig
+from engine.value import CONSENSUS, ValueConfig
 
 from ..errors import ConfigError
+from ..market.steam import SteamConfig
 from ..settings import Settings
 from .base import Feed
 
@@ -60,6 +61,11 @@ def value_config(settings: Settings) -> ValueConfig:
         max_age=settings.max_quote_age, min_ev=settings.min_ev, max_ev=settings.max_ev,
         kelly_fraction=settings.kelly_fraction, kelly_cap=settings.kelly_cap,
     )
+
+
+def steam_config(settings: Settings) -> SteamConfig:
+    sharp = () if settings.sharp == (CONSENSUS,) else settings.sharp
+    return SteamConfig(move=settings.steam_move, books=settings.steam_books, window=settings.steam_window, sharp=sharp)
 
 
 def middle_config(settings: Settings) -> MiddleConfig:

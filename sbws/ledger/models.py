@@ -79,3 +79,67 @@ class Bet:
     closing_fair_probability: float | None = None
     clv: float | None = None
     """Closing line value, percent: (closing fair probability × the bet's decimal price − 1) × 100."""
+
+
+ALERT_KINDS = ("arbitrage", "value", "middle", "steam")
+
+
+@frozen
+class Webhook:
+    id: str
+    user_id: str
+    url: str
+    secret: str
+    """Kept to sign deliveries (HMAC); never shown again after creation."""
+    created_at: int
+
+
+@frozen
+class NewRule:
+    user_id: str
+    kind: str
+    min_edge: float | None = None
+    min_ev: float | None = None
+    sports: tuple[str, ...] = ()
+    bookmakers: tuple[str, ...] = ()
+    webhook_id: str | None = None
+
+
+@frozen
+class Rule:
+    id: str
+    user_id: str
+    kind: str
+    min_edge: float | None
+    min_ev: float | None
+    sports: tuple[str, ...]
+    bookmakers: tuple[str, ...]
+    webhook_id: str | None
+    muted_until: int | None
+    created_at: int
+
+
+@frozen
+class AlertRecord:
+    id: str
+    rule_id: str
+    user_id: str
+    kind: str
+    item_id: str
+    body: bytes
+    """The whole ``alert`` object as pushed, JSON."""
+    created_at: int
+
+
+@frozen
+class Delivery:
+    id: str
+    webhook_id: str
+    delivery_id: str
+    """One per alert sent to the hook; the same across its retries (``X-Sbws-Delivery``)."""
+    alert_id: str
+    attempt: int
+    status: int | None
+    """The receiver's HTTP status; None when no answer came."""
+    error: str | None
+    at: int

@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from collections.abc import Callable, Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 
 from ..clock import now_ms
 from ..errors import LedgerError, LedgerUnavailable
-from .models import PLACED, Bet, Identity, NewBet, check_username
+from . import alerts, schema
+from .models import PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, Rule, Webhook, check_username
 from .rules import closing_line_value, outcome, payout_cents, settled_payout
-from .schema import BET_COLUMNS, CLOSING_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations
+from .schema import BET_COLUMNS, CLOSING_COLUMNS, HEALTH_PROBE, POSTGRES, SETTLE_COLUMNS, migrations, numbered
 from .tokens import check_token, inactive, new_token, split_token
 
 MIGRATIONS = migrations(POSTGRES)
@@ -242,6 +243,67 @@ class PgLedger:
         row = await self.pool.fetchrow("SELECT COUNT(clv), AVG(clv) FROM bets WHERE user_id = $1 AND clv IS NOT NULL",
                                        user_id)
         return int(row[0]), None if row[1] is None else float(row[1])
+
+    # -- alert rules, webhooks, alerts, deliveries -----------------------------------------------
+    @unavailable_on_outage
+    async def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook:
+        row = (alerts.new_id("hook"), user_id, url, secret, now_ms())
+        await self.pool.execute(numbered(schema.ADD_WEBHOOK), *row)
+        return alerts.webhook(row)
+
+    @unavailable_on_outage
+    async def webhook(self, webhook_id: str) -> Webhook | None:
+        row = await self.pool.fetchrow(numbered(schema.WEBHOOK), webhook_id)
+        return None if row is None else alerts.webhook(tuple(row.values()))
+
+    @unavailable_on_outage
+    async def webhooks(self, user_id: str) -> list[Webhook]:
+        return [alerts.webhook(tuple(r.values())) for r in await self.pool.fetch(numbered(schema.WEBHOOKS), user_id)]
+
+    @unavailable_on_outage
+    async def add_rule(self, new: NewRule) -> Rule:
+        row = alerts.rule_row(new)
+        await self.pool.execute(numbered(schema.ADD_RULE), *row)
+        return alerts.rule(row)
+
+    @unavailable_on_outage
+    async def rules(self, user_id: str | None) -> list[Rule]:
+        if user_id:
+            rows = await self.pool.fetch(numbered(schema.RULES), user_id)
+        else:
+            rows = await self.pool.fetch(schema.ALL_RULES)
+        return [alerts.rule(tuple(r.values())) for r in rows]
+
+    @unavailable_on_outage
+    async def delete_rule(self, user_id: str, rule_id: str) -> bool:
+        status: str = await self.pool.execute(numbered(schema.DELETE_RULE), rule_id, user_id)
+        return status.endswith(" 1")
+
+    @unavailable_on_outage
+    async def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(numbered(schema.MUTE_RULE), until, rule_id, user_id)
+            row = await conn.fetchrow(numbered(schema.RULE), rule_id, user_id)
+        return None if row is None else alerts.rule(tuple(row.values()))
+
+    @unavailable_on_outage
+    async def add_alerts(self, records: Sequence[AlertRecord]) -> None:
+        await self.pool.executemany(numbered(schema.ADD_ALERT),
+                                    [(a.id, a.rule_id, a.user_id, a.kind, a.item_id, a.body, a.created_at) for a in records])
+
+    @unavailable_on_outage
+    async def recent_alerts(self, user_id: str, limit: int) -> list[bytes]:
+        return [bytes(r[0]) for r in await self.pool.fetch(numbered(schema.RECENT_ALERTS), user_id, limit)]
+
+    @unavailable_on_outage
+    async def add_delivery(self, d: Delivery) -> None:
+        await self.pool.execute(numbered(schema.ADD_DELIVERY), d.id, d.webhook_id, d.delivery_id, d.alert_id, d.attempt,
+                                d.status, d.error, d.at)
+
+    @unavailable_on_outage
+    async def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]:
+        rows = await self.pool.fetch(numbered(schema.DELIVERIES), webhook_id, user_id, limit)
+        return [alerts.delivery(tuple(r.values())) for r in rows]
 
     @unavailable_on_outage
     async def active_bets_by_book(self) -> dict[str, int]:

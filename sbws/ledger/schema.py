@@ -63,6 +63,49 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE bets ADD COLUMN closing_fair_probability {real};
     ALTER TABLE bets ADD COLUMN clv {real};
     """,
+    """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at {int64} NOT NULL
+    );
+    CREATE TABLE alert_rules (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        kind TEXT NOT NULL,
+        min_edge {real},
+        min_ev {real},
+        sports TEXT NOT NULL,
+        bookmakers TEXT NOT NULL,
+        webhook_id TEXT REFERENCES webhooks(id),
+        muted_until {int64},
+        created_at {int64} NOT NULL
+    );
+    CREATE INDEX alert_rules_user ON alert_rules (user_id);
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        rule_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        body {bytes} NOT NULL,
+        created_at {int64} NOT NULL
+    );
+    CREATE INDEX alerts_user ON alerts (user_id, created_at);
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        delivery_id TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        at {int64} NOT NULL
+    );
+    CREATE INDEX deliveries_hook ON webhook_deliveries (webhook_id, at);
+    """,
 )
 
 HEALTH_PROBE = (
@@ -87,3 +130,33 @@ SETTLE_COLUMNS = "id, market_type, line, three_way, selection_id, stake_cents, p
 
 def migrations(dialect: dict[str, str]) -> tuple[str, ...]:
     return tuple(script.format(**dialect) for script in _MIGRATIONS)
+
+
+# -- alert rules, webhooks, alerts and deliveries: one statement each, ``?`` placeholders ------------
+RULE_COLUMNS = "id, user_id, kind, min_edge, min_ev, sports, bookmakers, webhook_id, muted_until, created_at"
+ADD_WEBHOOK = "INSERT INTO webhooks (id, user_id, url, secret, created_at) VALUES (?, ?, ?, ?, ?)"
+WEBHOOK = "SELECT id, user_id, url, secret, created_at FROM webhooks WHERE id = ?"
+WEBHOOKS = "SELECT id, user_id, url, secret, created_at FROM webhooks WHERE user_id = ? ORDER BY created_at"
+ADD_RULE = f"INSERT INTO alert_rules ({RULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+RULE = f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ? AND user_id = ?"
+RULES = f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE user_id = ? ORDER BY created_at, id"
+ALL_RULES = f"SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY created_at, id"
+DELETE_RULE = "DELETE FROM alert_rules WHERE id = ? AND user_id = ?"
+MUTE_RULE = "UPDATE alert_rules SET muted_until = ? WHERE id = ? AND user_id = ?"
+ADD_ALERT = "INSERT INTO alerts (id, rule_id, user_id, kind, item_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+RECENT_ALERTS = "SELECT body FROM alerts WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+ADD_DELIVERY = (
+    "INSERT INTO webhook_deliveries (id, webhook_id, delivery_id, alert_id, attempt, status, error, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DELIVERIES = (
+    "SELECT d.id, d.webhook_id, d.delivery_id, d.alert_id, d.attempt, d.status, d.error, d.at "
+    "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+    "WHERE d.webhook_id = ? AND w.user_id = ? ORDER BY d.at DESC, d.id DESC LIMIT ?"
+)
+
+
+def numbered(sql: str) -> str:
+    """PostgreSQL's ``$1, $2, …`` for the ``?`` placeholders of a statement above."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" if i < len(parts) else part for i, part in enumerate(parts, start=1))

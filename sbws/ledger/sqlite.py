@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..clock import now_ms
 from ..errors import LedgerError, LedgerUnavailable
-from .models import PLACED, Bet, Identity, NewBet, check_username
+from . import alerts, schema
+from .models import PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, Rule, Webhook, check_username
 from .rules import closing_line_value, outcome, payout_cents, settled_payout
 from .schema import BET_COLUMNS, CLOSING_COLUMNS, HEALTH_PROBE, SETTLE_COLUMNS, SQLITE, migrations
 from .tokens import check_token, inactive, new_token, split_token
@@ -248,6 +249,56 @@ class SqliteLedger:
                                  (user_id,)).fetchone()
         return int(row[0]), None if row[1] is None else float(row[1])
 
+    # -- alert rules, webhooks, alerts, deliveries -----------------------------------------------
+    def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook:
+        row = (alerts.new_id("hook"), user_id, url, secret, now_ms())
+        with self.tx() as c:
+            c.execute(schema.ADD_WEBHOOK, row)
+        return alerts.webhook(row)
+
+    def webhook(self, webhook_id: str) -> Webhook | None:
+        row = self.reads.execute(schema.WEBHOOK, (webhook_id,)).fetchone()
+        return None if row is None else alerts.webhook(row)
+
+    def webhooks(self, user_id: str) -> list[Webhook]:
+        return [alerts.webhook(r) for r in self.reads.execute(schema.WEBHOOKS, (user_id,))]
+
+    def add_rule(self, new: NewRule) -> Rule:
+        row = alerts.rule_row(new)
+        with self.tx() as c:
+            c.execute(schema.ADD_RULE, row)
+        return alerts.rule(row)
+
+    def rules(self, user_id: str | None) -> list[Rule]:
+        """One user's rules, or everyone's (``None``: the alerter's view)."""
+        rows = self.reads.execute(schema.RULES, (user_id,)) if user_id else self.reads.execute(schema.ALL_RULES)
+        return [alerts.rule(r) for r in rows]
+
+    def delete_rule(self, user_id: str, rule_id: str) -> bool:
+        with self.tx() as c:
+            return c.execute(schema.DELETE_RULE, (rule_id, user_id)).rowcount == 1
+
+    def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None:
+        with self.tx() as c:
+            c.execute(schema.MUTE_RULE, (until, rule_id, user_id))
+            row = c.execute(schema.RULE, (rule_id, user_id)).fetchone()
+        return None if row is None else alerts.rule(row)
+
+    def add_alerts(self, records: Sequence[AlertRecord]) -> None:
+        with self.tx() as c:
+            c.executemany(schema.ADD_ALERT, [(a.id, a.rule_id, a.user_id, a.kind, a.item_id, a.body, a.created_at)
+                                             for a in records])
+
+    def recent_alerts(self, user_id: str, limit: int) -> list[bytes]:
+        return [bytes(r[0]) for r in self.reads.execute(schema.RECENT_ALERTS, (user_id, limit))]
+
+    def add_delivery(self, d: Delivery) -> None:
+        with self.tx() as c:
+            c.execute(schema.ADD_DELIVERY, (d.id, d.webhook_id, d.delivery_id, d.alert_id, d.attempt, d.status, d.error, d.at))
+
+    def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]:
+        return [alerts.delivery(r) for r in self.reads.execute(schema.DELIVERIES, (webhook_id, user_id, limit))]
+
     def active_bets_by_book(self) -> dict[str, int]:
         rows = self.reads.execute("SELECT bookmaker, COUNT(*) FROM bets WHERE status = ? GROUP BY bookmaker", (PLACED,))
         return {book: count for book, count in rows}
@@ -324,6 +375,39 @@ class AsyncSqliteLedger:
 
     async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
         return await self._read(self.store.clv_summary, user_id)
+
+    async def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook:
+        return await self._run(self.store.add_webhook, user_id, url, secret)
+
+    async def webhook(self, webhook_id: str) -> Webhook | None:
+        return await self._read(self.store.webhook, webhook_id)
+
+    async def webhooks(self, user_id: str) -> list[Webhook]:
+        return await self._read(self.store.webhooks, user_id)
+
+    async def add_rule(self, new: NewRule) -> Rule:
+        return await self._run(self.store.add_rule, new)
+
+    async def rules(self, user_id: str | None) -> list[Rule]:
+        return await self._read(self.store.rules, user_id)
+
+    async def delete_rule(self, user_id: str, rule_id: str) -> bool:
+        return await self._run(self.store.delete_rule, user_id, rule_id)
+
+    async def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None:
+        return await self._run(self.store.mute_rule, user_id, rule_id, until)
+
+    async def add_alerts(self, records: Sequence[AlertRecord]) -> None:
+        await self._run(self.store.add_alerts, records)
+
+    async def recent_alerts(self, user_id: str, limit: int) -> list[bytes]:
+        return await self._read(self.store.recent_alerts, user_id, limit)
+
+    async def add_delivery(self, d: Delivery) -> None:
+        await self._run(self.store.add_delivery, d)
+
+    async def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]:
+        return await self._read(self.store.deliveries, user_id, webhook_id, limit)
 
     async def active_bets_by_book(self) -> dict[str, int]:
         return await self._read(self.store.active_bets_by_book)

@@ -24,6 +24,7 @@ from engine.odds import hold_percent
 from engine.value import ValueBet, ValueConfig, ValueScanner
 
 from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
+from .steam import Steam, SteamConfig, SteamDetector
 
 
 @define
@@ -67,6 +68,9 @@ class Changes:
     closed_value: set[str] = field(factory=set)
     value_changed: bool = False
     middles_changed: bool = False
+    moved: list[Quote] = field(factory=list)
+    """Every quote of the batch that changed a price (withdrawals included), for the price history."""
+    steam: list[Steam] = field(factory=list)
 
 
 Item = TypeVar("Item", LiveValue, LiveMiddle)
@@ -75,12 +79,14 @@ Item = TypeVar("Item", LiveValue, LiveMiddle)
 class MarketState:
     config: ArbConfig
 
-    def __init__(self, config: ArbConfig, value: ValueConfig | None = None, middles: MiddleConfig | None = None) -> None:
+    def __init__(self, config: ArbConfig, value: ValueConfig | None = None, middles: MiddleConfig | None = None,
+                 steam: SteamConfig | None = None) -> None:
         self._revisions = itertools.count(1)
         self.active_bets: dict[str, int] = {}
         """Open bets per sportsbook; the ledger's numbers, so a market reset keeps them."""
         self.value_config = value or ValueConfig()
         self.middle_config = middles or MiddleConfig()
+        self.steam_config = steam or SteamConfig(sharp=self.value_config.sharp)
         self.clear(config)
 
     def clear(self, config: ArbConfig | None = None) -> None:
@@ -89,6 +95,7 @@ class MarketState:
         self.board = QuoteBoard()
         self.scanner = Scanner(self.board, config)
         self.value_scanner = ValueScanner(self.board, self.value_config)
+        self.steam = SteamDetector(self.steam_config)
         self.config = config
         self.value: dict[str, LiveValue] = {}
         self.middles: dict[str, LiveMiddle] = {}
@@ -123,7 +130,8 @@ class MarketState:
             self.revision[key.id] = next(self._revisions)
             self.event_markets.setdefault(key.event_id, set()).add(key.id)
             self.board.add_market(key)
-        touched = set(self.board.update(batch.quotes).tolist())
+        touched = set(self.board.update(batch.quotes, changes.moved).tolist())
+        changes.steam = self.steam.feed(changes.moved)
         for market_id in batch.closed:
             idx = self.board.close_market(market_id)
             if idx is not None:
@@ -156,6 +164,7 @@ class MarketState:
     def _forget_event(self, event_id: str, now: float, changes: Changes) -> None:
         """A finished event leaves the board; bets keep what settlement needs."""
         self.events.pop(event_id, None)
+        self.steam.forget(self.event_markets.get(event_id, ()))
         for market_id in self.event_markets.pop(event_id, ()):
             self.board.remove_market(market_id)
             self.markets.pop(market_id, None)

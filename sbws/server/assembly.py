@@ -15,11 +15,14 @@ from decimal import Decimal
 import structlog
 from aiohttp import WSCloseCode, web
 
+from ..alerts.alerter import Alerter
+from ..alerts.webhooks import Deliverer
 from ..cluster.factory import make_broker
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.outbox import Budget
 from ..feeds.base import Feed
-from ..feeds.factory import arb_config, make_feed, middle_config, value_config
+from ..feeds.factory import arb_config, make_feed, middle_config, steam_config, value_config
+from ..history.factory import open_history
 from ..ledger.factory import open_ledger
 from ..market.state import MarketState
 from ..node import Node
@@ -45,7 +48,7 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
     app[READY] = {"ready": False}
-    state = MarketState(arb_config(settings), value_config(settings), middle_config(settings))
+    state = MarketState(arb_config(settings), value_config(settings), middle_config(settings), steam_config(settings))
     fragments = MarketFragments(state)
     service = app[SERVICE] = Service(state, fragments, settings.live_betting, settings.max_bet_quote_age)
     first = feed or make_feed(settings)
@@ -71,6 +74,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await node.broker.check()  # before the ledger: a broker that cannot work creates nothing
     ledger = app[LEDGER] = await open_ledger(settings.db)
     app[SERVICE].ledger = ledger
+    history = app[SERVICE].history_store = node.history = await open_history(settings.db, settings.history_days)
+    deliverer = Deliverer(ledger, settings.allow_private_webhooks)
+    deliverer.start()
+    node.alerter = Alerter(node.state, ledger, deliverer, node.publish_to_user)
     await node.refresh_active_bets()
     if settings.record:
         node.recorder = open(settings.record, "ab")
@@ -84,6 +91,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await node.stop()
     if node.recorder is not None:
         node.recorder.close()
+    await deliverer.stop()
+    await history.close()
     await ledger.close()
     log.info("stopped")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
@@ -20,7 +21,7 @@ from ..wire.documents import rendered
 from ..wire.limits import Limits
 from .auth import request_token
 from .errors import json_response
-from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE
+from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS
 
 log = structlog.get_logger("sbws.http")
 
@@ -59,6 +60,12 @@ async def middles(request: web.Request) -> web.Response:
     return json_response(request.app[SERVICE].middles(q))
 
 
+async def history(request: web.Request) -> web.Response:
+    query = commands.query_payload(request.query, ("from", "to", "maxPoints"))
+    q = commands.parse_get_history(query, request.match_info["market_id"])
+    return json_response(await request.app[SERVICE].history(q))
+
+
 async def _who(request: web.Request) -> Identity:
     identity = await request.app[SERVICE].identity(request_token(request))
     if identity is None:
@@ -66,15 +73,19 @@ async def _who(request: web.Request) -> Identity:
     return identity
 
 
-async def place_bet(request: web.Request) -> web.Response:
-    who = await _who(request)
-    raw = await request.read()
+async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        payload = orjson.loads(raw)
+        payload = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         raise ProtocolError(BAD_REQUEST, "invalid JSON") from None
     if not isinstance(payload, dict):
         raise ProtocolError(BAD_REQUEST, "body must be a JSON object")
+    return payload
+
+
+async def place_bet(request: web.Request) -> web.Response:
+    who = await _who(request)
+    payload = await _body(request)
     cmd = commands.parse_place_bet(payload, request.app[LIMITS].min_stake, request.app[LIMITS].max_stake)
     bet, duplicate = await request.app[SERVICE].place_bet(who, cmd)
     if not duplicate:
@@ -87,6 +98,54 @@ async def get_bets(request: web.Request) -> web.Response:
     who = await _who(request)
     q = commands.parse_get_bets(commands.query_payload(request.query, ("limit", "from", "to")))
     return json_response(await request.app[SERVICE].bets(who, q))
+
+
+async def _rules_changed(request: web.Request) -> None:
+    """The leader reads rules every few seconds; this node reads them now."""
+    alerter = request.app[NODE].alerter
+    if alerter is not None:
+        await alerter.reload()
+
+
+async def create_rule(request: web.Request) -> web.Response:
+    who = await _who(request)
+    body = await request.app[SERVICE].create_rule(who, commands.parse_alert_rule(await _body(request)))
+    await _rules_changed(request)
+    return json_response(body, 201)
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    return json_response(await request.app[SERVICE].alerts(await _who(request)))
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    who = await _who(request)
+    await request.app[SERVICE].delete_rule(who, request.match_info["rule_id"])
+    await _rules_changed(request)
+    return web.Response(status=204)
+
+
+async def mute_rule(request: web.Request) -> web.Response:
+    who = await _who(request)
+    until = commands.parse_muted_until(await _body(request))
+    body = await request.app[SERVICE].mute_rule(who, request.match_info["rule_id"], until)
+    await _rules_changed(request)
+    return json_response(body)
+
+
+async def create_webhook(request: web.Request) -> web.Response:
+    who = await _who(request)
+    spec = commands.parse_webhook(await _body(request), request.app[SETTINGS].allow_private_webhooks)
+    return json_response(await request.app[SERVICE].create_webhook(who, spec), 201)
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    return json_response(await request.app[SERVICE].webhooks(await _who(request)))
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    who = await _who(request)
+    return json_response(await request.app[SERVICE].deliveries(who, request.match_info["webhook_id"]))
 
 
 async def livez(request: web.Request) -> web.Response:
@@ -132,11 +191,19 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sportsbooks", sportsbooks)
     app.router.add_get("/api/markets", markets)
     app.router.add_get("/api/markets/{market_id}", market)
+    app.router.add_get("/api/markets/{market_id}/history", history)
     app.router.add_get("/api/arbitrage", arbitrage)
     app.router.add_get("/api/value", value)
     app.router.add_get("/api/middles", middles)
     app.router.add_post("/api/bets", place_bet)
     app.router.add_get("/api/bets", get_bets)
+    app.router.add_post("/api/alerts", create_rule)
+    app.router.add_get("/api/alerts", list_alerts)
+    app.router.add_delete("/api/alerts/{rule_id}", delete_rule)
+    app.router.add_patch("/api/alerts/{rule_id}", mute_rule)
+    app.router.add_post("/api/webhooks", create_webhook)
+    app.router.add_get("/api/webhooks", list_webhooks)
+    app.router.add_get("/api/webhooks/{webhook_id}/deliveries", deliveries)
     app.router.add_get("/api/openapi.json", _document("openapi.json", app[LIMITS]))
     app.router.add_get("/asyncapi.json", _document("asyncapi.json", app[LIMITS]))
     app.router.add_get("/livez", livez)

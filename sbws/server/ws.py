@@ -22,7 +22,7 @@ from ..ledger.models import Identity
 from ..observability.logs import Throttle
 from ..wire import commands, frames, views
 from ..wire.commands import (
-    Command, GetArbitrage, GetBets, GetMarkets, GetMiddles, GetValue, Ping, PlaceBet, Subscribe, Unsubscribe,
+    Command, GetArbitrage, GetBets, GetHistory, GetMarkets, GetMiddles, GetValue, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
@@ -208,6 +208,8 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         return {"type": "value_update", **service.value(cmd)}
     if isinstance(cmd, GetMiddles):
         return {"type": "middles_update", **service.middles(cmd)}
+    if isinstance(cmd, GetHistory):
+        return {"type": "history", **await service.history(cmd)}
     if isinstance(cmd, PlaceBet):
         bet, duplicate = await service.place_bet(ctx.identity, cmd)
         if not duplicate:

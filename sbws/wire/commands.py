@@ -7,30 +7,37 @@ REST API both go through here, so a rule exists once.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from attrs import frozen
 
-from engine.markets import MARKET_TYPES
+from engine.markets import AWAY, DRAW, HOME, MARKET_TYPES, OVER, UNDER
 from engine.odds import american_to_fraction
 
 from ..errors import BAD_REQUEST, ProtocolError, bad
-from ..ledger.models import BET_STATUSES
+from ..ledger.models import ALERT_KINDS, BET_STATUSES
+from ..history.series import DEFAULT_POINTS
 from .limits import (
     MAX_BANKROLL,
     MAX_BETS,
     MAX_CLIENT_REF,
     MAX_DECIMAL_PRICE,
     MAX_EV,
+    MAX_HISTORY_POINTS,
     MAX_ID_LENGTH,
     MAX_LIST,
     MAX_MARKETS,
     MAX_NOTES,
+    MAX_SECRET,
+    MAX_URL,
+    MIN_SECRET,
     Limits,
 )
 
@@ -47,6 +54,7 @@ class Subscription:
     middles: bool | None = None
     min_ev: float | None = None
     """Value pushes only at or above this EV (percent); the server's --min-ev when unset."""
+    steam: bool | None = None
 
 
 @frozen
@@ -98,6 +106,32 @@ class GetMiddles:
 
 
 @frozen
+class GetHistory:
+    market_id: str
+    selection: str | None = None
+    bookmaker: str | None = None
+    from_ms: int | None = None
+    to_ms: int | None = None
+    max_points: int = DEFAULT_POINTS
+
+
+@frozen
+class AlertRuleSpec:
+    kind: str
+    min_edge: float | None = None
+    min_ev: float | None = None
+    sports: tuple[str, ...] = ()
+    bookmakers: tuple[str, ...] = ()
+    webhook: str | None = None
+
+
+@frozen
+class WebhookSpec:
+    url: str
+    secret: str
+
+
+@frozen
 class PlaceBet:
     market_id: str
     selection_id: str
@@ -127,7 +161,8 @@ class Ping:
     pass
 
 
-Command = Subscribe | Unsubscribe | GetMarkets | GetArbitrage | GetValue | GetMiddles | PlaceBet | GetBets | Ping
+Command = (Subscribe | Unsubscribe | GetMarkets | GetArbitrage | GetValue | GetMiddles | GetHistory | PlaceBet | GetBets
+           | Ping)
 
 
 @frozen
@@ -151,11 +186,11 @@ def _str(payload: Mapping[str, Any], name: str, *, max_len: int = MAX_ID_LENGTH)
     return None if value is None else _text(name, value, max_len)
 
 
-def _required_str(payload: Mapping[str, Any], name: str) -> str:
+def _required_str(payload: Mapping[str, Any], name: str, max_len: int = MAX_ID_LENGTH) -> str:
     value = payload.get(name)
     if value is None:
         raise bad(name, "is required")
-    text = _text(name, value, MAX_ID_LENGTH)
+    text = _text(name, value, max_len)
     if not text:
         raise bad(name, "must not be empty")
     return text
@@ -292,6 +327,7 @@ def _subscription(p: Mapping[str, Any]) -> Subscription:
         value=_flag(p, "value"),
         middles=_flag(p, "middles"),
         min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
+        steam=_flag(p, "steam"),
     )
 
 
@@ -341,6 +377,97 @@ def parse_get_middles(p: Mapping[str, Any]) -> GetMiddles:
     )
 
 
+SELECTIONS = (HOME, AWAY, DRAW, OVER, UNDER)
+
+
+def parse_get_history(p: Mapping[str, Any], market_id: str | None = None) -> GetHistory:
+    """``market_id`` comes from the REST path; over the WebSocket it is the payload's ``marketId``."""
+    market = market_id if market_id is not None else _required_str(p, "marketId")
+    selection = _str(p, "selection")
+    if selection is not None and selection not in SELECTIONS:
+        raise bad("selection", f"must be one of {', '.join(SELECTIONS)}")
+    from_ms = _int(p, "from", None, 0, 2**53)
+    to_ms = _int(p, "to", None, 0, 2**53)
+    return GetHistory(
+        market_id=market,
+        selection=selection,
+        bookmaker=_str(p, "bookmaker"),
+        from_ms=from_ms,
+        to_ms=to_ms,
+        max_points=_int(p, "maxPoints", DEFAULT_POINTS, 1, MAX_HISTORY_POINTS) or DEFAULT_POINTS,
+    )
+
+
+def parse_alert_rule(p: Mapping[str, Any]) -> AlertRuleSpec:
+    kind = _required_str(p, "kind")
+    if kind not in ALERT_KINDS:
+        raise bad("kind", f"must be one of {', '.join(ALERT_KINDS)}")
+    min_edge = None if p.get("minEdge") is None else _number(p, "minEdge", 0.0)
+    min_ev = _optional_number(p, "minEv", -100.0, MAX_EV)
+    if min_edge is not None and kind != "arbitrage":
+        raise bad("minEdge", "applies to arbitrage rules only")
+    if min_ev is not None and kind not in ("value", "middle"):
+        raise bad("minEv", "applies to value and middle rules only")
+    return AlertRuleSpec(kind, min_edge, min_ev, tuple(sorted(_set(p, "sports"))), tuple(sorted(_set(p, "bookmakers"))),
+                         _str(p, "webhook"))
+
+
+def parse_muted_until(p: Mapping[str, Any]) -> int | None:
+    """``{"mutedUntil": ms}`` mutes until then; ``null`` unmutes.  The field must be present."""
+    if "mutedUntil" not in p:
+        raise bad("mutedUntil", "is required (epoch milliseconds, or null to unmute)")
+    return _int(p, "mutedUntil", None, 0, 2**53)
+
+
+def parse_webhook(p: Mapping[str, Any], allow_private: bool) -> WebhookSpec:
+    url = _required_str(p, "url", MAX_URL)
+    secret = _required_str(p, "secret", MAX_SECRET)
+    if len(secret) < MIN_SECRET:
+        raise bad("secret", f"must be at least {MIN_SECRET} characters")
+    return WebhookSpec(check_webhook_url(url, allow_private), secret)
+
+
+LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+def address_allowed(address: str, allow_private: bool) -> bool:
+    """A public unicast address, or anything when private targets are allowed."""
+    if allow_private:
+        return True
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+                or ip.is_unspecified)
+
+
+def check_webhook_url(url: str, allow_private: bool) -> str:
+    """http(s) with a host and no credentials; a loopback or private address only when allowed.
+
+    Host names are checked again at every delivery, against what they resolve to then.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        raise bad("url", "is not a valid URL (its host or port)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad("url", "must be an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        raise bad("url", "must not carry credentials; sign with the secret instead")
+    host = parts.hostname.rstrip(".").lower()
+    literal = True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        literal = False
+    if not allow_private and (host in LOCAL_NAMES or host.endswith(".localhost")
+                              or (literal and not address_allowed(host, False))):
+        raise bad("url", "loopback and private addresses are refused (the server allows them with --allow-private-webhooks)")
+    return url
+
+
 def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal) -> PlaceBet:
     market_id = _required_str(p, "marketId")
     selection_id = _required_str(p, "selectionId")
@@ -374,8 +501,8 @@ def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     )
 
 
-KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "get_value", "get_middles", "place_bet",
-               "get_bets", "ping")
+KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "get_value", "get_middles", "get_history",
+               "place_bet", "get_bets", "ping")
 
 
 def parse_message(data: str | bytes, limits: Limits) -> Envelope:
@@ -422,6 +549,8 @@ def parse_command(kind: str, payload: Mapping[str, Any], limits: Limits) -> Comm
         return parse_get_value(payload)
     if kind == "get_middles":
         return parse_get_middles(payload)
+    if kind == "get_history":
+        return parse_get_history(payload)
     if kind == "place_bet":
         return parse_place_bet(payload, limits.min_stake, limits.max_stake)
     if kind == "get_bets":

@@ -20,8 +20,10 @@ import orjson
 
 from engine.markets import MARKET_TYPES, SPREAD, TOTAL
 
-from ..ledger.models import BET_STATUSES
+from ..history.series import DEFAULT_POINTS
+from ..ledger.models import ALERT_KINDS, BET_STATUSES
 from . import limits as bounds
+from .commands import SELECTIONS
 from .limits import Limits
 
 Schema = dict[str, Any]
@@ -29,6 +31,9 @@ MESSAGE_ID: Schema = {"type": ["string", "integer"], "maxLength": bounds.MAX_ID_
 """A client's message id: a string up to 128 characters, or an integer JSON parsers keep exact (64 bits)."""
 MAX_EPOCH_MS = 2**53
 MAX_AMERICAN = 1_000_000
+PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+WEBHOOK_URL = rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#][!-~]*)?$"
+"""http(s), a host, an optional port: what a webhook URL must look like (private hosts are a server setting)."""
 MIDDLE_TYPES = (SPREAD, TOTAL)
 """Middles exist on spreads and totals only."""
 
@@ -79,6 +84,16 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "middles": lambda r, op: {"type": "boolean"},
         "minEv": lambda r, op: {"type": "number", "minimum": -100, "maximum": bounds.MAX_EV},
         "bankroll": lambda r, op: {"type": "number", "minimum": 0.01, "maximum": bounds.MAX_BANKROLL},
+        "steam": lambda r, op: {"type": "boolean"},
+        "selection": lambda r, op: {"type": "string", "enum": list(SELECTIONS)},
+        "maxPoints": lambda r, op: {"type": "integer", "minimum": 1, "maximum": bounds.MAX_HISTORY_POINTS,
+                                    "default": DEFAULT_POINTS},
+        "kind": lambda r, op: {"type": "string", "enum": list(ALERT_KINDS)},
+        "bookmakers": lambda r, op: _ids(),
+        "webhook": lambda r, op: _id(r),
+        "mutedUntil": lambda r, op: {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_EPOCH_MS},
+        "url": lambda r, op: {"type": "string", "maxLength": bounds.MAX_URL, "pattern": WEBHOOK_URL},
+        "secret": lambda r, op: {"type": "string", "minLength": bounds.MIN_SECRET, "maxLength": bounds.MAX_SECRET},
     }
 
 
@@ -116,7 +131,19 @@ def render_openapi(doc: Schema, limits: Limits) -> Schema:
                     param["schema"] = _merge(param.get("schema", {}), rules[param["name"]](bool(param.get("required")), name))
     _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "placeBet")
     _exactly_one_price(out["components"]["schemas"]["PlaceBet"])
+    for name in ("NewAlertRule", "MuteAlertRule", "NewWebhook"):
+        _apply_object(out["components"]["schemas"][name], rules, name)
+    _limits_by_kind(out["components"]["schemas"]["NewAlertRule"])
     return out
+
+
+def _limits_by_kind(rule: Schema) -> None:
+    """``minEdge`` belongs to arbitrage rules, ``minEv`` to value and middle rules, neither to steam."""
+    rule["oneOf"] = [
+        {"properties": {"kind": {"const": "arbitrage"}, "minEv": {"type": "null"}}},
+        {"properties": {"kind": {"enum": ["value", "middle"]}, "minEdge": {"type": "null"}}},
+        {"properties": {"kind": {"const": "steam"}, "minEdge": {"type": "null"}, "minEv": {"type": "null"}}},
+    ]
 
 
 def _exactly_one_price(place_bet: Schema) -> None:
@@ -142,7 +169,8 @@ def render_asyncapi(doc: Schema, limits: Limits) -> Schema:
             payload = envelope.get("payload")
             if payload is not None and "properties" in payload:
                 _apply_object(payload, rules, name)
-                payload["type"] = ["object", "null"]  # a null payload is an empty one
+                if not payload.get("required"):
+                    payload["type"] = ["object", "null"]  # a null payload is an empty one
     _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "place_bet")
     _exactly_one_price(out["components"]["schemas"]["PlaceBet"])
     return out

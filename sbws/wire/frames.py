@@ -63,6 +63,10 @@ def middles_update(items: Collection[bytes], closed: bytes = b"[]") -> bytes:
     return splice(b"middles_update", b"middles", items, extra)
 
 
+def steam(event: Mapping[str, Any]) -> bytes:
+    return encode({"type": "steam", "steam": event, "timestamp": now_ms()})
+
+
 def sportsbooks(state: MarketState) -> bytes:
     books = views.sportsbooks(state)
     return encode({"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()})

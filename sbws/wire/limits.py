@@ -17,6 +17,12 @@ MAX_DECIMAL_PRICE = Decimal(10001)
 """Decimal odds of American +1,000,000, the largest price accepted."""
 MAX_EV = 1000.0
 """The largest ``minEv`` filter (percent) a request may give."""
+MAX_HISTORY_POINTS = 10_000
+"""The most points per series one history answer may ask for."""
+MAX_URL = 2048
+MIN_SECRET = 16
+MAX_SECRET = 256
+"""Webhook secrets: long enough to be a key, short enough to be one."""
 MAX_BANKROLL = 1e12
 """The largest bankroll a value request may size stakes for."""
 

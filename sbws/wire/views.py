@@ -16,9 +16,11 @@ from engine.markets import outcome_line
 from engine.odds import decimal_to_american
 
 from ..clock import ms
-from ..ledger.models import Bet
+from ..ledger.models import Bet, Delivery, Rule, Webhook
 from ..ledger.rules import bet_price, from_cents
+from ..history.series import outcome_names
 from ..market.state import LiveMiddle, LiveOpportunity, LiveValue, MarketState
+from ..market.steam import Steam
 from .commands import Subscription
 
 
@@ -208,6 +210,32 @@ def middle(state: MarketState, live: LiveMiddle, now: float) -> dict[str, Any]:
     }
 
 
+def steam(state: MarketState, event: Steam) -> dict[str, Any]:
+    """A steam move as pushed and as kept in the history (the market may be gone when it is read back)."""
+    key = state.markets.get(event.market_id)
+    outcomes = key.outcomes if key else outcome_names(event.market_id, event.outcome)
+    selection = outcomes[event.outcome] if event.outcome < len(outcomes) else str(event.outcome)
+    fields = _event_fields(state, event.market_id) if key else {"eventId": event.market_id.split(":")[0]}
+    return {
+        "id": event.id,
+        "marketId": event.market_id,
+        **fields,
+        "line": outcome_line(key.market_type, key.line, selection) if key else None,
+        "selection": selection,
+        "selectionName": selection_name(state, event.market_id, selection) if key else selection,
+        "direction": event.direction,
+        "move": round(event.move, 3),
+        "books": [
+            {"bookmaker": m.book, "fromProbability": round(m.before, 6), "toProbability": round(m.after, 6),
+             "from": _american(1.0 / m.before), "to": _american(1.0 / m.after), "at": ms(m.at)}
+            for m in event.moves
+        ],
+        "sharpFirst": event.sharp_first,
+        "firstBook": event.moves[0].book,
+        "detectedAt": ms(event.detected_at),
+    }
+
+
 def sportsbooks(state: MarketState) -> list[dict[str, Any]]:
     available = state.available_markets()
     out = []
@@ -255,8 +283,25 @@ def bet(b: Bet) -> dict[str, Any]:
     }
 
 
+def rule(r: Rule) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "minEdge": r.min_edge, "minEv": r.min_ev, "sports": list(r.sports),
+            "bookmakers": list(r.bookmakers), "webhook": r.webhook_id, "mutedUntil": r.muted_until,
+            "createdAt": r.created_at}
+
+
+def webhook(w: Webhook) -> dict[str, Any]:
+    """Never the secret: it was the caller's to keep."""
+    return {"id": w.id, "url": w.url, "createdAt": w.created_at}
+
+
+def delivery(d: Delivery) -> dict[str, Any]:
+    return {"id": d.id, "deliveryId": d.delivery_id, "alertId": d.alert_id, "attempt": d.attempt,
+            "status": d.status, "error": d.error, "at": d.at}
+
+
 def subscriptions(sub: Subscription) -> dict[str, Any]:
-    """The design document's five fields; the value fields only once the socket used them, so seed clients see no change."""
+    """The design document's five fields; the value and steam fields only once the socket used them, so seed
+    clients see no change."""
     out: dict[str, Any] = {
         "sportsbooks": sorted(sub.sportsbooks),
         "markets": sorted(sub.markets),
@@ -266,6 +311,8 @@ def subscriptions(sub: Subscription) -> dict[str, Any]:
     }
     if sub.value or sub.middles or sub.min_ev is not None:
         out.update(value=bool(sub.value), middles=bool(sub.middles), minEv=sub.min_ev)
+    if sub.steam:
+        out["steam"] = True
     return out
 
 

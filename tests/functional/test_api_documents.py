@@ -170,6 +170,7 @@ def mutations() -> list[tuple[str, str, Any]]:
 
 
 BASE_PAYLOADS = {
+    "get_history": {"marketId": "sim-1:moneyline"},
     "place_bet": {"marketId": "sim-1:moneyline", "selectionId": "home", "bookmaker": "pinnacle", "stake": 10, "odds": -110},
 }
 

@@ -292,3 +292,110 @@ async def _text_is_number(locator):
     except ValueError:
         return False
     return True
+
+
+async def test_line_movement_chart_draws_real_history(server, page):
+    from engine.board import Quote
+    from sbws.market.records import Batch
+    from sbws.server.keys import NODE
+
+    await page.goto(server.url)
+    await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
+    feed = server.app[NODE].feed
+    ts = time.time()
+    feed.push(Batch(ts, [], [], [Quote("lal-bos:moneyline", 0, "pinnacle", 1.55, ts),
+                                 Quote("lal-bos:moneyline", 0, "draftkings", 1.50, ts + 0.5)], (), (), ()))
+    await wait_until(lambda: _history_has(server, "lal-bos:moneyline", 2))
+    await page.click('button.chart-open[data-chart="lal-bos:moneyline"]')
+    sharp = page.locator('#chart path.series.sharp[data-book="pinnacle"]')
+    await sharp.wait_for()
+    assert await page.locator("#chart path.series").count() == 2  # the two books quoting home
+    d = await sharp.get_attribute("d")
+    assert d.startswith("M") and " V" in d  # pinnacle's step: 1.60 then 1.55
+    assert "Celtics" in await page.text_content("#chart-title") or "Lakers" in await page.text_content("#chart-title")
+    await page.select_option("#chart-selection", "away")
+    await wait_until(lambda: _count(page, "#chart path.series", 2))
+    assert page.errors == []
+
+
+async def _history_has(server, market_id, points):
+    from sbws.server.keys import NODE
+
+    await server.app[NODE].history.flush()
+    found = (await server.app[NODE].history.query(market_id, None, None, 0, int(time.time() * 1000) + 10_000))[0]
+    return sum(len(p) for p in found.values()) >= points + 4
+
+
+async def _count(page, selector, n):
+    return await page.locator(selector).count() == n
+
+
+async def test_board_with_200_events_search_fold_and_alternative_lines(tmp_path, page):
+    from engine.board import Quote
+    from engine.markets import MONEYLINE, SPREAD, MarketKey
+    from sbws.market.records import Batch, EventInfo
+
+    ts = time.time()
+    events, markets, quotes = [], [], []
+    for i in range(200):
+        event = f"e{i}"
+        events.append(EventInfo(event, "NBA", "NBA", f"Home{i}", f"Away{i}", int((ts + 3600 + i) * 1000)))
+        markets.append(MarketKey(event, MONEYLINE))
+        quotes += [Quote(f"{event}:moneyline", 0, "a", 1.9, ts), Quote(f"{event}:moneyline", 1, "a", 1.9, ts)]
+        for line, home in ((-2.5, 1.80), (-3.5, 1.95), (-4.5, 2.10)):  # -3.5 is the even (main) line
+            key = MarketKey(event, SPREAD, line)
+            markets.append(key)
+            quotes += [Quote(key.id, 0, "a", home, ts), Quote(key.id, 1, "a", round(1 / (1.04 - 1 / home), 2), ts)]
+    port = free_port()
+    runner = web.AppRunner(make_app(fast_settings(tmp_path), ScriptedFeed([Batch(ts, events, markets, quotes)])))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await wait_until(lambda: _count(page, "#board div.event", 200), timeout=20)
+        first = page.locator('div.event[data-event="e0"]')
+        assert not await first.evaluate("n => n.classList.contains('folded')")
+        main = first.locator('div.market[data-market="e0:spread:-3.5"]')
+        alt = first.locator('div.market[data-market="e0:spread:-2.5"]')
+        assert await main.is_visible() and not await alt.is_visible()
+        await first.locator(".alt-toggle").click()
+        assert await alt.is_visible()
+        assert await page.locator('div.event.folded').count() == 200 - 40  # past 40 events they start folded
+        height = await page.evaluate("document.getElementById('board').scrollHeight")
+        assert height < 20_000, height
+        await page.fill("#search", "home123")
+        await wait_until(lambda: _count(page, "#board div.event:not([hidden])", 1))
+        only = page.locator("#board div.event:not([hidden])")
+        assert await only.get_attribute("data-event") == "e123"
+        await only.locator(".event-h strong").click()  # unfold it
+        assert await only.locator('div.market[data-market="e123:moneyline"]').is_visible()
+        await page.fill("#search", "")
+        await wait_until(lambda: _count(page, "#board div.event:not([hidden])", 200))
+        assert page.errors == []
+    finally:
+        await runner.cleanup()
+
+
+async def test_alerts_panel_creates_mutes_and_deletes_rules(server, page):
+    token = make_user(server.settings.db, "ava")
+    await page.goto(server.url)
+    await page.fill("#token", token)
+    await page.click("#signin button[type=submit]")
+    await page.wait_for_selector("#who:has-text('signed in as ava')")
+    form = page.locator("section.alerts form")
+    await form.wait_for()
+    await form.locator("select[name=kind]").select_option("arbitrage")
+    await form.locator("input[name=minimum]").fill("1")
+    await form.locator("input[name=sports]").fill("NBA")
+    await form.locator("button[type=submit]").click()
+    rule = page.locator("section.alerts .rules li.rule")
+    await rule.wait_for()
+    assert "arbitrage" in await rule.text_content() and "edge ≥ 1%" in await rule.text_content()
+    recent = page.locator("section.alerts .recent li")
+    await recent.first.wait_for(timeout=10_000)  # the opening batch's NBA arbitrage alerts at once
+    assert "arbitrage" in await recent.first.text_content()
+    await rule.locator("button.mute").click()
+    await page.wait_for_selector("section.alerts .rules li.rule.muted")
+    await page.locator("section.alerts .rules li.rule button.delete").click()
+    await wait_until(lambda: _count(page, "section.alerts .rules li.rule", 0))
+    assert page.errors == []

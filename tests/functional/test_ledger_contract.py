@@ -139,3 +139,30 @@ async def test_closing_line_value(ledger):
     assert count == 2 and mean == pytest.approx(((0.52 * 2.10 - 1) + (0.48 * 1.91 - 1)) * 50)
     [unchanged] = await ledger.get_bets(user_id, None, None, "other:moneyline", None, None, 10)
     assert unchanged.id == other.id and unchanged.clv is None
+
+
+async def test_alert_rules_webhooks_and_deliveries(ledger):
+    from sbws.ledger.models import AlertRecord, Delivery, NewRule
+
+    alice, bob = await ledger.add_user("alice"), await ledger.add_user("bob")
+    hook = await ledger.add_webhook(alice, "https://hooks.example.com/x", "a-long-enough-secret")
+    assert await ledger.webhook(hook.id) == hook and await ledger.webhooks(bob) == []
+    rule = await ledger.add_rule(NewRule(alice, "arbitrage", 1.5, None, ("NBA",), ("a", "b"), hook.id))
+    other = await ledger.add_rule(NewRule(bob, "steam"))
+    assert (rule.kind, rule.min_edge, rule.sports, rule.bookmakers, rule.webhook_id, rule.muted_until) == (
+        "arbitrage", 1.5, ("NBA",), ("a", "b"), hook.id, None)
+    assert await ledger.rules(alice) == [rule] and {r.id for r in await ledger.rules(None)} == {rule.id, other.id}
+    assert await ledger.mute_rule(bob, rule.id, 99) is None  # not bob's
+    muted = await ledger.mute_rule(alice, rule.id, 99)
+    assert muted is not None and muted.muted_until == 99
+    assert (await ledger.mute_rule(alice, rule.id, None)).muted_until is None
+    await ledger.add_alerts([AlertRecord("alr_1", rule.id, alice, "arbitrage", "arb_1", b'{"id":"alr_1"}', 5),
+                             AlertRecord("alr_2", rule.id, alice, "arbitrage", "arb_2", b'{"id":"alr_2"}', 6)])
+    assert await ledger.recent_alerts(alice, 10) == [b'{"id":"alr_2"}', b'{"id":"alr_1"}']
+    assert await ledger.recent_alerts(bob, 10) == []
+    for attempt, status in ((1, 500), (2, 200)):
+        await ledger.add_delivery(Delivery(f"att_{attempt}", hook.id, "dlv_1", "alr_1", attempt, status, None, attempt))
+    assert [(d.attempt, d.status) for d in await ledger.deliveries(alice, hook.id, 10)] == [(2, 200), (1, 500)]
+    assert await ledger.deliveries(bob, hook.id, 10) == []
+    assert not await ledger.delete_rule(bob, rule.id)
+    assert await ledger.delete_rule(alice, rule.id) and await ledger.rules(alice) == []

@@ -49,8 +49,9 @@ def smoke(command: list[str], workdir: Path, env: dict[str, str]) -> None:
     with server:
         asyncio.run(_exercise(server.url, token))
         assert server.terminate() == 0
-    # Nothing but the ledger it was told to use.
-    assert {p.name for p in workdir.iterdir()} <= {"ledger.db", "ledger.db-wal", "ledger.db-shm"}
+    # Nothing but the ledger it was told to use, and the price history beside it.
+    allowed = {f"{name}{suffix}" for name in ("ledger.db", "ledger.history.db") for suffix in ("", "-wal", "-shm")}
+    assert {p.name for p in workdir.iterdir()} <= allowed
 
 
 def test_binary_runs_without_python(built, tmp_path):

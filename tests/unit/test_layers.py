@@ -21,10 +21,12 @@ LAYERS = (
     "sbws.server",
     "sbws.node",
     "sbws.service",
+    "sbws.alerts",
     "sbws.cluster",
     "sbws.fanout",
     "sbws.feeds",
     "sbws.wire",
+    "sbws.history",
     "sbws.ledger",
     "sbws.market",
     "sbws.observability",
@@ -161,3 +163,15 @@ def test_only_the_server_imports_aiohttp_web_and_only_the_adapter_its_internals(
                     internal_users.add(name)
     assert web_users and all(n.startswith("sbws.server.") for n in web_users), web_users
     assert internal_users == {"sbws.server.adapter"}
+
+
+def test_every_package_is_shipped():
+    """A package missing from setup.cfg works in the checkout and breaks the wheel and the binary."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    shipped = set(cfg["options"]["packages"].split())
+    found = {module_name(p.parent) for p in (ROOT / "sbws").rglob("__init__.py") if "static" not in p.parts}
+    found |= {"engine"}
+    assert found - shipped == set()

@@ -1,0 +1,1 @@
+"""Alert rules: matching live items against users' rules, and delivering what matches."""

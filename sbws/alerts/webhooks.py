@@ -1,0 +1,144 @@
+"""Webhook deliveries: signed POSTs with retries, off the push path.
+
+Each alert for a rule with a webhook becomes one delivery (one
+``X-Sbws-Delivery`` id) of up to ``MAX_ATTEMPTS`` attempts: a 2xx ends it, a
+5xx, 408, 429 or no answer is retried after ``BASE_DELAY`` × 2^(attempt−1)
+seconds × a random factor in [0.5, 1.5), any other status ends it.  The host
+is resolved at every attempt and refused when it points at a loopback or
+private address (unless ``--allow-private-webhooks``).  Every attempt is
+recorded in the ledger.  Deliveries run on a few worker tasks fed by a
+bounded queue, so a slow receiver delays only other deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+import socket
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+from attrs import frozen
+
+from ..clock import now_ms
+from ..ledger.alerts import new_id
+from ..ledger.interface import Ledger
+from ..ledger.models import Delivery, Webhook
+from ..wire.commands import address_allowed
+
+log = structlog.get_logger("sbws.webhooks")
+
+MAX_ATTEMPTS = 5
+BASE_DELAY = 0.5
+ATTEMPT_TIMEOUT = 5.0
+WORKERS = 4
+MAX_QUEUED = 10_000
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempt: int, rng: random.Random) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential, with jitter so receivers are not hit in step."""
+    return float(BASE_DELAY * 2 ** (attempt - 1) * rng.uniform(0.5, 1.5))
+
+
+def retryable(status: int) -> bool:
+    return status >= 500 or status in (408, 429)
+
+
+@frozen
+class Job:
+    webhook: Webhook
+    alert_id: str
+    body: bytes
+    delivery_id: str
+
+
+class Deliverer:
+    def __init__(self, ledger: Ledger, allow_private: bool) -> None:
+        self.ledger = ledger
+        self.allow_private = allow_private
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(MAX_QUEUED)
+        self.rng = random.Random()
+        self.session: aiohttp.ClientSession | None = None
+        self.workers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT))
+        self.workers = [asyncio.create_task(self._work(), name=f"webhook-{i}") for i in range(WORKERS)]
+
+    async def stop(self) -> None:
+        for task in self.workers:
+            task.cancel()
+        await asyncio.gather(*self.workers, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+
+    def enqueue(self, webhook: Webhook, alert_id: str, body: bytes) -> None:
+        try:
+            self.queue.put_nowait(Job(webhook, alert_id, body, new_id("dlv")))
+        except asyncio.QueueFull:
+            log.warning("webhook_queue_full", webhook_id=webhook.id, alert_id=alert_id)
+
+    async def _work(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await self._deliver(job)
+            except Exception:
+                log.exception("webhook_failed", webhook_id=job.webhook.id)
+
+    async def _deliver(self, job: Job) -> None:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            status, error = await self._attempt(job)
+            await self._record(job, attempt, status, error)
+            if status is not None and (200 <= status < 300 or not retryable(status)):
+                return
+            if attempt < MAX_ATTEMPTS:
+                await asyncio.sleep(backoff(attempt, self.rng))
+        log.warning("webhook_gave_up", webhook_id=job.webhook.id, delivery_id=job.delivery_id)
+
+    async def _attempt(self, job: Job) -> tuple[int | None, str | None]:
+        assert self.session is not None
+        refused = await self._refused(job.webhook.url)
+        if refused is not None:
+            return None, refused
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "sbws-webhooks",
+            "X-Sbws-Signature": signature(job.webhook.secret, job.body),
+            "X-Sbws-Delivery": job.delivery_id,
+            "X-Sbws-Timestamp": str(now_ms()),
+        }
+        try:
+            async with self.session.post(job.webhook.url, data=job.body, headers=headers, allow_redirects=False) as resp:
+                await resp.read()
+                return resp.status, None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:300]
+
+    async def _refused(self, url: str) -> str | None:
+        """Why this URL may not be called now (its host resolves to a private address), or None."""
+        if self.allow_private:
+            return None
+        host = urlsplit(url).hostname or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            return f"cannot resolve {host}: {exc}"
+        blocked = [str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]), False)]
+        return f"{host} resolves to a private address ({blocked[0]})" if blocked else None
+
+    async def _record(self, job: Job, attempt: int, status: int | None, error: str | None) -> None:
+        record = Delivery(new_id("att"), job.webhook.id, job.delivery_id, job.alert_id, attempt, status, error, now_ms())
+        log.info("webhook_attempt", webhook_id=job.webhook.id, delivery_id=job.delivery_id, attempt=attempt,
+                 status=status, error=error)
+        try:
+            await self.ledger.add_delivery(record)
+        except Exception as exc:  # the ledger is down: the delivery itself went on
+            log.warning("webhook_record_failed", error=str(exc))

@@ -1,0 +1,1 @@
+"""Price history: every price change the feed delivered, and the steam seen, kept for ``--history-days``."""

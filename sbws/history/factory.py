@@ -1,0 +1,45 @@
+"""Opening the price history where the ledger is: a SQLite file beside it, or its PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import ConfigError
+from ..observability.logs import redact
+from .series import Point, SeriesKey
+from .sqlite import AsyncSqliteHistory, SqliteHistory
+
+
+class History(Protocol):
+    def record(self, rows: Any) -> None: ...
+    def record_steam(self, rows: Any) -> None: ...
+    async def prune(self, now_ms: int) -> None: ...
+    async def flush(self) -> bool: ...
+    async def close(self) -> None: ...
+    async def query(self, market_id: str, outcome: int | None, book: str | None, lo: int, hi: int, buckets: int = 0
+                    ) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]: ...
+
+
+def history_path(db: str) -> str:
+    """``sbws.db`` keeps its history in ``sbws.history.db`` beside it."""
+    path = Path(db)
+    return str(path.with_name(path.stem + ".history" + (path.suffix or ".db")))
+
+
+async def open_history(db: str, days: int) -> History:
+    if db.startswith(("postgresql://", "postgres://")):
+        from .postgres import PgHistory
+
+        try:
+            return await PgHistory.connect(db, days)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise ConfigError(f"cannot reach PostgreSQL for the price history at {redact(db)}: {exc}") from None
+    path = history_path(db)
+    try:
+        store = await asyncio.get_running_loop().run_in_executor(None, SqliteHistory, path, days)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot open the price history {path!r}: {exc}") from None
+    return AsyncSqliteHistory(store)
