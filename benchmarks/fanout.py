@@ -1,6 +1,6 @@
 """Fan-out: how many market updates reach how many sockets, how fast, at what cost.
 
-    python benchmarks/fanout.py [--sockets 100,1000,5000] [--duration 10] [--json]
+    python benchmarks/fanout.py [--sockets 100,1000,5000] [--duration 10] [--protocol 1,2] [--json]
 
 For each socket count it starts the server (``sbws serve``, simulator feed
 with a fixed seed) and, in separate processes, a load generator that opens
@@ -12,6 +12,9 @@ receive (p50/p99/max), and the server's CPU and RSS.  The naive baseline
 default compression) runs the same load in the same run.  Then a
 slow-consumer run (10% of sockets stop reading) against the same run
 without them, and the memory per idle connection at 10,000 idle sockets.
+``--protocol 1,2`` runs sbws with each protocol version in the same run
+(v2: ``?v=2``, images and deltas) and reports bytes per market update and
+server CPU seconds per million delivered updates beside the other figures.
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def subscription(i: int) -> dict:
 
 
 # -- load generator (runs in child processes) ------------------------------------------------
-def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start_at: float, stop_at: float, out) -> None:
+def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start_at: float, stop_at: float, out,
+                protocol: int = 1) -> None:
     raise_nofile()
     import orjson
 
@@ -76,7 +80,7 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
     import aiohttp
 
     async def run() -> dict:
-        stats = {"frames": 0, "updates": 0, "latencies": [], "connected": 0, "closed": 0, "errors": 0}
+        stats = {"frames": 0, "updates": 0, "latencies": [], "connected": 0, "closed": 0, "errors": 0, "update_bytes": 0}
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
             sockets = []
@@ -101,7 +105,14 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
                     if text.startswith('{"type":"market_update"') or text.startswith('{"type": "market_update"'):
                         at = text.rfind('"publishedAt":')
                         if at > 0:
-                            stats["updates"] += text.count('"eventId":')
+                            if protocol == 2:  # deltas carry only what changed: count the entries
+                                doc = orjson.loads(text)
+                                if doc.get("image"):
+                                    continue
+                                stats["updates"] += len(doc["markets"])
+                            else:
+                                stats["updates"] += text.count('"eventId":')
+                            stats["update_bytes"] += len(text)
                             stats["latencies"].append(now * 1000 - float(text[at + 14:].strip(" }")))
 
             for i in indices:
@@ -193,7 +204,8 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0.0, idle: bool = False) -> dict:
+def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0.0, idle: bool = False,
+             protocol: int = 1) -> dict:
     workdir = tempfile.mkdtemp(prefix="fanout-")
     port = free_port()
     server = start_server(kind, port, args, workdir, n)
@@ -207,8 +219,8 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         stall = {i for i in range(n) if stall_share and (i * 7919) % 100 < stall_share * 100}
         queue: mp.Queue = mp.Queue()
         workers = [
-            mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks", list(range(k, n, procs)), stall, idle,
-                                                start_at, stop_at, queue))
+            mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if protocol == 2 else ""),
+                                                list(range(k, n, procs)), stall, idle, start_at, stop_at, queue, protocol))
             for k in range(procs)
         ]
         for w in workers:
@@ -240,8 +252,12 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
     latencies = [x for r in results for x in r["latencies"]]
     frames = sum(r["frames"] for r in results)
     updates = sum(r["updates"] for r in results)
+    cpu_seconds = cpu1 - cpu0
     return {
         "server": kind,
+        "protocol": protocol,
+        "bytes_per_update": round(sum(r["update_bytes"] for r in results) / updates, 1) if updates else None,
+        "cpu_s_per_million_updates": round(cpu_seconds / updates * 1e6, 2) if updates else None,
         "sockets": n,
         "connected": sum(r["connected"] for r in results),
         "stalled": len(stall),
@@ -278,23 +294,27 @@ def main() -> None:
     ap.add_argument("--broker", default="")
     ap.add_argument("--compress", action="store_true", help="run sbws with per-message deflate")
     ap.add_argument("--log-level", default="warning", help="server log level (logs go to $TMPDIR/fanout-*.log)")
+    ap.add_argument("--protocol", default="1", help="protocol versions to run sbws with, in one run (1, 2 or 1,2)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     runs = []
     naive = {int(x) for x in args.naive.split(",") if x}
+    protocols = [int(x) for x in args.protocol.split(",") if x]
     for n in [int(x) for x in args.sockets.split(",") if x]:
-        runs.append(scenario("sbws", n, args))
+        for protocol in protocols:
+            runs.append(scenario("sbws", n, args, protocol=protocol))
+            report(runs[-1:], args.json)
         if n in naive:
             runs.append(scenario("naive", n, args))
-        report(runs[-2:] if n in naive else runs[-1:], args.json)
+            report(runs[-1:], args.json)
     slow = []
     if args.slow:
         slow = [scenario("sbws", args.slow, args), scenario("sbws", args.slow, args, stall_share=0.10)]
         report(slow, args.json)
     idle = []
     if args.idle:
-        idle = [scenario("sbws", args.idle, args, idle=True)]
+        idle = [scenario("sbws", args.idle, args, idle=True, protocol=p) for p in protocols]
         report(idle, args.json)
     if args.json:
         print(json.dumps({"runs": runs, "slow_consumers": slow, "idle": idle,
@@ -309,11 +329,10 @@ def report(rows: list[dict], quiet: bool) -> None:
         extra = f" per-idle-conn {r['per_connection_kib']} KiB" if r["per_connection_kib"] is not None else ""
         if r["connect_overran_s"]:
             extra += f"  CONNECTING OVERRAN THE WARM-UP BY {r['connect_overran_s']} s: figures include the connect phase"
-        print(f"{r['server']:>5} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
+        print(f"{r['server']:>5} v{r['protocol']} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
               f"{r['frames_per_s']:>7} frames/s {r['updates_per_s']:>8} updates/s  p50 {lat['p50']} p99 {lat['p99']} max {lat['max']} ms  "
-              f"cpu {r['server_cpu_percent']}% rss {r['server_rss_mb']} MB (peak {r['server_rss_peak_mb']}){extra}", flush=True)
-    if len(rows) == 2 and rows[1]["server"] == "naive" and rows[1]["updates_per_s"]:
-        print(f"      ratio sbws/naive updates/s: {rows[0]['updates_per_s'] / rows[1]['updates_per_s']:.1f}x", flush=True)
+              f"cpu {r['server_cpu_percent']}% ({r['cpu_s_per_million_updates']} cpu-s per million updates) "
+              f"{r['bytes_per_update']} B/update rss {r['server_rss_mb']} MB (peak {r['server_rss_peak_mb']}){extra}", flush=True)
 
 
 if __name__ == "__main__":

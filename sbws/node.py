@@ -25,6 +25,7 @@ from .market.state import Changes, MarketState
 from .observability.looplag import watch_loop_lag
 from .observability.metrics import Metrics
 from .fanout.broadcaster import Broadcaster
+from .fanout.stream import new_epoch
 from .service import Service
 from .settings import Settings, value_interval
 from .wire import frames, views
@@ -140,7 +141,8 @@ class Node:
                     self.broadcaster.disconnect(ctx, POLICY_VIOLATION, reason)
 
     # -- the broker's sink ------------------------------------------------------------
-    def apply_batch(self, batch: Batch) -> None:
+    def apply_batch(self, batch: Batch, position: tuple[str, int] | None = None) -> None:
+        """``position``: the (epoch, seq) the leader gave the batch in cluster mode; one node numbers its own."""
         if self.recorder is not None:
             self.recorder.write(batch.to_json() + b"\n")
         started = time.perf_counter()
@@ -153,7 +155,10 @@ class Node:
             for result in changes.results:
                 self.broadcaster.spawn(self._settle(result))
             self._record(changes, steam)
-        self.broadcaster.ingest(changes)
+        stream = self.broadcaster.stream
+        if position is not None and position[0] != stream.epoch:
+            stream.restart(position[0], position[1] - 1)
+        self.broadcaster.ingest(changes, None if position is None else position[1])
         if steam:
             self.broadcaster.push_steam(steam)
             if self.alerter is not None:
@@ -171,6 +176,10 @@ class Node:
     def reset(self) -> None:
         self.broadcaster.forget_market()
         self.state.clear()
+        self.broadcaster.stream.restart(new_epoch(), 0)
+
+    def position(self) -> tuple[str, int]:
+        return self.broadcaster.stream.position
 
     def refresh_sockets(self) -> None:
         self.broadcaster.refresh_all()

@@ -59,6 +59,8 @@ class Settings:
     kelly_cap: float = 5.0
     value_interval: float | None = None
     history_days: int = 7
+    replay_window: float = 60.0
+    replay_max_bytes: int = 16 * 1024 * 1024
     steam_move: float = 2.0
     steam_books: int = 3
     steam_window: float = 60.0
@@ -150,6 +152,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("kelly_fraction", "share of full Kelly in suggested value stakes", float, metavar="FRACTION"),
     Option("kelly_cap", "largest suggested value stake, in percent of the bankroll", float, metavar="PERCENT"),
     Option("value_interval", "seconds between value_update and middles_update pushes (default: --arbitrage-interval; 0: every engine update)", float, metavar="SECONDS"),
+    Option("replay_window", "protocol v2: seconds of market changes a reconnecting client may resume from", float, metavar="SECONDS"),
+    Option("replay_max_bytes", "protocol v2: the most bytes of deltas the replay window holds", int, metavar="BYTES"),
     Option("history_days", "days of price history kept (whole days; pruned in the background)", int, metavar="DAYS"),
     Option("steam_move", "steam: implied-probability points a book must move", float, metavar="POINTS"),
     Option("steam_books", "steam: books that must move the same selection the same way", int, metavar="N"),
@@ -248,6 +252,8 @@ def validate(s: Settings) -> None:
         problems.append("--kelly-fraction must be in (0, 1] and --kelly-cap in (0, 100]")
     if s.max_ev <= s.min_ev:
         problems.append("--max-ev must be above --min-ev")
+    if s.replay_window < 0 or s.replay_max_bytes < 0:
+        problems.append("--replay-window and --replay-max-bytes must be >= 0")
     if s.history_days < 1 or s.steam_move <= 0 or s.steam_books < 2 or s.steam_window <= 0:
         problems.append("--history-days must be >= 1, --steam-move > 0, --steam-books >= 2, --steam-window > 0")
     if s.heartbeat_interval <= 0:

@@ -2,6 +2,7 @@
 import { AlertsPanel } from "./alerts.js";
 import { lineChart } from "./chart.js";
 import { Connection } from "./connection.js";
+import { applyDelta } from "./deltas.js";
 import { american, dateTime, el, line, money, time } from "./dom.js";
 
 const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"];
@@ -19,6 +20,9 @@ const state = {
   middles: new Map(),
   clv: null,
   folded: new Map(),
+  position: null,
+  resumable: false,
+  syncLabel: "",
   chart: null,
   books: [],
   bets: new Map(),
@@ -40,7 +44,19 @@ function onState(status, delay) {
 }
 
 function onMessage(msg) {
+  // The position of the state we hold: a new socket's "connected" says where the server is, not where we are.
+  if (msg.epoch !== undefined && msg.seq !== undefined && msg.type !== "connected") {
+    state.position = { epoch: msg.epoch, seq: msg.seq };
+  }
   switch (msg.type) {
+    case "resumed":
+      state.syncLabel = `resumed ${msg.from}→${msg.to}`;
+      $("sync").dataset.state = "resumed";
+      break;
+    case "snapshot_required":
+      state.syncLabel = `resynced (${msg.reason.replace("_", " ")})`;
+      $("sync").dataset.state = "resynced";
+      break;
     case "connected":
       $("client-id").textContent = msg.clientId;
       $("who").textContent = msg.authenticated ? `signed in as ${msg.username}` : "anonymous";
@@ -50,8 +66,14 @@ function onMessage(msg) {
         conn.token = null;
         $("who").textContent = "anonymous: token not accepted";
       }
-      state.subscribed = null;
-      subscribe();
+      if (state.resumable && state.position && state.subscribed) {
+        // Same subscription, and where we were: the server sends what we missed, or an image.
+        conn.send("subscribe", { ...subscriptionPayload(), resume: state.position });
+      } else {
+        state.subscribed = null;
+        subscribe();
+      }
+      state.resumable = true;
       if (msg.authenticated) loadBets();
       alertsPanel.load();
       break;
@@ -65,16 +87,23 @@ function onMessage(msg) {
       state.subscribed = msg.subscriptions;
       break;
     case "market_update":
-      if (msg.id === undefined) applyMarkets(msg.markets);
+      if (msg.id !== undefined) break;
+      if (msg.image) {
+        state.markets.clear();
+        renderBoardReset();
+        applyMarkets(msg.markets);
+      } else if (msg.delta) {
+        applyMarketDeltas(msg.markets, msg.ts);
+      } else applyMarkets(msg.markets);
       break;
     case "arbitrage_update":
       if (msg.id === undefined) applyOpportunities(msg);
       break;
     case "value_update":
-      if (msg.id === undefined) applyItems(state.value, msg.value, renderValue);
+      if (msg.id === undefined) applyItems(state.value, msg, msg.value, renderValue);
       break;
     case "middles_update":
-      if (msg.id === undefined) applyItems(state.middles, msg.middles, renderMiddles);
+      if (msg.id === undefined) applyItems(state.middles, msg, msg.middles, renderMiddles);
       break;
     case "bet_updated":
       state.bets.set(msg.bet.id, msg.bet);
@@ -97,11 +126,14 @@ function onMessage(msg) {
     default:
       break;
   }
+  if (state.position) {
+    $("sync").textContent = [state.syncLabel, `seq ${state.position.seq}`].filter(Boolean).join(" · ");
+  }
 }
 
 // ---- subscription ------------------------------------------------------------------
-function subscribe() {
-  const next = {
+function subscriptionPayload() {
+  return {
     sports: [...state.wanted.sports],
     marketTypes: [...state.wanted.types],
     sportsbooks: [...state.wanted.books],
@@ -110,6 +142,10 @@ function subscribe() {
     middles: true,
     steam: true,
   };
+}
+
+function subscribe() {
+  const next = subscriptionPayload();
   const current = state.subscribed;
   if (current) {
     conn.send("unsubscribe", { sports: current.sports, marketTypes: current.marketTypes, sportsbooks: current.sportsbooks });
@@ -184,6 +220,19 @@ function applyMarkets(markets) {
     }
     state.markets.set(market.id, market);
     renderMarket(market);
+  }
+  $("market-count").textContent = String(state.markets.size);
+  if (maxHold() !== null) applyHoldFilter();
+}
+
+// Protocol v2: apply each delta to the market held, then redraw only those markets.
+function applyMarketDeltas(list, ts) {
+  for (const delta of list) {
+    const market = applyDelta(state.markets, delta, ts);
+    if (market === null || market.status === "closed") {
+      state.markets.delete(delta.id);
+      removeMarketNode(delta.id);
+    } else renderMarket(market);
   }
   $("market-count").textContent = String(state.markets.size);
   if (maxHold() !== null) applyHoldFilter();
@@ -373,13 +422,19 @@ export function stakes(legs, total, unit) {
 }
 
 function applyOpportunities(msg) {
-  for (const id of msg.closed || []) state.opportunities.delete(id);
-  const fresh = new Map();
   const received = Date.now();
-  for (const opp of msg.opportunities) fresh.set(opp.id, { ...opp, receivedAt: received });
-  state.opportunities = fresh;
-  const max = msg.opportunities.reduce((m, o) => Math.max(m, o.edge), 0);
-  state.edges.push({ t: received, max, n: msg.opportunities.length });
+  if (msg.image) state.opportunities.clear();
+  if (msg.delta) {  // v2: changed items whole, closed ones by id (an image replaces them all)
+    for (const id of msg.closed || []) state.opportunities.delete(id);
+    for (const opp of msg.opportunities) state.opportunities.set(opp.id, { ...opp, receivedAt: received });
+  } else {
+    const fresh = new Map();
+    for (const opp of msg.opportunities) fresh.set(opp.id, { ...opp, receivedAt: received });
+    state.opportunities = fresh;
+  }
+  const live = [...state.opportunities.values()];
+  const max = live.reduce((m, o) => Math.max(m, o.edge), 0);
+  state.edges.push({ t: received, max, n: live.length });
   state.edges = state.edges.filter((p) => received - p.t <= CHART_WINDOW_MS);
   renderOpportunities();
   drawChart();
@@ -444,9 +499,12 @@ function drawChart() {
 }
 
 // ---- value and middles ------------------------------------------------------------------------
-// Each push carries every live item the subscription matches, so it replaces the list.
-function applyItems(map, items, render) {
-  map.clear();
+// v1 pushes carry every live item (the list is replaced); v2 pushes changed items whole and closed ids.
+function applyItems(map, msg, items, render) {
+  if (msg.image) map.clear();
+  if (msg.delta || msg.image) {
+    for (const id of msg.closed || []) map.delete(id);
+  } else map.clear();
   for (const item of items) map.set(item.id, item);
   render();
 }

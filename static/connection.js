@@ -13,7 +13,7 @@ export class Connection {
 
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}/ws/sportsbooks`;
+    return `${scheme}//${location.host}/ws/sportsbooks?v=2`;
   }
 
   // The token travels in the X-Token cookie, scoped to the WebSocket path: never in a URL, where

@@ -13,8 +13,13 @@ from ..market.records import Batch
 
 
 class Sink(Protocol):
-    def apply_batch(self, batch: Batch) -> None:
-        """One feed batch into the engine and out to the sockets."""
+    def apply_batch(self, batch: Batch, position: tuple[str, int] | None = None) -> None:
+        """One feed batch into the engine and out to the sockets; ``position`` is its (epoch, seq) when the
+        leader numbered it (cluster mode), so every node counts the same."""
+        ...
+
+    def position(self) -> tuple[str, int]:
+        """The (epoch, seq) of the state this node holds."""
         ...
 
     def reset(self) -> None:

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 import structlog
 
 from ..errors import ConfigError
+from ..fanout.stream import new_epoch
 from ..feeds.base import Feed
 from ..market.records import Batch
 from ..observability.logs import redact
@@ -46,6 +47,13 @@ STREAM_MAXLEN = 100_000
 RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
 """
+
+
+def _position(fields: dict[bytes, bytes]) -> tuple[str, int] | None:
+    """The (epoch, seq) the leader gave a stream entry (entries of older versions have none)."""
+    if b"e" not in fields or b"s" not in fields:
+        return None
+    return fields[b"e"].decode(), int(fields[b"s"])
 
 
 class RedisBroker:
@@ -140,9 +148,11 @@ class RedisBroker:
         self.feed = feed
         first = True
         last_snapshot = 0.0
+        epoch, seq = new_epoch(), 0  # a new term is a new market stream; the leader numbers its updates
         try:
             async for batch in feed.batches():
-                fields = {b"b": batch.to_json()}
+                seq += 1
+                fields = {b"b": batch.to_json(), b"e": epoch.encode(), b"s": str(seq).encode()}
                 if first:
                     fields[b"reset"] = b"1"
                     first = False
@@ -159,7 +169,9 @@ class RedisBroker:
     async def _write_snapshot(self, sink: Sink) -> None:
         if self.last_id == b"0-0":
             return
-        body = orjson.dumps({"id": self.last_id.decode(), "node": self.node_id}) + b"\n" + sink.snapshot().to_json()
+        epoch, seq = sink.position()
+        meta = {"id": self.last_id.decode(), "node": self.node_id, "epoch": epoch, "seq": seq}
+        body = orjson.dumps(meta) + b"\n" + sink.snapshot().to_json()
         await self.redis.set(SNAPSHOT, body)
 
     # -- every node: apply the stream ---------------------------------------------------------
@@ -178,7 +190,7 @@ class RedisBroker:
                             reset = bool(fields.get(b"reset"))
                             if reset:
                                 sink.reset()
-                            sink.apply_batch(batch)
+                            sink.apply_batch(batch, _position(fields))
                             if reset:
                                 sink.refresh_sockets()
                             self.last_id = entry_id
@@ -199,7 +211,8 @@ class RedisBroker:
             head, _, body = raw.partition(b"\n")
             meta = orjson.loads(head)
             sink.reset()
-            sink.apply_batch(Batch.from_json(body))
+            position = (meta["epoch"], int(meta["seq"])) if "epoch" in meta else None
+            sink.apply_batch(Batch.from_json(body), position)
             self.last_id = meta["id"].encode()
         else:
             sink.reset()

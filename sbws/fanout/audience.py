@@ -82,6 +82,10 @@ def item_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None
 class Group:
     sub: Subscription
     members: set[SocketContext] = field(factory=set)
+    known: set[str] = field(factory=set)
+    """v2: the markets this group's sockets hold (a market new to them arrives whole)."""
+    sent: dict[str, dict[str, bytes]] = field(factory=dict)
+    """v2: per kind (arbitrage, value, middles), each live item as last sent, to send only what changed."""
 
     @property
     def wants_markets(self) -> bool:

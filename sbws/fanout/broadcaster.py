@@ -18,7 +18,10 @@ from typing import Any
 import orjson
 import structlog
 
+from ..clock import ms
 from ..market.state import Changes, MarketState
+from ..wire import deltas
+from ..wire.deltas import Delta
 from ..observability.metrics import Metrics
 from ..wire import frames, views
 from .audience import (
@@ -26,16 +29,19 @@ from .audience import (
 )
 from .context import SocketContext
 from .outbox import TRY_AGAIN_LATER, Budget, Decision
+from .stream import MarketStream
 
 log = structlog.get_logger("sbws.fanout")
 
-Snapshot = list[tuple[bytes, str, dict[str, bytes] | None]]
+ARBITRAGE, VALUE, MIDDLES = "arbitrage_update", "value_update", "middles_update"
+
+Snapshot = list[tuple[bytes, str, dict[str, Any] | None]]
 
 
 class Broadcaster:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, metrics: Metrics, budget: Budget,
                  immediate_markets: bool = False, immediate_arbitrage: bool = False,
-                 immediate_value: bool = False) -> None:
+                 immediate_value: bool = False, stream: MarketStream | None = None) -> None:
         self.state = state
         self.fragments = fragments
         self.metrics = metrics
@@ -46,6 +52,9 @@ class Broadcaster:
         self.value_closed: set[str] = set()
         self.middles_closed: set[str] = set()
         self.value_dirty = False
+        self.stream = stream or MarketStream()
+        self.known_by: dict[str, set[Group]] = {}
+        """v2: which groups hold each market."""
         self.audience = Audience()
         self.dirty: set[str] = set()
         self.closed_since_push: set[str] = set()
@@ -54,14 +63,15 @@ class Broadcaster:
         self._background: set[asyncio.Task[None]] = set()
 
     # -- engine output in ---------------------------------------------------------------
-    def ingest(self, changes: Changes) -> None:
+    def ingest(self, changes: Changes, seq: int | None = None) -> None:
+        self.stream.advance(self.state, changes.markets | changes.defined, changes.gone, time.time(), seq)
         self.dirty |= changes.markets
         self.closed_since_push |= changes.closed_opportunities
         self.arb_dirty |= changes.opportunities_changed
         self.status_dirty |= changes.statuses_changed
         self.value_closed |= changes.closed_value
         self.value_dirty |= changes.value_changed or changes.middles_changed
-        if self.immediate_markets and self.dirty:
+        if self.immediate_markets and (self.dirty or self.stream.pending):
             self.push_markets()
         if self.immediate_arbitrage and self.arb_dirty:
             self.push_arbitrage()
@@ -83,6 +93,7 @@ class Broadcaster:
 
     # -- pushes ---------------------------------------------------------------------------
     def push_markets(self) -> None:
+        self.push_deltas()
         dirty, self.dirty = self.dirty, set()
         if not dirty or not self.audience.groups:
             return
@@ -100,7 +111,147 @@ class Broadcaster:
             for group in groups:
                 per_group.setdefault(group, {})[market_id] = fragment
         for group, fragments in per_group.items():
-            self.fan_out(group.members, frames.market_update(fragments.values()), "market_update", fragments)
+            if group.sub.protocol == 1:
+                self.fan_out(group.members, frames.market_update(fragments.values()), "market_update", fragments)
+
+    # -- protocol v2: deltas ------------------------------------------------------------------
+    def push_deltas(self) -> None:
+        """Each v2 group gets what changed since the last push, merged per market; a market new to the group
+        arrives whole, one that stopped matching (or closed) as ``{"id", "status": "closed"}``."""
+        pending = self.stream.take_pending()
+        if not pending:
+            return
+        state, stream = self.state, self.stream
+        per_group: dict[Group, dict[str, Delta]] = {}
+        for market_id, delta in pending.items():
+            key = state.markets.get(market_id)
+            holders = {g for g in self.known_by.get(market_id, ()) if g.members}
+            if deltas.is_closed(delta) or key is None or market_id not in stream.views:
+                for group in holders:
+                    per_group.setdefault(group, {})[market_id] = deltas.closed(market_id)
+                self._forget(market_id, holders)
+                continue
+            books = state.market_books(market_id)
+            matching = {g for g in self.audience.market_groups(market_id, state.sport_of(market_id), key.market_type, books)
+                        if g.sub.protocol == 2}
+            for group in matching:
+                per_group.setdefault(group, {})[market_id] = delta if market_id in group.known else stream.views[market_id]
+                self._hold(group, market_id)
+            for group in holders - matching:
+                per_group.setdefault(group, {})[market_id] = deltas.closed(market_id)
+                self._forget(market_id, {group})
+        # A delta's "timestamp" is left out when it is the frame's "ts" (the update that made it): most are.
+        ts = ms(state.last_batch_at)
+        encoded: dict[int, bytes] = {}
+        for group, entries in per_group.items():
+            parts = [encoded.setdefault(id(d), orjson.dumps(deltas.without_time(d, ts))) for d in entries.values()]
+            frame = frames.market_delta(parts, *stream.position, ts=ts)
+            self.fan_out(group.members, frame, "market_update", entries)
+
+    def _push_changed(self, group: Group, kind: str, encoded: dict[str, bytes]) -> None:
+        frame = self._changed_frame(group, kind, encoded, everything=False)
+        if frame is not None:
+            self.fan_out(group.members, frame, kind)
+
+    def _changed_frame(self, group: Group, kind: str, encoded: dict[str, bytes], everything: bool) -> bytes | None:
+        """v2 item pushes: opened or changed items whole, closed ones by id (everything: the whole list)."""
+        matching = {ARBITRAGE: self._matching_opportunities, VALUE: self._matching_value,
+                    MIDDLES: self._matching_middles}[kind]
+        current = {i: encoded[i] for i in matching(group) if i in encoded}
+        before = group.sent.get(kind, {})
+        changed = [b for i, b in current.items() if everything or before.get(i) != b]
+        closed = sorted(i for i in before if i not in current)
+        group.sent[kind] = current
+        if not changed and not closed and not everything:
+            return None
+        epoch, seq = self.stream.position
+        return frames.item_delta(kind, changed, frames.closed_ids(closed), len(current), epoch, seq, image=everything)
+
+    def _item_frames(self, group: Group, everything: bool) -> Snapshot:
+        now = time.time()
+        out: Snapshot = []
+        state = self.state
+        for kind, wanted in ((ARBITRAGE, group.sub.arbitrage), (VALUE, group.sub.value), (MIDDLES, group.sub.middles)):
+            if not wanted:
+                continue
+            if kind == ARBITRAGE:
+                encoded = {i: orjson.dumps(views.opportunity(state, lo, now)) for i, lo in state.live.items()}
+            elif kind == VALUE:
+                encoded = self._encoded_value(now)
+            else:
+                state.refresh_middles(now)
+                encoded = self._encoded_middles(now)
+            frame = self._changed_frame(group, kind, encoded, everything)
+            if frame is not None:
+                out.append((frame, kind, None))
+        return out
+
+    def _hold(self, group: Group, market_id: str) -> None:
+        group.known.add(market_id)
+        self.known_by.setdefault(market_id, set()).add(group)
+
+    def _forget(self, market_id: str, groups: Iterable[Group]) -> None:
+        holders = self.known_by.get(market_id)
+        for group in groups:
+            group.known.discard(market_id)
+            if holders is not None:
+                holders.discard(group)
+        if holders is not None and not holders:
+            del self.known_by[market_id]
+
+    def image(self, ctx: SocketContext) -> None:
+        """A v2 socket's full picture: every market its subscription matches, whole (``image: true``)."""
+        group = self.audience.of.get(ctx)
+        if group is None:
+            return
+        for frame, kind, fragments in self._image_frames(group):
+            self.deliver(ctx, frame, kind, fragments)
+
+    def _matching_views(self, group: Group) -> dict[str, Delta]:
+        state = self.state
+        out = {}
+        views_ = self.stream.views
+        for market_id, key in state.markets.items():  # the feed's order, as the v1 snapshot
+            view = views_.get(market_id)
+            if view is not None and market_matches(group.sub, market_id, state.sport_of(market_id), key.market_type,
+                                                  state.market_books(market_id)):
+                out[market_id] = view
+        return out
+
+    def _image_frames(self, group: Group) -> Snapshot:
+        out: Snapshot = []
+        epoch, seq = self.stream.position
+        if group.wants_markets:
+            held = self._matching_views(group)
+            for market_id in held:
+                self._hold(group, market_id)
+            out.append((frames.market_image([orjson.dumps(v) for v in held.values()], epoch, seq), "market_update", None))
+        out.extend(self._item_frames(group, everything=True))
+        return out
+
+    def resume(self, ctx: SocketContext, epoch: str, since: int) -> None:
+        """After a reconnect: what changed since ``since`` (merged, ``con``), then ``resumed``; or, when the window
+        cannot cover it, ``snapshot_required`` and an image.  Never a silent gap."""
+        group = self.audience.of.get(ctx)
+        if group is None:
+            return
+        problem = self.stream.resume_problem(epoch, since)
+        current = self.stream.seq
+        if problem is not None:
+            self.deliver(ctx, frames.snapshot_required(problem, *self.stream.position), "snapshot_required")
+            self.image(ctx)
+            return
+        state = self.state
+        wanted = self._matching_views(group)
+        changes = self.stream.resume(since, lambda m: m in wanted or state.markets.get(m) is None)
+        for market_id in wanted:
+            self._hold(group, market_id)
+        if group.wants_markets and changes:
+            parts = [orjson.dumps(d) for d in changes]
+            self.deliver(ctx, frames.market_delta(parts, *self.stream.position, conflated=True), "market_update")
+        for frame, kind, _ in self._item_frames(group, everything=True):
+            self.deliver(ctx, frame, kind)
+        self.deliver(ctx, frames.resumed(since, current, self.stream.epoch), "resumed")
 
     def push_arbitrage(self) -> None:
         closed, self.closed_since_push = self.closed_since_push, set()
@@ -114,6 +265,9 @@ class Broadcaster:
         }
         closed_json = frames.closed_ids(closed)
         for group in groups:
+            if group.sub.protocol == 2:
+                self._push_changed(group, ARBITRAGE, encoded)
+                continue
             chosen = [encoded[i] for i in self._matching_opportunities(group)]
             if not chosen and not closed:
                 continue
@@ -152,6 +306,9 @@ class Broadcaster:
                     frame: Callable[[Collection[bytes], bytes], bytes], kind: str) -> None:
         for group in groups:
             if not group.members:
+                continue
+            if group.sub.protocol == 2:
+                self._push_changed(group, kind, encoded)
                 continue
             chosen = [encoded[i] for i in matching(group)]
             if chosen or any_closed:
@@ -197,7 +354,11 @@ class Broadcaster:
         return out
 
     def push_heartbeat(self, clients: int) -> None:
-        self.fan_out(self.audience.contexts, frames.heartbeat(clients), "heartbeat")
+        v1 = [ctx for ctx in self.audience.contexts if ctx.protocol == 1]
+        v2 = [ctx for ctx in self.audience.contexts if ctx.protocol == 2]
+        self.fan_out(v1, frames.heartbeat(clients), "heartbeat")
+        if v2:
+            self.fan_out(v2, frames.heartbeat(clients, self.stream.position), "heartbeat")
 
     def push_sportsbooks(self) -> None:
         changed, self.status_dirty = self.status_dirty, set()
@@ -207,10 +368,16 @@ class Broadcaster:
             ctx for ctx in self.audience.contexts
             if not ctx.subscribed_sportsbooks or not ctx.subscribed_sportsbooks.isdisjoint(changed)
         ]
-        self.fan_out(audience, frames.sportsbooks(self.state), "sportsbooks")
+        self.fan_out([c for c in audience if c.protocol == 1], frames.sportsbooks(self.state), "sportsbooks")
+        v2 = [c for c in audience if c.protocol == 2]
+        if v2:
+            self.fan_out(v2, frames.sportsbooks(self.state, self.stream.position), "sportsbooks")
 
     def snapshot(self, ctx: SocketContext) -> None:
         """What a fresh subscription matches, sent at once rather than at the next interval."""
+        if ctx.protocol == 2:
+            self.image(ctx)
+            return
         group = self.audience.of.get(ctx)
         if group is not None:
             for frame, kind, fragments in self._snapshot_frames(group):
@@ -220,6 +387,11 @@ class Broadcaster:
         """Every socket gets the sportsbooks and its snapshot; each group's frames are built once."""
         books = frames.sportsbooks(self.state)
         for group in list(self.audience.groups.values()):
+            if group.sub.protocol == 2:
+                self.fan_out(group.members, frames.sportsbooks(self.state, self.stream.position), "sportsbooks")
+                for frame, kind, fragments in self._image_frames(group):
+                    self.fan_out(group.members, frame, kind, fragments)
+                continue
             self.fan_out(group.members, books, "sportsbooks")
             for frame, kind, fragments in self._snapshot_frames(group):
                 self.fan_out(group.members, frame, kind, fragments)
@@ -252,19 +424,19 @@ class Broadcaster:
         return out
 
     # -- delivery -------------------------------------------------------------------------
-    def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, bytes] | None = None) -> None:
+    def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, Any] | None = None) -> None:
         if self._offer(ctx, frame, fragments, time.monotonic()):
             self.metrics.messages_out.labels(kind).inc()
 
     def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
-                fragments: dict[str, bytes] | None = None) -> None:
+                fragments: dict[str, Any] | None = None) -> None:
         """The same frame to many sockets; the counter is touched once, not per socket."""
         now = time.monotonic()
         sent = sum(self._offer(ctx, frame, fragments, now) for ctx in list(members))
         if sent:
             self.metrics.messages_out.labels(kind).inc(sent)
 
-    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, bytes] | None, now: float) -> bool:
+    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, Any] | None, now: float) -> bool:
         """Carry out the outbox's decision; True when the frame itself went out or was queued."""
         box, transport = ctx.outbox, ctx.transport
         buffered = transport.buffered() if transport is not None else 0
@@ -305,7 +477,12 @@ class Broadcaster:
                 while not box.closing:
                     frame = box.pop()
                     if frame is None and box.conflated:
-                        frame = frames.market_update(box.take_conflated().values(), conflated=True)
+                        if ctx.protocol == 2:
+                            seq = box.conflated_seq
+                            parts = [orjson.dumps(d) for d in box.take_conflated().values()]
+                            frame = frames.market_delta(parts, self.stream.epoch, seq, conflated=True)
+                        else:
+                            frame = frames.market_update(box.take_conflated().values(), conflated=True)
                     if frame is None:
                         break
                     await transport.send(frame)

@@ -46,6 +46,8 @@ class SocketContext:
     """Set when a token (or --trust-user-id) verified the socket."""
     outbox: Outbox = field(factory=Outbox)
     transport: Transport | None = None
+    protocol: int = 1
+    """2: images and deltas with epoch and seq (``?v=2``); 1: the design document's protocol."""
 
     @property
     def verified(self) -> bool:
@@ -62,6 +64,7 @@ class SocketContext:
             middles=self.subscribed_middles,
             min_ev=self.min_ev,
             steam=self.subscribed_steam,
+            protocol=self.protocol,
         )
 
     def check_room(self, change: Subscription, max_markets: int, max_values: int) -> None:

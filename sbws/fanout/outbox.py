@@ -13,6 +13,9 @@ import asyncio
 import enum
 from collections import deque
 
+from collections.abc import Callable
+from typing import Any
+
 from attrs import define, field, frozen
 
 TRY_AGAIN_LATER = 1013
@@ -42,7 +45,10 @@ class Budget:
 class Outbox:
     frames: deque[bytes] = field(factory=deque)
     queued_bytes: int = 0
-    conflated: dict[str, bytes] = field(factory=dict)
+    conflated: dict[str, Any] = field(factory=dict)
+    """v1: each market's newest bytes; v2: each market's pending deltas merged into one (``merge``)."""
+    merge: Callable[[Any, Any], Any] | None = None
+    conflated_seq: int = 0
     over_soft_since: float | None = None
     wake: asyncio.Event = field(factory=asyncio.Event)
     closing: bool = False
@@ -70,8 +76,13 @@ class Outbox:
         self.queued_bytes += len(frame)
         self.wake.set()
 
-    def conflate(self, fragments: dict[str, bytes]) -> None:
-        self.conflated.update(fragments)
+    def conflate(self, fragments: dict[str, Any], seq: int = 0) -> None:
+        if self.merge is None:
+            self.conflated.update(fragments)
+        else:
+            for key, value in fragments.items():
+                self.conflated[key] = self.merge(self.conflated.get(key), value)
+        self.conflated_seq = max(self.conflated_seq, seq)
         self.wake.set()
 
     def pop(self) -> bytes | None:
@@ -81,7 +92,7 @@ class Outbox:
             return frame
         return None
 
-    def take_conflated(self) -> dict[str, bytes]:
+    def take_conflated(self) -> dict[str, Any]:
         fragments, self.conflated = self.conflated, {}
         return fragments
 

@@ -68,6 +68,10 @@ class Changes:
     closed_value: set[str] = field(factory=set)
     value_changed: bool = False
     middles_changed: bool = False
+    gone: set[str] = field(factory=set)
+    """Markets that left the board (their event finished)."""
+    defined: set[str] = field(factory=set)
+    """Markets the batch described (new, or described again), quoted or not."""
     moved: list[Quote] = field(factory=list)
     """Every quote of the batch that changed a price (withdrawals included), for the price history."""
     steam: list[Steam] = field(factory=list)
@@ -126,6 +130,8 @@ class MarketState:
         for ev in batch.events:
             self.events[ev.id] = ev
         for key in batch.markets:
+            changes.defined.add(key.id)
+            self.updated_at.setdefault(key.id, batch.ts)  # a market's time is its last change, not the last batch's
             self.markets[key.id] = key
             self.revision[key.id] = next(self._revisions)
             self.event_markets.setdefault(key.event_id, set()).add(key.id)
@@ -173,6 +179,7 @@ class MarketState:
             changes.markets.discard(market_id)
             self.fair.pop(market_id, None)
             self.closing.pop(market_id, None)
+            changes.gone.add(market_id)
             opp_id = self.by_market.pop(market_id, None)
             if opp_id is not None:
                 del self.live[opp_id]
@@ -330,6 +337,8 @@ class MarketState:
         """The market's margin over the best price of each outcome (percent; negative: an arbitrage)."""
         key = self.markets[market_id]
         prices = self.board.market_prices(self.board.market_index[market_id])[: len(key.outcomes)]
+        if prices.shape[1] == 0:  # no book has quoted anything yet
+            return None
         return hold_percent(np.fmax.reduce(prices, axis=1))
 
     def _cell(self, market_id: str, outcome: int, book: str) -> tuple[int, int, int] | None:

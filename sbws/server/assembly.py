@@ -20,6 +20,7 @@ from ..alerts.webhooks import Deliverer
 from ..cluster.factory import make_broker
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.outbox import Budget
+from ..fanout.stream import MarketStream
 from ..feeds.base import Feed
 from ..feeds.factory import arb_config, make_feed, middle_config, steam_config, value_config
 from ..history.factory import open_history
@@ -59,7 +60,8 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     broadcaster = Broadcaster(state, fragments, metrics, budget,
                               immediate_markets=settings.market_interval == 0,
                               immediate_arbitrage=settings.arbitrage_interval == 0,
-                              immediate_value=value_interval(settings) == 0)
+                              immediate_value=value_interval(settings) == 0,
+                              stream=MarketStream(settings.replay_window, settings.replay_max_bytes))
     node = app[NODE] = Node(settings, service, broadcaster, broker, metrics)
     service.feed_healthy = node.healthy
     for add_routes in routes:

@@ -18,9 +18,10 @@ from ..clock import now_ms
 from ..errors import BAD_REQUEST, FORBIDDEN, TOO_MANY, UNAVAILABLE, ProtocolError
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.context import SocketContext
+from ..fanout.outbox import Outbox
 from ..ledger.models import Identity
 from ..observability.logs import Throttle
-from ..wire import commands, frames, views
+from ..wire import commands, deltas, frames, views
 from ..wire.commands import (
     Command, GetArbitrage, GetBets, GetHistory, GetMarkets, GetMiddles, GetValue, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
@@ -48,6 +49,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
     )
     if not ws.can_prepare(request).ok:
         raise ProtocolError(BAD_REQUEST, "this endpoint speaks WebSocket only: send an Upgrade request")
+    protocol_version(request)  # a bad version is refused before the upgrade
     if not origin_allowed(request, settings.allowed_origins, settings.public_origin):
         log.warning("origin_refused", origin=request.headers.get("Origin"), remote=request.remote)
         raise ProtocolError(FORBIDDEN, "cross-site WebSocket refused: origin not allowed")
@@ -90,8 +92,11 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse) -> web.WebSo
     }
     if ctx.claimed_user_id is not None:
         hello["claimedUserId"] = ctx.claimed_user_id
+    position = fanout.stream.position if ctx.protocol == 2 else None
+    if position is not None:
+        hello.update(protocol=2, epoch=position[0], seq=position[1])
     fanout.deliver(ctx, frames.encode(hello), "connected")
-    fanout.deliver(ctx, frames.sportsbooks(fanout.state), "sportsbooks")
+    fanout.deliver(ctx, frames.sportsbooks(fanout.state, position), "sportsbooks")
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -131,6 +136,7 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
     settings = request.app[SETTINGS]
     now = now_ms()
     claimed = None if identity else (request.query.get("user_id") or request.query.get("username") or None)
+    protocol = protocol_version(request)
     return SocketContext(
         client_id=f"client-{now}-{secrets.token_hex(5)}",
         user_id=identity.user_id if identity else None,
@@ -145,7 +151,17 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
         identity=identity,
         bucket=TokenBucket(settings.rate_limit, float(settings.rate_burst)),
         transport=SocketTransport(ws, request.transport, direct=not settings.compress),
+        protocol=protocol,
+        outbox=Outbox(merge=deltas.merge if protocol == 2 else None),
     )
+
+
+def protocol_version(request: web.Request) -> int:
+    """``?v=2`` opts in to images, deltas and resume; anything else is the design document's protocol."""
+    version = request.query.get("v", "1")
+    if version not in ("1", "2"):
+        raise ProtocolError(BAD_REQUEST, "v: protocol version must be 1 or 2", "v")
+    return int(version)
 
 
 async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
@@ -179,8 +195,12 @@ async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketR
         msg_id = env.id
         metrics.messages_in.labels(env.type).inc()
         reply = await _dispatch(app, fanout, ctx, env.command)
+        if ctx.protocol == 2:
+            reply["epoch"], reply["seq"] = fanout.stream.position
         fanout.deliver(ctx, frames.reply(reply, msg_id), reply["type"])
-        if isinstance(env.command, Subscribe):
+        if isinstance(env.command, Subscribe) and env.command.resume is not None and ctx.protocol == 2:
+            fanout.resume(ctx, env.command.resume.epoch, env.command.resume.seq)
+        elif isinstance(env.command, Subscribe) or (isinstance(env.command, Unsubscribe) and ctx.protocol == 2):
             fanout.snapshot(ctx)
     except Exception as exc:
         _status, body = translate(exc, metrics, msg_id, client_id=ctx.client_id)

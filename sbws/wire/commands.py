@@ -55,11 +55,20 @@ class Subscription:
     min_ev: float | None = None
     """Value pushes only at or above this EV (percent); the server's --min-ev when unset."""
     steam: bool | None = None
+    protocol: int = 1
+    """Set by the socket, never parsed: v1 and v2 sockets never share a group (their frames differ)."""
+
+
+@frozen
+class Resume:
+    epoch: str
+    seq: int
 
 
 @frozen
 class Subscribe:
     filters: Subscription
+    resume: Resume | None = None
 
 
 @frozen
@@ -331,6 +340,21 @@ def _subscription(p: Mapping[str, Any]) -> Subscription:
     )
 
 
+def _resume(p: Mapping[str, Any]) -> Resume | None:
+    value = p.get("resume")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise bad("resume", "must be an object with epoch and seq")
+    epoch = value.get("epoch")
+    if not isinstance(epoch, str) or not epoch or len(epoch) > MAX_ID_LENGTH:
+        raise bad("resume", "epoch must be a non-empty string")
+    seq = value.get("seq")
+    if seq is None:
+        raise bad("resume", "seq is required")
+    return Resume(epoch, _integer("resume", seq, "an object whose seq is an integer"))
+
+
 def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
     return GetMarkets(
         sport=_str(p, "sport"),
@@ -538,7 +562,7 @@ def parse_message(data: str | bytes, limits: Limits) -> Envelope:
 
 def parse_command(kind: str, payload: Mapping[str, Any], limits: Limits) -> Command:
     if kind == "subscribe":
-        return Subscribe(_subscription(payload))
+        return Subscribe(_subscription(payload), _resume(payload))
     if kind == "unsubscribe":
         return Unsubscribe(_subscription(payload))
     if kind == "get_markets":

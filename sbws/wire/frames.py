@@ -67,10 +67,54 @@ def steam(event: Mapping[str, Any]) -> bytes:
     return encode({"type": "steam", "steam": event, "timestamp": now_ms()})
 
 
-def sportsbooks(state: MarketState) -> bytes:
+Position = tuple[str, int]
+"""Protocol v2: (epoch, seq) of the market stream."""
+
+
+def _stream(epoch: str, seq: int) -> bytes:
+    return b',"epoch":' + orjson.dumps(epoch) + b',"seq":' + str(seq).encode()
+
+
+def sportsbooks(state: MarketState, position: Position | None = None) -> bytes:
     books = views.sportsbooks(state)
-    return encode({"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()})
+    message: dict[str, Any] = {"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()}
+    if position is not None:
+        message.update(epoch=position[0], seq=position[1])
+    return encode(message)
 
 
-def heartbeat(clients: int) -> bytes:
-    return encode({"type": "heartbeat", "timestamp": now_ms(), "clients": clients})
+def heartbeat(clients: int, position: Position | None = None) -> bytes:
+    message: dict[str, Any] = {"type": "heartbeat", "timestamp": now_ms(), "clients": clients}
+    if position is not None:
+        message.update(epoch=position[0], seq=position[1])
+    return encode(message)
+
+
+def market_image(markets: Collection[bytes], epoch: str, seq: int) -> bytes:
+    extra = b',"image":true,"total":' + str(len(markets)).encode() + _stream(epoch, seq)
+    return splice(b"market_update", b"markets", markets, extra)
+
+
+def market_delta(deltas: Collection[bytes], epoch: str, seq: int, conflated: bool = False, ts: int | None = None) -> bytes:
+    """``ts``: the update time of every delta in the frame that has no "timestamp" of its own."""
+    extra = (b',"delta":true' + (b',"con":true' if conflated else b"") + _stream(epoch, seq)
+             + (b',"ts":' + str(ts).encode() if ts is not None else b""))
+    return splice(b"market_update", b"markets", deltas, extra)
+
+
+def item_delta(kind: str, items: Collection[bytes], closed: bytes, total: int, epoch: str, seq: int,
+               image: bool = False) -> bytes:
+    """v2 arbitrage/value/middles: opened or changed items whole, closed ones by id; ``image``: every live
+    item, replacing what the client holds (after a subscribe or a resume)."""
+    key = {"arbitrage_update": b"opportunities", "value_update": b"value", "middles_update": b"middles"}[kind]
+    flag = b',"image":true' if image else b',"delta":true'
+    extra = flag + b',"total":' + str(total).encode() + b',"closed":' + closed + _stream(epoch, seq)
+    return splice(kind.encode(), key, items, extra)
+
+
+def snapshot_required(reason: str, epoch: str, seq: int) -> bytes:
+    return encode({"type": "snapshot_required", "reason": reason, "epoch": epoch, "seq": seq, "timestamp": now_ms()})
+
+
+def resumed(since: int, to: int, epoch: str) -> bytes:
+    return encode({"type": "resumed", "from": since, "to": to, "epoch": epoch, "seq": to, "timestamp": now_ms()})

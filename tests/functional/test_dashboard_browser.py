@@ -185,6 +185,27 @@ async def test_survives_a_server_restart(server, page):
     await page.wait_for_selector("#conn.conn-live", timeout=20000)
     assert await page.text_content("#client-id") != first_id
     await page.wait_for_selector('div.market[data-market="lal-bos:spread:-3.5"]')
+    # A restarted server is a new stream: the dashboard cannot resume, it says so and takes an image.
+    await page.wait_for_selector('#sync[data-state="resynced"]')
+    assert "epoch changed" in await page.text_content("#sync")
+
+
+async def test_resumes_after_a_dropped_socket_without_refetching(server, page):
+    from engine.board import Quote
+    from sbws.market.records import Batch
+    from sbws.server.keys import NODE
+
+    await page.goto(server.url)
+    cell = 'div.market[data-market="lal-bos:moneyline"] button[data-selection="home"][data-book="draftkings"]'
+    await page.wait_for_selector(cell)
+    assert await page.text_content(cell) == "-182"
+    for ws in list(server.app[SOCKETS].keys()):
+        await ws.close(code=1012, message=b"restart")  # the network drops; the server keeps its state
+    ts = time.time()
+    server.app[NODE].feed.push(Batch(ts, [], [], [Quote("lal-bos:moneyline", 0, "draftkings", 1.5, ts)], (), (), ()))
+    await page.wait_for_selector('#sync[data-state="resumed"]', timeout=20000)
+    await wait_until(lambda: _text_is(page.locator(cell), "-200"))
+    assert page.errors == []
 
 
 async def test_phone_width_and_keyboard(server, page):

@@ -220,3 +220,21 @@ def test_connection_limiter_counts_per_address_and_overall():
     limiter.release("a")
     assert (limiter.total, limiter.per_ip) == (1, {"a": 1})
     assert limiter.admit("c") is None
+
+
+def test_v2_conflation_merges_deltas_instead_of_keeping_the_last():
+    """A slow v2 socket's pending deltas become one per market that still takes it to the newest state."""
+    from sbws.wire import deltas
+
+    box = Outbox(merge=deltas.merge)
+    box.conflate({"m": {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"a": -110}}]}}, seq=7)
+    box.conflate({"m": {"id": "m", "selections": [{"id": "home", "odds": {"b": 120, "a": None}}]}}, seq=9)
+    box.conflate({"n": deltas.closed("n")}, seq=9)
+    merged = box.take_conflated()
+    assert merged["m"] == {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"a": None, "b": 120}}]}
+    assert merged["n"] == {"id": "n", "status": "closed"} and box.conflated_seq == 9
+    client = {"m": {"id": "m", "hold": 5.0, "selections": [{"id": "home", "odds": {"a": -115}, "decimal": {}}]},
+              "n": {"id": "n"}}
+    for delta in merged.values():
+        deltas.apply(client, delta)
+    assert client == {"m": {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"b": 120}, "decimal": {}}]}}

@@ -1,0 +1,154 @@
+"""Protocol v2's market stream: epoch and sequence, per-update deltas, and the replay window.
+
+Each engine update moves ``seq`` by one within an ``epoch`` (an id that
+changes whenever the state restarts).  ``advance`` turns the update's changed
+markets into deltas against each market's previous object, merges them into
+what the next push carries, and keeps what a resume needs: the sequence at
+which each market last changed, and tombstones of quotes, bests and markets
+that went away.  The window is bounded by time and by the bytes its deltas
+took; a resume from before its start needs a fresh image.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import orjson
+
+from ..market.state import MarketState
+from ..wire import views
+from ..wire.deltas import Delta, View, closed, diff, merge
+
+EPOCH_CHANGED = "epoch_changed"
+WINDOW_EXCEEDED = "window_exceeded"
+
+
+K = TypeVar("K")
+
+
+def _newer(table: dict[K, int], floor: int) -> dict[K, int]:
+    if table and min(table.values()) <= floor:
+        return {k: s for k, s in table.items() if s > floor}
+    return table
+
+
+def new_epoch() -> str:
+    return "ep_" + secrets.token_hex(6)
+
+
+class MarketStream:
+    def __init__(self, window_s: float = 60.0, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self.window_s = window_s
+        self.max_bytes = max_bytes
+        self.restart(new_epoch(), 0)
+
+    def restart(self, epoch: str, seq: int) -> None:
+        """A new stream (process start, a new leader term, a replay): nothing before ``seq`` can be resumed."""
+        self.epoch = epoch
+        self.seq = seq
+        self.floor = seq
+        """The lowest ``seq`` a resume may start from."""
+        self.views: dict[str, View] = {}
+        self.changed_at: dict[str, int] = {}
+        self.closed_at: dict[str, int] = {}
+        self.gone_books: dict[tuple[str, str, str], int] = {}
+        self.gone_best: dict[tuple[str, str], int] = {}
+        self.log: deque[tuple[int, float, int]] = deque()
+        self.bytes = 0
+        self.pending: dict[str, Delta] = {}
+
+    @property
+    def position(self) -> tuple[str, int]:
+        return self.epoch, self.seq
+
+    def advance(self, state: MarketState, changed: Iterable[str], gone: Iterable[str], now: float,
+                seq: int | None = None) -> None:
+        """One engine update: ``changed`` markets moved, ``gone`` ones left the board."""
+        self.seq = self.seq + 1 if seq is None else seq
+        size = 0
+        for market_id in changed:
+            if market_id not in state.markets:
+                continue
+            new = views.market(state, market_id)
+            if new["status"] == "closed":
+                size += self._close(market_id)
+                continue
+            delta = diff(self.views.get(market_id), new)
+            self.views[market_id] = new
+            if delta is None:
+                continue
+            self.changed_at[market_id] = self.seq
+            self._tombstones(market_id, delta)
+            self.pending[market_id] = merge(self.pending.get(market_id), delta)
+            size += len(orjson.dumps(delta))
+        for market_id in gone:
+            size += self._close(market_id)
+        self.log.append((self.seq, now, size))
+        self.bytes += size
+        self._prune(now)
+
+    def _close(self, market_id: str) -> int:
+        if self.views.pop(market_id, None) is None and market_id in self.closed_at:
+            return 0
+        self.closed_at[market_id] = self.seq
+        self.changed_at.pop(market_id, None)
+        self.pending[market_id] = closed(market_id)
+        return 40
+
+    def _tombstones(self, market_id: str, delta: Delta) -> None:
+        for sel in delta.get("selections", ()):
+            for book, price in sel.get("odds", {}).items():
+                if price is None:
+                    self.gone_books[(market_id, sel["id"], book)] = self.seq
+        for sel, best in delta.get("bestOdds", {}).items():
+            if best is None:
+                self.gone_best[(market_id, sel)] = self.seq
+
+    def _prune(self, now: float) -> None:
+        while self.log and (self.log[0][1] < now - self.window_s or self.bytes > self.max_bytes):
+            seq, _ts, size = self.log.popleft()
+            self.bytes -= size
+            self.floor = seq
+        self.gone_books = _newer(self.gone_books, self.floor)
+        self.gone_best = _newer(self.gone_best, self.floor)
+        self.closed_at = _newer(self.closed_at, self.floor)
+
+    def take_pending(self) -> dict[str, Delta]:
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def resume_problem(self, epoch: str, seq: int) -> str | None:
+        if epoch != self.epoch:
+            return EPOCH_CHANGED
+        if not self.floor <= seq <= self.seq:
+            return WINDOW_EXCEEDED
+        return None
+
+    def resume(self, since: int, wanted: Callable[[str], bool]) -> list[Delta]:
+        """What a client that held the state at ``since`` needs: each market changed since then whole, with
+        nulls for the quotes and bests that went away, and the markets closed since then."""
+        out: list[Delta] = []
+        for market_id, seq in self.changed_at.items():
+            if seq <= since or not wanted(market_id) or market_id not in self.views:
+                continue
+            view = self.views[market_id]
+            delta: dict[str, Any] = dict(view)
+            held = {s["id"]: s for s in view["selections"]}
+            selections = [dict(s, odds=dict(s["odds"]), decimal=dict(s["decimal"])) for s in view["selections"]]
+            by_id = {s["id"]: s for s in selections}
+            for (m, sel, book), when in self.gone_books.items():
+                if m == market_id and when > since and sel in by_id and book not in held[sel]["odds"]:
+                    by_id[sel]["odds"][book] = None
+                    by_id[sel]["decimal"][book] = None
+            delta["selections"] = selections
+            best = dict(view["bestOdds"])
+            for (m, sel), when in self.gone_best.items():
+                if m == market_id and when > since and sel not in best:
+                    best[sel] = None
+            delta["bestOdds"] = best
+            out.append(delta)
+        out.extend(closed(m) for m, seq in self.closed_at.items() if seq > since)
+        return out

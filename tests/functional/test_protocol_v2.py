@@ -1,0 +1,208 @@
+"""Protocol v2 over real sockets (issue 15): images, deltas, epoch and seq, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from engine.board import Quote
+from engine.markets import MONEYLINE, SPREAD, MarketKey
+from sbws.market.records import Batch, EventInfo, EventResult
+from sbws.server.app import make_app
+from sbws.server.keys import NODE
+from sbws.wire import deltas
+from tests.helpers import ScriptedFeed, app_state, connect, fast_settings, receive_type, wait_for
+
+EVENTS = [EventInfo(f"e{i}", "NBA", "NBA", f"H{i}", f"A{i}", int((time.time() + 3600) * 1000)) for i in range(3)]
+KEYS = [MarketKey(f"e{i}", MONEYLINE) for i in range(3)] + [MarketKey(f"e{i}", SPREAD, -2.5) for i in range(3)]
+BOOKS = ["pinnacle", "draftkings", "fanduel"]
+SUBSCRIPTION = {"sports": ["NBA"], "arbitrage": True}
+
+quote = st.tuples(st.sampled_from(range(len(KEYS))), st.sampled_from([0, 1]), st.sampled_from(BOOKS),
+                  st.sampled_from([0.0, 1.5, 1.9, 2.0, 2.1, 2.6]))
+step = st.one_of(
+    st.lists(quote, min_size=1, max_size=6).map(lambda qs: ("quotes", qs)),
+    st.sampled_from(range(len(KEYS))).map(lambda k: ("close", k)),
+    st.sampled_from(range(3)).map(lambda e: ("result", e)),
+)
+
+
+def opening():
+    ts = time.time()
+    quotes = [Quote(k.id, o, b, 1.95, ts) for k in KEYS for o in (0, 1) for b in BOOKS]
+    return Batch(ts, EVENTS, KEYS, quotes)
+
+
+def batch_for(kind, arg):
+    ts = time.time()
+    if kind == "quotes":
+        return Batch(ts, (), (), [Quote(KEYS[k].id, o, b, p, ts) for k, o, b, p in arg])
+    if kind == "close":
+        return Batch(ts, (), (), (), [KEYS[arg].id])
+    return Batch(ts, (), (), (), (), [EventResult(f"e{arg}", 1, 0)])
+
+
+class Client:
+    """A v2 client with the reducer of docs/protocol.md: an image replaces, deltas apply."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.markets: dict = {}
+        self.position = None
+        self.seen: list[dict] = []
+
+    def take(self, msg):
+        self.seen.append(msg)
+        if "epoch" in msg:
+            self.position = (msg["epoch"], msg["seq"])
+        if msg["type"] == "market_update" and msg.get("id") is None:
+            if msg.get("image"):
+                self.markets = {m["id"]: m for m in msg["markets"]}
+            else:
+                assert msg.get("delta") is True, msg
+                for d in msg["markets"]:
+                    deltas.apply(self.markets, d, msg.get("ts"))
+
+    async def until(self, predicate, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.ws.receive_json(timeout=max(0.01, deadline - time.monotonic()))
+            self.take(msg)
+            if predicate(msg):
+                return msg
+
+    async def request(self, kind, payload, msg_id):
+        await self.ws.send_json({"type": kind, "id": msg_id, "payload": payload})
+        return await self.until(lambda m: m.get("id") == msg_id)
+
+    async def server_markets(self, msg_id):
+        reply = await self.request("get_markets", {"limit": 1000}, msg_id)
+        return reply, {m["id"]: m for m in reply["markets"] if m["status"] == "open"}
+
+
+async def v2_client(client, subscription=SUBSCRIPTION, resume=None):
+    ws, hello = await connect(client, "/ws/sportsbooks?v=2")
+    c = Client(ws)
+    c.take(hello)
+    payload = dict(subscription, **({"resume": resume} if resume else {}))
+    await ws.send_json({"type": "subscribe", "payload": payload})
+    await c.until(lambda m: m["type"] == "subscribed")
+    return c, hello
+
+
+async def test_v2_connected_image_and_positions(aiohttp_client, tmp_path):
+    app = make_app(fast_settings(tmp_path, market_interval=0), ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    ws1, hello1 = await connect(client)
+    assert "protocol" not in hello1 and "epoch" not in hello1  # v1 sees the design document's message
+    c, hello = await v2_client(client)
+    assert hello["protocol"] == 2 and hello["epoch"].startswith("ep_") and hello["seq"] == 1
+    image = await c.until(lambda m: m["type"] == "market_update")
+    assert image["image"] is True and image["epoch"] == hello["epoch"] and image["seq"] == 1
+    assert len(image["markets"]) == len(KEYS)
+    reply, server = await c.server_markets("g")
+    assert reply["seq"] == 1 and reply["epoch"] == hello["epoch"]
+    assert c.markets == server
+    bad = await client.get("/ws/sportsbooks?v=3", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                          "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+    assert bad.status == 400 and (await bad.json())["field"] == "v"
+    await ws1.close()
+
+
+async def _scenario(tmp_path, steps):
+    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    async with TestClient(TestServer(app)) as client:
+        await wait_for(lambda: app_state(client).batches >= 1)
+        c, _hello = await v2_client(client)
+        await c.until(lambda m: m["type"] == "market_update")
+        for n, (kind, arg) in enumerate(steps, start=2):
+            app[NODE].broker.feed.push(batch_for(kind, arg))
+            await wait_for(lambda: app_state(client).batches >= n)
+            reply, server = await c.server_markets(f"g{n}")
+            assert reply["seq"] == n
+            assert c.markets == server, (kind, arg)
+        await c.ws.close()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(step, min_size=1, max_size=8))
+def test_image_plus_deltas_equal_get_markets_at_every_seq(tmp_path_factory, steps):
+    asyncio.run(_scenario(tmp_path_factory.mktemp("v2"), steps))
+
+
+async def test_resume_inside_the_window_matches_a_client_that_never_left(aiohttp_client, tmp_path):
+    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    feed = app[NODE].broker.feed
+    stay, _ = await v2_client(client)
+    leave, _ = await v2_client(client)
+    await stay.until(lambda m: m["type"] == "market_update")
+    await leave.until(lambda m: m["type"] == "market_update")
+    feed.push(batch_for("quotes", [(0, 0, "draftkings", 2.1), (1, 1, "fanduel", 1.5)]))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    await leave.server_markets("sync")
+    epoch, seq = leave.position
+    held = dict(leave.markets)
+    await leave.ws.close()
+    for kind, arg in (("quotes", [(0, 0, "draftkings", 0.0), (3, 1, "pinnacle", 2.6)]), ("close", 4), ("result", 2),
+                      ("quotes", [(1, 0, "fanduel", 2.1)])):
+        feed.push(batch_for(kind, arg))
+    await wait_for(lambda: app_state(client).batches >= 6)
+    back, _ = await v2_client(client, resume={"epoch": epoch, "seq": seq})
+    back.markets = held
+    resumed = await back.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
+    assert resumed["type"] == "resumed" and resumed["from"] == seq and resumed["to"] == 6
+    assert any(m["type"] == "market_update" and m.get("con") for m in back.seen)
+    _reply, server = await stay.server_markets("s")
+    assert back.markets == stay.markets == server
+
+
+async def test_resume_outside_the_window_or_across_epochs_gets_an_image(aiohttp_client, tmp_path):
+    app = make_app(fast_settings(tmp_path, market_interval=0, replay_window=0.2), ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    first, hello = await v2_client(client)
+    await first.until(lambda m: m["type"] == "market_update")
+    await first.ws.close()
+    app[NODE].broker.feed.push(batch_for("quotes", [(0, 0, "draftkings", 2.1)]))  # seq 2: a change the client needs
+    await wait_for(lambda: app_state(client).batches >= 2)
+    await asyncio.sleep(0.3)
+    app[NODE].broker.feed.push(batch_for("quotes", [(1, 0, "draftkings", 2.1)]))  # seq 3: seq 2 leaves the window
+    await wait_for(lambda: app_state(client).batches >= 3)
+    for resume, reason in (({"epoch": hello["epoch"], "seq": 1}, "window_exceeded"),
+                           ({"epoch": "ep_gone", "seq": 3}, "epoch_changed")):
+        c, _ = await v2_client(client, resume=resume)
+        required = await c.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
+        assert required["type"] == "snapshot_required" and required["reason"] == reason
+        image = await c.until(lambda m: m["type"] == "market_update")
+        assert image["image"] is True
+        _reply, server = await c.server_markets("s")
+        assert c.markets == server
+        await c.ws.close()
+    bad, _ = await connect(client, "/ws/sportsbooks?v=2")
+    await bad.send_json({"type": "subscribe", "payload": {"sports": ["NBA"], "resume": {"epoch": "x"}}})
+    err = await receive_type(bad, "error")
+    assert err["code"] == "NX-400" and err["field"] == "resume"
+
+
+async def test_v2_arbitrage_sends_changes_and_closed_ids(aiohttp_client, tmp_path):
+    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    c, _ = await v2_client(client)
+    first = await c.until(lambda m: m["type"] == "arbitrage_update")
+    assert first["image"] is True and first["opportunities"] == [] and "epoch" in first
+    app[NODE].broker.feed.push(batch_for("quotes", [(0, 0, "draftkings", 2.2), (0, 1, "fanduel", 2.2)]))
+    opened = await c.until(lambda m: m["type"] == "arbitrage_update" and m["opportunities"])
+    [opp] = opened["opportunities"]
+    assert opp["marketId"] == KEYS[0].id and opened["closed"] == [] and opened["total"] == 1
+    app[NODE].broker.feed.push(batch_for("quotes", [(0, 0, "draftkings", 1.95), (0, 1, "fanduel", 1.95)]))
+    gone = await c.until(lambda m: m["type"] == "arbitrage_update" and m["closed"])
+    assert gone["closed"] == [opp["id"]] and gone["opportunities"] == [] and gone["total"] == 0
+    assert orjson.dumps(gone)  # a plain JSON message
