@@ -447,7 +447,7 @@ class Broadcaster:
             box.put(frame)
             return True
         if decision is Decision.CONFLATE and fragments is not None:
-            box.conflate(fragments)
+            box.conflate(fragments, self.stream.seq)
             self.metrics.conflated.inc(len(fragments))
         elif decision is Decision.CLOSE:
             self.close_slow(ctx, box.queued_bytes + buffered)

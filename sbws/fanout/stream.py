@@ -40,9 +40,10 @@ def new_epoch() -> str:
 
 
 class MarketStream:
-    def __init__(self, window_s: float = 60.0, max_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, window_s: float = 60.0, max_bytes: int = 16 * 1024 * 1024, active: bool = False) -> None:
         self.window_s = window_s
         self.max_bytes = max_bytes
+        self.active = active
         self.restart(new_epoch(), 0)
 
     def restart(self, epoch: str, seq: int) -> None:
@@ -64,10 +65,25 @@ class MarketStream:
     def position(self) -> tuple[str, int]:
         return self.epoch, self.seq
 
+    def activate(self, state: MarketState) -> None:
+        """Start keeping deltas (the first v2 socket, or at start in cluster mode): until then only ``seq`` moves,
+        so a server with v1 sockets alone pays nothing for v2."""
+        if self.active:
+            return
+        self.active = True
+        self.floor = self.seq
+        for market_id in state.markets:
+            view = views.market(state, market_id)
+            if view["status"] != "closed":
+                self.views[market_id] = view
+
     def advance(self, state: MarketState, changed: Iterable[str], gone: Iterable[str], now: float,
                 seq: int | None = None) -> None:
         """One engine update: ``changed`` markets moved, ``gone`` ones left the board."""
         self.seq = self.seq + 1 if seq is None else seq
+        if not self.active:
+            self.floor = self.seq
+            return
         size = 0
         for market_id in changed:
             if market_id not in state.markets:

@@ -61,7 +61,9 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
                               immediate_markets=settings.market_interval == 0,
                               immediate_arbitrage=settings.arbitrage_interval == 0,
                               immediate_value=value_interval(settings) == 0,
-                              stream=MarketStream(settings.replay_window, settings.replay_max_bytes))
+                              # in cluster mode every node keeps the window from the start, so a client resumes on any
+                              stream=MarketStream(settings.replay_window, settings.replay_max_bytes,
+                                                  active=bool(settings.broker)))
     node = app[NODE] = Node(settings, service, broadcaster, broker, metrics)
     service.feed_healthy = node.healthy
     for add_routes in routes:

@@ -92,6 +92,8 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse) -> web.WebSo
     }
     if ctx.claimed_user_id is not None:
         hello["claimedUserId"] = ctx.claimed_user_id
+    if ctx.protocol == 2:
+        fanout.stream.activate(fanout.state)
     position = fanout.stream.position if ctx.protocol == 2 else None
     if position is not None:
         hello.update(protocol=2, epoch=position[0], seq=position[1])

@@ -119,3 +119,52 @@ async def test_slow_timeout_closes_a_socket_that_stays_over_the_soft_limit(aioht
         await asyncio.sleep(0.02)
     assert ctx.outbox.closing
     assert ctx.outbox.queued_bytes < 64 * 1024 * 1024
+
+
+async def test_v2_slow_reader_gets_merged_deltas_and_ends_at_the_server_state(aiohttp_client, tmp_path):
+    """Protocol v2: a socket that stops reading gets its pending deltas merged per market ("con": true);
+    when it reads again, image plus everything it got equals the server's markets."""
+    from sbws.wire import deltas
+
+    client, feed, _settings = await start_with_big_market(
+        aiohttp_client, tmp_path, soft_limit_bytes=16 * 1024, hard_limit_bytes=64 * 1024 * 1024, slow_timeout=60.0)
+    slow, _ = await connect(client, "/ws/sportsbooks?v=2")
+    await slow.send_json({"type": "subscribe", "payload": {"sports": ["NBA"]}})
+    contexts = [c for c in client.server.app[SOCKETS].values() if c.protocol == 2]
+    ctx = contexts[0]
+    merged_seen = False
+    for i in range(1500):
+        feed.push(big_market_batch(time.time(), 1.5 + (i % 50) / 100))
+        await asyncio.sleep(0.005)
+        if len(ctx.outbox.conflated) >= N_MARKETS // 2:
+            merged_seen = True
+            break
+    assert merged_seen, "the stalled v2 socket's deltas should have been merged"
+    pushed = client.server.app[NODE].state.batches
+    markets: dict = {}
+    con = 0
+    last = None
+    while True:
+        try:
+            msg = await slow.receive_json(timeout=10)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"last {last}, pushed {pushed}, conflated {len(ctx.outbox.conflated)}, "
+                                 f"frames {len(ctx.outbox.frames)}") from None
+        last = (msg["type"], msg.get("seq"), msg.get("con"))
+        if msg["type"] == "market_update":
+            if msg.get("image"):
+                markets = {m["id"]: m for m in msg["markets"]}
+            else:
+                con += bool(msg.get("con"))
+                for d in msg["markets"]:
+                    deltas.apply(markets, d, msg.get("ts"))
+            if msg["seq"] >= pushed and not ctx.outbox.conflated and not ctx.outbox.frames:
+                break
+    assert con >= 1
+    await slow.send_json({"type": "get_markets", "id": "end", "payload": {"limit": 1000}})
+    reply = await receive_type(slow, "market_update", skip=("heartbeat", "sportsbooks"))
+    while reply.get("id") != "end":
+        for d in reply.get("markets", []) if reply.get("delta") else []:
+            deltas.apply(markets, d, reply.get("ts"))
+        reply = await receive_type(slow, "market_update", skip=("heartbeat", "sportsbooks"))
+    assert markets == {m["id"]: m for m in reply["markets"] if m["status"] == "open"}

@@ -42,7 +42,7 @@ def server_view(state):
 
 def run(steps):
     state = MarketState(ArbConfig())
-    stream = MarketStream(window_s=1e9)
+    stream = MarketStream(window_s=1e9, active=True)
     changes = state.apply(Batch(1.0, EVENTS, KEYS))
     stream.advance(state, changes.markets | changes.defined, changes.gone, 1.0)
     client = {}
@@ -76,7 +76,7 @@ def test_image_plus_deltas_is_the_state_at_every_step(steps):
 def test_merged_deltas_take_any_intermediate_state_to_the_end(steps, every):
     """A slow client (merged deltas) and one that skipped to a later image both end at the server's state."""
     state = MarketState(ArbConfig())
-    stream = MarketStream(window_s=1e9)
+    stream = MarketStream(window_s=1e9, active=True)
     changes = state.apply(Batch(1.0, EVENTS, KEYS))
     stream.advance(state, changes.markets | changes.defined, changes.gone, 1.0)
     fast, slow, merged = {}, {}, {}
@@ -119,7 +119,7 @@ def test_resume_from_any_point_in_the_window_reaches_the_state(steps, data):
 
 def test_resume_refused_outside_the_window_or_across_epochs():
     state = MarketState(ArbConfig())
-    stream = MarketStream(window_s=10.0)
+    stream = MarketStream(window_s=10.0, active=True)
     for t in range(1, 30):
         changes = state.apply(Batch(float(t), EVENTS if t == 1 else (), KEYS if t == 1 else (),
                                     [Quote(KEYS[0].id, 0, "a", 1.5 + t / 100, float(t))]))
@@ -128,7 +128,7 @@ def test_resume_refused_outside_the_window_or_across_epochs():
     assert stream.resume_problem(stream.epoch, 5) == WINDOW_EXCEEDED  # 24 s ago, the window is 10 s
     assert stream.resume_problem(stream.epoch, stream.seq - 5) is None
     assert stream.resume_problem(stream.epoch, stream.seq + 1) == WINDOW_EXCEEDED
-    small = MarketStream(window_s=1e9, max_bytes=200)
+    small = MarketStream(window_s=1e9, max_bytes=200, active=True)
     for t in range(1, 30):
         changes = state.apply(Batch(float(t), (), (), [Quote(KEYS[1].id, 1, "b", 1.5 + t / 100, float(t))]))
         small.advance(state, changes.markets, changes.gone, float(t))
@@ -148,3 +148,14 @@ def test_a_delta_carries_only_what_changed():
         {"id": "home", "odds": {"b": -102, "a": None}, "decimal": {"b": 1.98, "a": None}}],
         "bestOdds": {"home": {"bookmaker": "b", "odds": -102, "decimal": 1.98}}}
     assert deltas.diff(new, new) is None
+
+
+def test_an_inactive_stream_only_counts_until_a_v2_socket_needs_it():
+    state = MarketState(ArbConfig())
+    stream = MarketStream()
+    changes = state.apply(Batch(1.0, EVENTS, KEYS, [Quote(KEYS[0].id, 0, "a", 1.9, 1.0)]))
+    stream.advance(state, changes.markets | changes.defined, changes.gone, 1.0)
+    assert stream.seq == 1 and stream.views == {} and stream.pending == {}
+    stream.activate(state)
+    assert set(stream.views) == {k.id for k in KEYS} and stream.floor == 1
+    assert stream.resume_problem(stream.epoch, 0) == WINDOW_EXCEEDED  # nothing was kept before
