@@ -86,6 +86,9 @@ class Broadcaster:
         self.value_closed |= set(self.state.value)
         self.middles_closed |= set(self.state.middles)
         self.dirty.clear()
+        for group in self.audience.groups.values():  # v2: the next image says what each socket holds
+            group.known.clear()
+        self.known_by.clear()
 
     def books_changed(self, books: Iterable[str]) -> None:
         self.status_dirty |= set(books)
