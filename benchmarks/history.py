@@ -89,7 +89,7 @@ def populate(store: SqliteHistory, now: int, rng: random.Random, every_s: int) -
 
 
 def query_once(store: SqliteHistory, now: int, max_points: int) -> int:
-    series, _opening, _current, _steam = store.query("target:moneyline", None, None, now - DAY_MS, now, max_points)
+    series, _opening, _current, _steam = store.query("target:moneyline", None, now - DAY_MS, now, max_points)
     sampled = [downsample(points, now - DAY_MS, now, max_points) for points in series.values()]
     return sum(len(s) for s in sampled)
 
@@ -124,7 +124,7 @@ def main() -> None:
             started = time.perf_counter()
             stored = populate(store, now, rng, every)
             fill_s = time.perf_counter() - started
-            in_window = sum(len(p) for p in store.query("target:moneyline", None, None, now - DAY_MS, now)[0].values())
+            in_window = sum(len(p) for p in store.query("target:moneyline", None, now - DAY_MS, now)[0].values())
             for max_points in (300, 1_000):
                 points = query_once(store, now, max_points)
                 samples = []

@@ -202,14 +202,18 @@ class ValueScanner:
         return FairLine(ids[has], p, np.full(int(has.sum()), -1, dtype=np.intp), quoting[:, has],
                         holds[has] / count[has], oldest[has])
 
-    def scan(self, now: float, markets: IntArray | None = None) -> list[ValueBet]:
+    def scan(self, now: float, markets: IntArray | None = None, line: FairLine | None = None) -> list[ValueBet]:
+        """Value bets in ``markets`` (all when None); ``line``: their fair line already computed by ``fair``."""
         board, cfg = self.board, self.config
         nb = len(board.books)
         if nb == 0 or board.n_markets == 0:
             return []
         threshold = 1.0 + cfg.min_ev / 100.0
-        # The worst method's p never exceeds the multiplicative one, so a cheap bound picks the candidates.
-        line = self.fair(now, markets, MULTIPLICATIVE if cfg.method == WORST else None)
+        # Without a line: the worst method's p never exceeds the multiplicative one, so a cheap bound picks
+        # the candidates and the costly methods run on those alone.
+        bounded = line is None and cfg.method == WORST
+        if line is None:
+            line = self.fair(now, markets, MULTIPLICATIVE if bounded else None)
         if line.rows.size == 0:
             return []
         if markets is None:
@@ -219,7 +223,7 @@ class ValueScanner:
         cand = np.flatnonzero(row_any(np.nan_to_num(best * line.p) >= threshold))
         if cand.size == 0:
             return []
-        if cfg.method == WORST:
+        if bounded:
             line = self.fair(now, line.rows[cand])
             cand = np.arange(line.rows.size)
         rows, p = line.rows[cand], line.p[cand]

@@ -155,10 +155,10 @@ class Node:
             for result in changes.results:
                 self.broadcaster.spawn(self._settle(result))
             self._record(changes, steam)
-        stream = self.broadcaster.stream
-        if position is not None and position[0] != stream.epoch:
-            stream.restart(position[0], position[1] - 1)
-        self.broadcaster.ingest(changes, None if position is None else position[1])
+        # Only feed batches move the v2 stream (the periodic rescan that expires stale quotes does not).
+        self.broadcaster.stream.advance(self.state, changes.markets | changes.defined, changes.gone, time.time(),
+                                        position)
+        self.broadcaster.ingest(changes)
         if steam:
             self.broadcaster.push_steam(steam)
             if self.alerter is not None:

@@ -154,7 +154,7 @@ class Service:
         """A market's price history, per selection and book, downsampled to ``maxPoints`` per series."""
         hi = q.to_ms if q.to_ms is not None else now_ms()
         lo = q.from_ms if q.from_ms is not None else max(0, hi - DEFAULT_SPAN_MS)
-        found, opening, current, steam = await self.history_store.query(q.market_id, None, q.bookmaker, lo, hi,
+        found, opening, current, steam = await self.history_store.query(q.market_id, q.bookmaker, lo, hi,
                                                                         q.max_points)
         key = self.state.markets.get(q.market_id)
         if key is None and not (found or opening or current):

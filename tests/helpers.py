@@ -18,6 +18,7 @@ from sbws.ledger.sqlite import SqliteLedger
 from sbws.market.records import Batch, BookStatus, EventInfo
 from sbws.server.keys import SERVICE
 from sbws.settings import Settings
+from sbws.wire import deltas
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():
@@ -178,3 +179,41 @@ def structured_logs(level: str = "info") -> Iterator[None]:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
         logging.getLogger().setLevel(logging.WARNING)
+
+
+class V2Client:
+    """A v2 client with the reducer of docs/protocol.md: an image replaces, deltas apply."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.markets: dict = {}
+        self.position = None
+        self.seen: list[dict] = []
+
+    def take(self, msg):
+        self.seen.append(msg)
+        if "epoch" in msg:
+            self.position = (msg["epoch"], msg["seq"])
+        if msg["type"] == "market_update" and msg.get("id") is None:
+            if msg.get("image"):
+                self.markets = {m["id"]: m for m in msg["markets"]}
+            else:
+                assert msg.get("delta") is True, msg
+                for d in msg["markets"]:
+                    deltas.apply(self.markets, d, msg.get("ts"))
+
+    async def until(self, predicate, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.ws.receive_json(timeout=max(0.01, deadline - time.monotonic()))
+            self.take(msg)
+            if predicate(msg):
+                return msg
+
+    async def request(self, kind, payload, msg_id):
+        await self.ws.send_json({"type": kind, "id": msg_id, "payload": payload})
+        return await self.until(lambda m: m.get("id") == msg_id)
+
+    async def server_markets(self, msg_id):
+        reply = await self.request("get_markets", {"limit": 1000}, msg_id)
+        return reply, {m["id"]: m for m in reply["markets"] if m["status"] == "open"}

@@ -172,12 +172,14 @@ class Audience:
                 if not bucket:
                     del index[value]
 
-    def market_groups(self, market_id: str, sport: str | None, market_type: str, books: Iterable[str]) -> set[Group]:
-        """Groups that a change to this market must reach."""
+    def market_groups(self, market_id: str, sport: str | None, market_type: str, books: Iterable[str],
+                      protocol: int) -> set[Group]:
+        """Groups of one protocol version that a change to this market must reach."""
         candidates: set[Group] = set(self.by_market.get(market_id, ()))
         if sport is not None:
             candidates |= self.by_sport.get(sport, set())
         candidates |= self.by_type.get(market_type, set())
         for book in books:
             candidates |= self.by_book.get(book, set())
-        return {g for g in candidates if market_matches(g.sub, market_id, sport, market_type, books)}
+        return {g for g in candidates
+                if g.sub.protocol == protocol and market_matches(g.sub, market_id, sport, market_type, books)}

@@ -63,8 +63,7 @@ class Broadcaster:
         self._background: set[asyncio.Task[None]] = set()
 
     # -- engine output in ---------------------------------------------------------------
-    def ingest(self, changes: Changes, seq: int | None = None) -> None:
-        self.stream.advance(self.state, changes.markets | changes.defined, changes.gone, time.time(), seq)
+    def ingest(self, changes: Changes) -> None:
         self.dirty |= changes.markets
         self.closed_since_push |= changes.closed_opportunities
         self.arb_dirty |= changes.opportunities_changed
@@ -107,15 +106,14 @@ class Broadcaster:
             if key is None:
                 continue
             books = state.market_books(market_id)
-            groups = self.audience.market_groups(market_id, state.sport_of(market_id), key.market_type, books)
+            groups = self.audience.market_groups(market_id, state.sport_of(market_id), key.market_type, books, protocol=1)
             if not groups:
                 continue
-            fragment = self.fragments(market_id)
+            fragment = self.fragments(market_id)  # v1 bytes only when a v1 socket wants them
             for group in groups:
                 per_group.setdefault(group, {})[market_id] = fragment
         for group, fragments in per_group.items():
-            if group.sub.protocol == 1:
-                self.fan_out(group.members, frames.market_update(fragments.values()), "market_update", fragments)
+            self.fan_out(group.members, frames.market_update(fragments.values()), "market_update", fragments)
 
     # -- protocol v2: deltas ------------------------------------------------------------------
     def push_deltas(self) -> None:
@@ -135,8 +133,8 @@ class Broadcaster:
                 self._forget(market_id, holders)
                 continue
             books = state.market_books(market_id)
-            matching = {g for g in self.audience.market_groups(market_id, state.sport_of(market_id), key.market_type, books)
-                        if g.sub.protocol == 2}
+            matching = self.audience.market_groups(market_id, state.sport_of(market_id), key.market_type, books,
+                                                   protocol=2)
             for group in matching:
                 per_group.setdefault(group, {})[market_id] = delta if market_id in group.known else stream.views[market_id]
                 self._hold(group, market_id)

@@ -78,9 +78,15 @@ class MarketStream:
                 self.views[market_id] = view
 
     def advance(self, state: MarketState, changed: Iterable[str], gone: Iterable[str], now: float,
-                seq: int | None = None) -> None:
-        """One engine update: ``changed`` markets moved, ``gone`` ones left the board."""
-        self.seq = self.seq + 1 if seq is None else seq
+                position: tuple[str, int] | None = None) -> None:
+        """One feed batch applied: ``changed`` markets moved, ``gone`` ones left the board.
+
+        ``position``: the (epoch, seq) the leader gave the batch in cluster mode (a new epoch restarts the
+        stream); without it this node numbers its own batches.
+        """
+        if position is not None and position[0] != self.epoch:
+            self.restart(position[0], position[1] - 1)
+        self.seq = self.seq + 1 if position is None else position[1]
         if not self.active:
             self.floor = self.seq
             return

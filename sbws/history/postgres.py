@@ -164,21 +164,21 @@ class PgHistory:
             ):
                 into[keys[sid]] = (t, price)
 
-    async def query(self, market_id: str, outcome: int | None, book: str | None, lo: int, hi: int, buckets: int = 0
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0
                     ) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]:
         """Every point in range; the service's ``downsample`` buckets them (``buckets`` is the SQLite store's
         shortcut)."""
         try:
             async with self.pool.acquire() as conn:
-                return await self._query(conn, market_id, outcome, book, lo, hi)
+                return await self._query(conn, market_id, book, lo, hi)
         except OUTAGES as exc:
             raise LedgerUnavailable(f"price history: PostgreSQL: {exc}") from exc
 
-    async def _query(self, conn: asyncpg.Connection, market_id: str, outcome: int | None, book: str | None, lo: int,
+    async def _query(self, conn: asyncpg.Connection, market_id: str, book: str | None, lo: int,
                      hi: int) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]:
         rows = await conn.fetch(
             "SELECT id, market_id, outcome, book FROM history_series WHERE market_id = $1 "
-            "AND ($2::int IS NULL OR outcome = $2) AND ($3::text IS NULL OR book = $3)", market_id, outcome, book,
+            "AND ($2::text IS NULL OR book = $2)", market_id, book,
         )
         keys = {r[0]: SeriesKey(r[1], r[2], r[3]) for r in rows}
         series: dict[SeriesKey, list[Point]] = {}

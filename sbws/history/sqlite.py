@@ -48,6 +48,12 @@ def day_table(day: int) -> str:
     return f"points_{day}"
 
 
+def _days(conn: sqlite3.Connection) -> set[int]:
+    """The days that have a table, as this connection sees the schema."""
+    names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {int(m.group(1)) for (name,) in names if (m := DAY_TABLE.match(name))}
+
+
 def encode_price(price: float | None) -> int | float | None:
     if price is None:
         return None
@@ -76,7 +82,7 @@ class SqliteHistory:
         self.series: dict[tuple[str, int, str], int] = {
             (m, o, b): i for i, m, o, b in self.writer.execute("SELECT id, market_id, outcome, book FROM series")
         }
-        self.tables: set[int] = self._days()
+        self.tables: set[int] = _days(self.writer)
         self.queue: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
         self.written = 0
         self.failed = 0
@@ -182,27 +188,16 @@ class SqliteHistory:
                 self.tables.discard(day)
         self.writer.execute("DELETE FROM steam WHERE t < ?", (cutoff,))
 
-    def _days(self) -> set[int]:
-        names = self.writer.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        return {int(m.group(1)) for (name,) in names if (m := DAY_TABLE.match(name))}
-
     # -- reads (their own thread and connection) -----------------------------------------------
-    def query(self, market_id: str, outcome: int | None, book: str | None, lo: int, hi: int, buckets: int = 0
+    def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0
               ) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]:
         """Points in [lo, hi] per series (at most the last of each of ``buckets`` equal slices of it, when
         given), each series' first priced and last point, and the steam in [lo, hi]."""
-        where: list[str] = ["market_id = ?"]
-        args: list[Any] = [market_id]
-        if outcome is not None:
-            where.append("outcome = ?")
-            args.append(outcome)
-        if book is not None:
-            where.append("book = ?")
-            args.append(book)
         keys = {
             i: SeriesKey(m, o, b)
             for i, m, o, b in self.reader.execute(
-                f"SELECT id, market_id, outcome, book FROM series WHERE {' AND '.join(where)}", args
+                "SELECT id, market_id, outcome, book FROM series WHERE market_id = ? AND (? IS NULL OR book = ?)",
+                (market_id, book, book),
             )
         }
         series: dict[SeriesKey, list[Point]] = {}
@@ -210,7 +205,7 @@ class SqliteHistory:
         current: dict[SeriesKey, Point] = {}
         if keys:
             ids = ",".join(str(i) for i in keys)
-            days = sorted(self._days_read())
+            days = sorted(_days(self.reader))
             width = max(1, hi - lo + 1)
             spans = [(day, day * DAY_MS) for day in days if day * DAY_MS + DAY_MS > lo and day * DAY_MS <= hi]
             dense: set[int] = set()
@@ -263,10 +258,6 @@ class SqliteHistory:
             ):
                 into[keys[sid]] = (day * DAY_MS + t, decode_price(price))
 
-    def _days_read(self) -> set[int]:
-        names = self.reader.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-        return {int(m.group(1)) for (name,) in names if (m := DAY_TABLE.match(name))}
-
     def size_bytes(self) -> int:
         page_size = self.reader.execute("PRAGMA page_size").fetchone()[0]
         pages = self.reader.execute("PRAGMA page_count").fetchone()[0]
@@ -288,11 +279,11 @@ class AsyncSqliteHistory:
     async def prune(self, now_ms: int) -> None:
         self.store.prune(now_ms)
 
-    async def query(self, market_id: str, outcome: int | None, book: str | None, lo: int, hi: int, buckets: int = 0
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0
                     ) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.store.reads, self.store.query, market_id, outcome, book, lo, hi, buckets)
+            return await loop.run_in_executor(self.store.reads, self.store.query, market_id, book, lo, hi, buckets)
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"price history: {exc}") from exc
 

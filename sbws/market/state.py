@@ -21,7 +21,7 @@ from engine.board import Quote, QuoteBoard
 from engine.markets import SPREAD, TOTAL, MarketKey
 from engine.middles import Middle, MiddleConfig, find_middles
 from engine.odds import hold_percent
-from engine.value import ValueBet, ValueConfig, ValueScanner
+from engine.value import FairLine, ValueBet, ValueConfig, ValueScanner
 
 from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
 from .steam import Steam, SteamConfig, SteamDetector
@@ -205,18 +205,15 @@ class MarketState:
 
     def _rescan(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
         self._rescan_arbitrage(markets, now, changes)
-        self._rescan_fair(markets, now)
-        self._rescan_value(markets, now, changes)
+        scope = None if markets is None else {self.board.markets[int(i)].id for i in markets}
+        line = self.value_scanner.fair(now, markets)  # one fair line for the market state and the value scan
+        self._rescan_fair(line, scope, now)
+        self._rescan_value(line, scope, markets, now, changes)
         self._rescan_middles(markets, now, changes)
 
-    def _scope(self, markets: np.ndarray | None) -> set[str] | None:
-        return None if markets is None else {self.board.markets[int(i)].id for i in markets}
-
-    def _rescan_fair(self, markets: np.ndarray | None, now: float) -> None:
-        scope = self._scope(markets)
+    def _rescan_fair(self, line: FairLine, scope: set[str] | None, now: float) -> None:
         for market_id in (list(self.fair) if scope is None else scope):
             self.fair.pop(market_id, None)
-        line = self.value_scanner.fair(now, markets)
         books = self.board.books
         quoted = self.value_scanner.sharp_quoted_at(line, np.arange(line.rows.size)).tolist()
         for i, (row, probabilities, hold) in enumerate(zip(line.rows.tolist(), line.p.tolist(), line.hold.tolist())):
@@ -227,9 +224,9 @@ class MarketState:
             if event is not None and now * 1000 < event.start_ms:
                 self.closing[key.id] = quote
 
-    def _rescan_value(self, markets: np.ndarray | None, now: float, changes: Changes) -> None:
-        scope = self._scope(markets)
-        found = {v.id: v for v in self.value_scanner.scan(now, markets)}
+    def _rescan_value(self, line: FairLine, scope: set[str] | None, markets: np.ndarray | None, now: float,
+                      changes: Changes) -> None:
+        found = {v.id: v for v in self.value_scanner.scan(now, markets, line)}
         mine = [i for i, lv in self.value.items() if scope is None or lv.bet.market_id in scope]
         closed, changed = _reconcile(self.value, mine, found, now, lambda v, t: LiveValue(v, t, t),
                                      lambda lv: lv.bet, _set_bet)

@@ -49,7 +49,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
     )
     if not ws.can_prepare(request).ok:
         raise ProtocolError(BAD_REQUEST, "this endpoint speaks WebSocket only: send an Upgrade request")
-    protocol_version(request)  # a bad version is refused before the upgrade
+    protocol = protocol_version(request)  # a bad version is refused before the upgrade
     if not origin_allowed(request, settings.allowed_origins, settings.public_origin):
         log.warning("origin_refused", origin=request.headers.get("Origin"), remote=request.remote)
         raise ProtocolError(FORBIDDEN, "cross-site WebSocket refused: origin not allowed")
@@ -68,16 +68,16 @@ async def handler(request: web.Request) -> web.StreamResponse:
                                 reason="too many connections", retryable=True)
         raise ProtocolError(TOO_MANY, "too many connections from your address", reason="too many connections")
     try:
-        return await _serve(request, ws)
+        return await _serve(request, ws, protocol)
     finally:
         app[CONNECTIONS].release(address)
 
 
-async def _serve(request: web.Request, ws: MaskedWebSocketResponse) -> web.WebSocketResponse:
+async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: int) -> web.WebSocketResponse:
     app = request.app
     identity, token = await _identify(request)
     await ws.prepare(request)
-    ctx = _context(request, identity, token, ws)
+    ctx = _context(request, identity, token, ws, protocol)
     fanout = app[NODE].broadcaster
     app[SOCKETS][ws] = ctx
     fanout.audience.add(ctx)
@@ -134,11 +134,11 @@ async def _identify(request: web.Request) -> tuple[Identity | None, str | None]:
     return identity, token
 
 
-def _context(request: web.Request, identity: Identity | None, token: str | None, ws: web.WebSocketResponse) -> SocketContext:
+def _context(request: web.Request, identity: Identity | None, token: str | None, ws: web.WebSocketResponse,
+             protocol: int) -> SocketContext:
     settings = request.app[SETTINGS]
     now = now_ms()
     claimed = None if identity else (request.query.get("user_id") or request.query.get("username") or None)
-    protocol = protocol_version(request)
     return SocketContext(
         client_id=f"client-{now}-{secrets.token_hex(5)}",
         user_id=identity.user_id if identity else None,

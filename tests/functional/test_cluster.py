@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.helpers import V2Client
 from tests.serverproc import ServerProcess
 from tests.services import POSTGRES, RedisServer, need
 
@@ -262,10 +263,8 @@ V2 = ["--sim-tick-ms", "100", "--sim-events", "6", "--market-interval", "0", "--
 
 
 async def _v2_socket(http, url, resume=None):
-    from tests.functional.test_protocol_v2 import Client
-
     ws = await http.ws_connect(url + "/ws/sportsbooks?v=2")
-    client = Client(ws)
+    client = V2Client(ws)
     hello = await client.until(lambda m: m["type"] == "connected")
     payload = {"sports": ["NBA", "NFL", "MLB", "NHL", "Soccer"], **({"resume": resume} if resume else {})}
     await ws.send_json({"type": "subscribe", "payload": payload})

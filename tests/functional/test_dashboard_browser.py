@@ -343,7 +343,7 @@ async def _history_has(server, market_id, points):
     from sbws.server.keys import NODE
 
     await server.app[NODE].history.flush()
-    found = (await server.app[NODE].history.query(market_id, None, None, 0, int(time.time() * 1000) + 10_000))[0]
+    found = (await server.app[NODE].history.query(market_id, None, 0, int(time.time() * 1000) + 10_000))[0]
     return sum(len(p) for p in found.values()) >= points + 4
 
 

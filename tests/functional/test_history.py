@@ -120,7 +120,7 @@ def test_retention_drops_whole_days(tmp_path):
         store.prune(now)
         assert store.flush()
         assert store.tables == {8, 10}  # day 8 ends after the cutoff (day 8 + 5 s): kept whole
-        series, opening, current, steam = store.query("m:moneyline", None, None, 0, now)
+        series, opening, current, steam = store.query("m:moneyline", None, 0, now)
         assert [p for pts in series.values() for p in pts] == [(8 * DAY_MS + 1, 2.1), (now - 1_000, 2.2)]
         assert list(opening.values()) == [(8 * DAY_MS + 1, 2.1)] and steam == []
     finally:
@@ -128,14 +128,21 @@ def test_retention_drops_whole_days(tmp_path):
 
 
 async def test_history_writes_stay_off_the_event_loop(tmp_path):
-    """A burst of 20,000 changes costs the loop an enqueue, not a write."""
-    store = SqliteHistory(str(tmp_path / "h.db"), days=7)
+    """Recording hands rows to the writer thread: it returns while that thread cannot write at all."""
+    import sqlite3
+
+    path = tmp_path / "h.db"
+    store = SqliteHistory(str(path), days=7)
+    blocker = sqlite3.connect(str(path), isolation_level=None)
     try:
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file's write lock
         rows = [(f"m{i % 500}:moneyline", i % 2, f"b{i % 20}", 1_000_000 + i, 2.0 + (i % 7) / 100) for i in range(20_000)]
-        started = time.thread_time()
         store.record(rows)
-        on_loop = time.thread_time() - started
-        await asyncio.get_running_loop().run_in_executor(None, store.flush)
-        assert store.written == 20_000 and on_loop < 0.01
+        await asyncio.sleep(0.2)
+        assert store.written == 0  # record returned; the writer thread waits for the lock, not the caller
+        blocker.execute("ROLLBACK")
+        assert await asyncio.get_running_loop().run_in_executor(None, store.flush)
+        assert store.written == 20_000
     finally:
+        blocker.close()
         store.close()

@@ -30,17 +30,17 @@ async def test_record_query_and_prune(store):
                   (m, 1, "a", now - 1_000, None), (m, 1, "b", now - 500, 1.8), ("other:moneyline", 0, "a", now, 3.0)])
     store.record_steam([("stm_1", m, now - 900, b'{"id":"stm_1"}'), ("stm_0", m, 7 * DAY_MS, b'{"id":"stm_0"}')])
     assert await store.flush()
-    series, opening, current, steam = await store.query(m, None, None, 9 * DAY_MS, now)
+    series, opening, current, steam = await store.query(m, None, 9 * DAY_MS, now)
     assert series[SeriesKey(m, 0, "a")] == [(9 * DAY_MS + 5, 1.95), (now - 1_000, 1.909090909)]  # exact as delivered
     assert series[SeriesKey(m, 1, "a")] == [(now - 1_000, None)]
     assert opening[SeriesKey(m, 0, "a")] == (7 * DAY_MS + 5, 2.0)  # whatever the range
     assert SeriesKey(m, 1, "a") not in opening  # never priced
     assert current[SeriesKey(m, 1, "a")] == (now - 1_000, None)
     assert steam == [b'{"id":"stm_1"}']
-    only_b = (await store.query(m, None, "b", 0, now))[0]
+    only_b = (await store.query(m, "b", 0, now))[0]
     assert list(only_b) == [SeriesKey(m, 1, "b")]
     await store.prune(now)
     assert await store.flush()
-    series, opening, _current, steam = await store.query(m, None, None, 0, now)
+    series, opening, _current, steam = await store.query(m, None, 0, now)
     assert series[SeriesKey(m, 0, "a")][0] == (9 * DAY_MS + 5, 1.95)  # day 7 is gone, day 9 is within 2 days
     assert opening[SeriesKey(m, 0, "a")] == (9 * DAY_MS + 5, 1.95) and steam == [b'{"id":"stm_1"}']

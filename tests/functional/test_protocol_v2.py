@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import orjson
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -14,8 +13,7 @@ from engine.markets import MONEYLINE, SPREAD, MarketKey
 from sbws.market.records import Batch, EventInfo, EventResult
 from sbws.server.app import make_app
 from sbws.server.keys import NODE
-from sbws.wire import deltas
-from tests.helpers import ScriptedFeed, app_state, connect, fast_settings, receive_type, wait_for
+from tests.helpers import ScriptedFeed, V2Client, app_state, connect, fast_settings, receive_type, wait_for
 
 EVENTS = [EventInfo(f"e{i}", "NBA", "NBA", f"H{i}", f"A{i}", int((time.time() + 3600) * 1000)) for i in range(3)]
 KEYS = [MarketKey(f"e{i}", MONEYLINE) for i in range(3)] + [MarketKey(f"e{i}", SPREAD, -2.5) for i in range(3)]
@@ -46,47 +44,9 @@ def batch_for(kind, arg):
     return Batch(ts, (), (), (), (), [EventResult(f"e{arg}", 1, 0)])
 
 
-class Client:
-    """A v2 client with the reducer of docs/protocol.md: an image replaces, deltas apply."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.markets: dict = {}
-        self.position = None
-        self.seen: list[dict] = []
-
-    def take(self, msg):
-        self.seen.append(msg)
-        if "epoch" in msg:
-            self.position = (msg["epoch"], msg["seq"])
-        if msg["type"] == "market_update" and msg.get("id") is None:
-            if msg.get("image"):
-                self.markets = {m["id"]: m for m in msg["markets"]}
-            else:
-                assert msg.get("delta") is True, msg
-                for d in msg["markets"]:
-                    deltas.apply(self.markets, d, msg.get("ts"))
-
-    async def until(self, predicate, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            msg = await self.ws.receive_json(timeout=max(0.01, deadline - time.monotonic()))
-            self.take(msg)
-            if predicate(msg):
-                return msg
-
-    async def request(self, kind, payload, msg_id):
-        await self.ws.send_json({"type": kind, "id": msg_id, "payload": payload})
-        return await self.until(lambda m: m.get("id") == msg_id)
-
-    async def server_markets(self, msg_id):
-        reply = await self.request("get_markets", {"limit": 1000}, msg_id)
-        return reply, {m["id"]: m for m in reply["markets"] if m["status"] == "open"}
-
-
 async def v2_client(client, subscription=SUBSCRIPTION, resume=None):
     ws, hello = await connect(client, "/ws/sportsbooks?v=2")
-    c = Client(ws)
+    c = V2Client(ws)
     c.take(hello)
     payload = dict(subscription, **({"resume": resume} if resume else {}))
     await ws.send_json({"type": "subscribe", "payload": payload})
@@ -205,4 +165,3 @@ async def test_v2_arbitrage_sends_changes_and_closed_ids(aiohttp_client, tmp_pat
     app[NODE].broker.feed.push(batch_for("quotes", [(0, 0, "draftkings", 1.95), (0, 1, "fanduel", 1.95)]))
     gone = await c.until(lambda m: m["type"] == "arbitrage_update" and m["closed"])
     assert gone["closed"] == [opp["id"]] and gone["opportunities"] == [] and gone["total"] == 0
-    assert orjson.dumps(gone)  # a plain JSON message

@@ -126,6 +126,8 @@ def test_value_scan_matches_reference(case, method, min_ev):
         assert got[k].kelly == pytest.approx(kelly, abs=1e-6)
     partial = ValueScanner(board, cfg).scan(now=100.0, markets=np.arange(board.n_markets)[::-1])
     assert {v.id for v in partial} == {v.id for v in got.values()}
+    scanner = ValueScanner(board, cfg)  # as the server scans: with the fair line it already computed
+    assert scanner.scan(100.0, None, scanner.fair(100.0)) == list(got.values())
 
 
 # -- middles ---------------------------------------------------------------------------
