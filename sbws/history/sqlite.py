@@ -26,6 +26,7 @@ import orjson
 import structlog
 
 from ..errors import LedgerUnavailable
+from ..ledger.sqlite import enable_wal
 from .series import DAY_MS, Point, SeriesKey, day_of
 
 log = structlog.get_logger("sbws.history")
@@ -73,7 +74,7 @@ class SqliteHistory:
         self.path = path
         self.days = days
         self.writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-        self.writer.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.writer, 5.0)
         self.writer.execute("PRAGMA synchronous=NORMAL")  # history is not money: a power cut may lose the last second
         for statement in SCHEMA:
             self.writer.execute(statement)

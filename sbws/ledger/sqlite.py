@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -32,13 +33,27 @@ BUSY_TIMEOUT = 2.0
 """Seconds a statement waits for another process's lock before the ledger reports itself unavailable."""
 
 
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """WAL mode, waiting for other processes that open the same new file at once: SQLite answers a concurrent
+    switch with "database is locked" straight away, without its busy timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteLedger:
     """Writes go through ``conn``; reads through ``reads``, which WAL lets run while a writer holds its lock."""
 
     def __init__(self, path: str, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.conn, busy_timeout)
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
@@ -60,9 +75,12 @@ class SqliteLedger:
         self.conn.execute("COMMIT")
 
     def migrate(self) -> int:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Each step under the write lock, the version read again inside it: ``--workers`` processes opening a
+        new file at once apply every step exactly once (reading it before the lock let two apply one)."""
+        for number, script in enumerate(MIGRATIONS, start=1):
             with self.tx() as c:
+                if c.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue
                 for statement in script.split(";"):
                     if statement.strip():
                         c.execute(statement)

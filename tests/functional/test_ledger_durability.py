@@ -110,3 +110,34 @@ async def test_heartbeats_flow_during_a_burst_of_1000_bets(aiohttp_client, tmp_p
     assert len(during) >= max(2, int((end - start) / 0.05 * 0.5)), (len(during), end - start)
     gaps = [b - a for a, b in zip(during, during[1:])]
     assert max(gaps, default=0) < 0.5
+
+
+def test_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path):
+    """``--workers`` start together on a file that does not exist yet: every step is applied exactly once."""
+    import sqlite3
+    import threading
+
+    from sbws.ledger.sqlite import MIGRATIONS, SqliteLedger
+
+    for attempt in range(20):
+        path = str(tmp_path / f"race{attempt}.db")
+        gate = threading.Barrier(3)
+        errors: list[BaseException] = []
+        opened: list[SqliteLedger] = []
+
+        def open_it() -> None:
+            gate.wait()
+            try:
+                opened.append(SqliteLedger(path))
+            except BaseException as exc:  # noqa: BLE001 - the test reports whatever went wrong
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for ledger in opened:
+            ledger.close()
+        assert errors == []
+        assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
