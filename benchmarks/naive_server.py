@@ -78,7 +78,7 @@ async def run(args: argparse.Namespace) -> None:
     async def push() -> None:
         while True:
             await asyncio.sleep(args.market_interval)
-            changed = [m for m in dirty if m in state.markets]
+            changed = [m for m in dirty if state.key(m) is not None]
             dirty.clear()
             markets = [(views.market(state, m), state.market_books(m)) for m in changed]
             published = time.time() * 1000  # the same point as sbws: when the push cycle starts sending

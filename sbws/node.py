@@ -26,6 +26,9 @@ from .observability.looplag import watch_loop_lag
 from .observability.metrics import Metrics
 from .fanout.broadcaster import Broadcaster
 from .fanout.stream import new_epoch
+from .fanout.transport import CloseCode
+from .signals import ARBITRAGE, ARBITRAGE_CADENCE, VALUE_CADENCE
+from .tasks import TaskSet
 from .service import Service
 from .settings import Settings, value_interval
 from .wire import frames, views
@@ -34,7 +37,6 @@ log = structlog.get_logger("sbws.node")
 
 TOKEN_CHECK_INTERVAL = 2.0
 """Seconds between checks of the open sockets' tokens against the ledger (revocation reaches sockets within it)."""
-POLICY_VIOLATION = 1008
 HISTORY_PRUNE_INTERVAL = 3600.0
 """Seconds between prunes of the price history (the first runs at start)."""
 CLOSING_CHECK_INTERVAL = 1.0
@@ -43,16 +45,17 @@ CLOSING_CHECK_INTERVAL = 1.0
 
 class Node:
     def __init__(self, settings: Settings, service: Service, broadcaster: Broadcaster, broker: Broker,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, background: TaskSet) -> None:
         self.settings = settings
         self.service = service
         self.state: MarketState = service.state
         self.broadcaster = broadcaster
         self.broker = broker
         self.metrics = metrics
+        self.background = background
+        """Work started and not awaited (settlement, alerts, socket closes): drained when the node stops."""
         self.recorder: IO[bytes] | None = None
         self.tasks: list[asyncio.Task[None]] = []
-        self.closing_recorded: set[str] = set()
         self.history: History | None = None
         """Attached when the application starts, like the ledger."""
         self.alerter: Alerter | None = None
@@ -78,7 +81,7 @@ class Node:
         if s.arbitrage_interval > 0:
             self._task(self._every(s.arbitrage_interval, self._arbitrage_tick), "arbs")
         if value_interval(s) > 0:
-            self._task(self._every(value_interval(s), b.push_value), "value")
+            self._task(self._every(value_interval(s), lambda: b.push_signals(VALUE_CADENCE)), "value")
         self._task(self._every(CLOSING_CHECK_INTERVAL, self._record_closing_lines), "closing")
         self._task(self._every(HISTORY_PRUNE_INTERVAL, self._prune_history, first=0.0), "history-prune")
         self._task(self._watch_rules(), "alert-rules")
@@ -91,7 +94,7 @@ class Node:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.broadcaster.drain()
+        await self.background.drain()
         await self.broker.close()
 
     def _task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -116,8 +119,8 @@ class Node:
 
     def _arbitrage_tick(self) -> None:
         if self.settings.max_quote_age > 0:
-            self.broadcaster.ingest(self.state.expire_stale(time.time()))
-        self.broadcaster.push_arbitrage()
+            self.state.expire_stale(time.time())
+        self.broadcaster.push_signals(ARBITRAGE_CADENCE)
 
     def _heartbeat(self) -> None:
         self.broadcaster.push_heartbeat(self.broker.cluster_clients(len(self.broadcaster.audience)))
@@ -138,7 +141,7 @@ class Node:
                 reason = gone.get(ctx.token_id or "")
                 if reason is not None:
                     log.info("token_socket_closed", client_id=ctx.client_id, user_id=ctx.user_id, reason=reason)
-                    self.broadcaster.disconnect(ctx, POLICY_VIOLATION, reason)
+                    self.broadcaster.delivery.disconnect(ctx, CloseCode.POLICY_VIOLATION, reason)
 
     # -- the broker's sink ------------------------------------------------------------
     def apply_batch(self, batch: Batch, position: tuple[str, int] | None = None) -> None:
@@ -148,12 +151,12 @@ class Node:
         started = time.perf_counter()
         changes = self.state.apply(batch)
         self.metrics.scan_seconds.observe(time.perf_counter() - started)
-        self.metrics.markets.set(len(self.state.markets))
-        self.metrics.opportunities.set(len(self.state.live))
+        self.metrics.markets.set(self.state.market_count())
+        self.metrics.opportunities.set(len(self.state.live(ARBITRAGE.name)))
         steam = [views.steam(self.state, event) for event in changes.steam]
         if self.broker.is_leader:
             for result in changes.results:
-                self.broadcaster.spawn(self._settle(result))
+                self.background.spawn(self._settle(result))
             self._record(changes, steam)
         # Only feed batches move the v2 stream (the periodic rescan that expires stale quotes does not).
         self.broadcaster.stream.advance(self.state, changes.markets | changes.defined, changes.gone, time.time(),
@@ -194,7 +197,7 @@ class Node:
         return len(self.broadcaster.audience)
 
     async def refresh_active_bets(self) -> None:
-        self.state.active_bets = await self.service.ledger.active_bets_by_book()
+        await self.service.refresh_active_bets()
 
     # -- alerts -------------------------------------------------------------------------
     async def _watch_rules(self) -> None:
@@ -211,33 +214,22 @@ class Node:
             return
         found = self.alerter.tick()
         if found:
-            self.broadcaster.spawn(self.alerter.send(found))
+            self.background.spawn(self.alerter.send(found))
 
     async def publish_to_user(self, user_id: str, frame: bytes) -> None:
         await self.broker.publish_bet_event(self, user_id, frame)
 
     def _prune_history(self) -> None:
         if self.history is not None and self.broker.is_leader:
-            self.broadcaster.spawn(self.history.prune(now_ms()))
+            self.background.spawn(self.history.prune(now_ms()))
 
     # -- closing line value -------------------------------------------------------------
     def _record_closing_lines(self) -> None:
         """Once an event starts, its bets get the fair probability of the last sharp line before the start."""
         if not self.broker.is_leader:
             return
-        state, now = self.state, now_ms()
-        self.closing_recorded &= set(state.events)
-        for event_id, event in list(state.events.items()):
-            if event.start_ms > now or event_id in self.closing_recorded:
-                continue
-            self.closing_recorded.add(event_id)
-            closing: dict[tuple[str, str], float] = {}
-            for market_id in state.event_markets.get(event_id, ()):
-                quote = state.closing.get(market_id)
-                if quote is not None:
-                    closing.update(((market_id, o), p) for o, p in zip(state.markets[market_id].outcomes, quote.p))
-            if closing:
-                self.broadcaster.spawn(self._close_bets(event_id, closing))
+        for event_id, closing in self.state.closing_lines_due(now_ms()):
+            self.background.spawn(self._close_bets(event_id, closing))
 
     async def _close_bets(self, event_id: str, closing: dict[tuple[str, str], float]) -> None:
         try:

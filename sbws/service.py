@@ -16,6 +16,7 @@ from engine.odds import exact_price, to_american_int
 
 from .clock import now_ms
 from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
+from . import signals
 from .history import series
 from .history.factory import History
 from .history.series import DEFAULT_SPAN_MS, downsample, outcome_names
@@ -24,9 +25,7 @@ from .ledger.models import Bet, Identity, NewBet, NewRule
 from .ledger.rules import same_request, to_cents
 from .market.state import MarketState
 from .wire import views
-from .wire.commands import (
-    AlertRuleSpec, GetArbitrage, GetBets, GetHistory, GetMarkets, GetMiddles, GetValue, PlaceBet, WebhookSpec,
-)
+from .wire.commands import AlertRuleSpec, GetBets, GetHistory, GetMarkets, GetSignals, PlaceBet, WebhookSpec
 
 
 RECENT_ALERTS = 50
@@ -60,24 +59,28 @@ class Service:
         self.fragments = fragments
         self.live_betting = live_betting
         self.max_bet_quote_age = max_bet_quote_age
+        self.active_bets: dict[str, int] = {}
+        """Open bets per sportsbook: the ledger's numbers, so a market reset keeps them."""
         self.feed_healthy: Callable[[], bool] = lambda: True
         """The condition /readyz reports for the feed; the assembly points it at the node."""
 
     def markets(self, q: GetMarkets) -> dict[str, Any]:
-        state = self.state
+        state, f = self.state, q.filter
         chosen: list[str] = []
         total = 0
-        ids = state.event_markets.get(q.event_id, set()) if q.event_id else state.markets.keys()
+        ids = state.event_market_ids(f.event_id) if f.event_id else state.market_ids()
         for market_id in sorted(ids):
-            key = state.markets[market_id]
+            key = state.key(market_id)
             event = state.event_of(market_id)
-            if q.market_type and key.market_type != q.market_type:
+            if key is None:
                 continue
-            if q.sport and (event is None or event.sport != q.sport):
+            if f.market_type and key.market_type != f.market_type:
                 continue
-            if q.league and (event is None or event.league != q.league):
+            if f.sport and (event is None or event.sport != f.sport):
                 continue
-            if q.bookmaker and q.bookmaker not in state.market_books(market_id):
+            if f.league and (event is None or event.league != f.league):
+                continue
+            if f.bookmaker and f.bookmaker not in state.market_books(market_id):
                 continue
             if q.max_hold is not None and not _hold_at_most(state.hold(market_id), q.max_hold):
                 continue
@@ -87,68 +90,17 @@ class Service:
         return {"markets": [orjson.Fragment(self.fragments(m)) for m in chosen], "total": total, "timestamp": now_ms()}
 
     def market(self, market_id: str) -> bytes:
-        if market_id not in self.state.markets:
+        if self.state.key(market_id) is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {market_id!r}", "marketId")
         return self.fragments(market_id)
 
-    def opportunities(self, q: GetArbitrage) -> dict[str, Any]:
+    def signals(self, q: GetSignals) -> dict[str, Any]:
+        """One kind's live items that the request's filters keep, best first, as both doors list them."""
+        kind = signals.BY_NAME[q.kind]
         now = time.time()
-        out = []
-        for live in self.state.live.values():
-            opp = live.opp
-            key = self.state.markets[opp.market_id]
-            if opp.edge < q.min_edge:
-                continue
-            if q.event_id and key.event_id != q.event_id:
-                continue
-            if q.market_type and key.market_type != q.market_type:
-                continue
-            if q.bookmaker and all(leg.book != q.bookmaker for leg in opp.legs):
-                continue
-            out.append(views.opportunity(self.state, live, now))
-        out.sort(key=lambda o: -o["edge"])
-        return {"opportunities": out, "total": len(out), "timestamp": now_ms()}
-
-    def value(self, q: GetValue) -> dict[str, Any]:
-        now = time.time()
-        state = self.state
-        out = []
-        for live in state.value.values():
-            v = live.bet
-            if q.min_ev is not None and v.ev < q.min_ev:
-                continue
-            if q.bookmaker and v.book != q.bookmaker:
-                continue
-            if not self._event_filters(v.market_id, q.event_id, q.market_type, q.sport):
-                continue
-            out.append(views.value_bet(state, live, now, q.bankroll))
-        out.sort(key=lambda item: -item["ev"])
-        return {"value": out, "total": len(out), "timestamp": now_ms()}
-
-    def middles(self, q: GetMiddles) -> dict[str, Any]:
-        now = time.time()
-        state = self.state
-        state.refresh_middles(now)
-        out = []
-        for live in state.middles.values():
-            m = live.middle
-            if q.min_ev is not None and (m.ev is None or m.ev < q.min_ev):
-                continue
-            if q.bookmaker and all(leg.book != q.bookmaker for leg in m.legs):
-                continue
-            if not self._event_filters(m.legs[0].market_id, q.event_id, q.market_type, q.sport):
-                continue
-            out.append(views.middle(state, live, now))
-        out.sort(key=lambda item: -(item["ev"] if item["ev"] is not None else -1e9))
-        return {"middles": out, "total": len(out), "timestamp": now_ms()}
-
-    def _event_filters(self, market_id: str, event_id: str | None, market_type: str | None, sport: str | None) -> bool:
-        key = self.state.markets[market_id]
-        if event_id and key.event_id != event_id:
-            return False
-        if market_type and key.market_type != market_type:
-            return False
-        return not sport or self.state.sport_of(market_id) == sport
+        found = signals.selected(kind, self.state, self.state.found(kind.name, now), q)
+        out = [kind.view(self.state, live, now, q.bankroll) for live in found]
+        return {kind.key: out, "total": len(out), "timestamp": now_ms()}
 
     async def history(self, q: GetHistory) -> dict[str, Any]:
         """A market's price history, per selection and book, downsampled to ``maxPoints`` per series."""
@@ -156,7 +108,7 @@ class Service:
         lo = q.from_ms if q.from_ms is not None else max(0, hi - DEFAULT_SPAN_MS)
         found, opening, current, steam = await self.history_store.query(q.market_id, q.bookmaker, lo, hi,
                                                                         q.max_points)
-        key = self.state.markets.get(q.market_id)
+        key = self.state.key(q.market_id)
         if key is None and not (found or opening or current):
             raise ProtocolError(NOT_FOUND, f"no market {q.market_id!r} and no history of it", "marketId")
         highest = max((k.outcome for k in (*found, *opening, *current)), default=0)
@@ -189,7 +141,7 @@ class Service:
             if existing is not None:
                 return _retried(existing, cmd), True
         state = self.state
-        key = state.markets.get(cmd.market_id)
+        key = state.key(cmd.market_id)
         if key is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {cmd.market_id!r}", "marketId")
         if cmd.selection_id not in key.outcomes:
@@ -233,12 +185,12 @@ class Service:
             notes=cmd.notes,
             price=current.decimal,
             requested_price=str(cmd.decimal) if cmd.decimal is not None else None,
-            fair_probability=fair.p[outcome] if (fair := state.fair.get(cmd.market_id)) is not None else None,
+            fair_probability=fair.p[outcome] if (fair := state.fair_line(cmd.market_id)) is not None else None,
         )
         bet, duplicate = await self.ledger.place_bet(new)
         if duplicate:  # a concurrent request with the same clientRef won the insert
             return _retried(bet, cmd), True
-        state.active_bets[bet.bookmaker] = state.active_bets.get(bet.bookmaker, 0) + 1
+        self.active_bets[bet.bookmaker] = self.active_bets.get(bet.bookmaker, 0) + 1
         return bet, False
 
     def _check_fresh(self, market_id: str, outcome: int, bookmaker: str) -> None:
@@ -308,5 +260,11 @@ class Service:
     async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
         settled = await self.ledger.settle_event(event_id, home, away)
         if settled:
-            self.state.active_bets = await self.ledger.active_bets_by_book()
+            await self.refresh_active_bets()
         return settled
+
+    async def refresh_active_bets(self) -> None:
+        """Open bets per sportsbook, as the ledger counts them (the dict is shared with the sportsbooks push)."""
+        counts = await self.ledger.active_bets_by_book()
+        self.active_bets.clear()
+        self.active_bets.update(counts)

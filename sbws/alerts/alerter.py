@@ -20,7 +20,7 @@ from ..ledger.alerts import new_id
 from ..ledger.interface import Ledger
 from ..ledger.models import AlertRecord, Rule, Webhook
 from ..market.state import MarketState
-from ..wire import views
+from ..signals import KINDS
 from .rules import STEAM, AlertBook, Candidate, Match
 from .webhooks import Deliverer
 
@@ -31,10 +31,6 @@ ALERT_INTERVAL = 1.0
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 """Send one frame to every socket of a user, on every node."""
-
-
-def _leg_books(item: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(leg["bookmaker"] for leg in item["legs"])
 
 
 def steam_candidate(item: dict[str, Any]) -> Candidate:
@@ -60,18 +56,19 @@ class Alerter:
             self.steam.extend(steam_candidate(i) for i in items)
 
     def candidates(self, kinds: set[str]) -> dict[str, list[Candidate]]:
+        """Every live item of the signal kinds the rules watch, as candidates of their rule kind."""
         state, now = self.state, time.time()
         live: dict[str, list[Candidate]] = {}
-        if "arbitrage" in kinds:
-            items = [views.opportunity(state, lo, now) for lo in state.live.values()]
-            live["arbitrage"] = [Candidate("arbitrage", o["id"], o["edge"], o["sport"], _leg_books(o), o) for o in items]
-        if "value" in kinds:
-            items = [views.value_bet(state, lv, now) for lv in state.value.values()]
-            live["value"] = [Candidate("value", v["id"], v["ev"], v["sport"], (v["bookmaker"],), v) for v in items]
-        if "middle" in kinds:
-            state.refresh_middles(now)
-            items = [views.middle(state, lm, now) for lm in state.middles.values()]
-            live["middle"] = [Candidate("middle", m["id"], m["ev"], m["sport"], _leg_books(m), m) for m in items]
+        for kind in KINDS:
+            if kind.alert not in kinds:
+                continue
+            out = live[kind.alert] = []
+            for item in state.found(kind.name, now).values():
+                score = kind.finder.score(item.item)
+                view = kind.view(state, item, now, None)
+                out.append(Candidate(kind.alert, view["id"], None if score is None else round(score, 4),
+                                     state.sport_of(kind.finder.markets(item.item)[0]), kind.finder.books(item.item),
+                                     view))
         return live
 
     def tick(self) -> list[Match]:

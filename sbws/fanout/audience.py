@@ -26,8 +26,15 @@ from collections.abc import Iterable
 
 from attrs import define, field
 
+from ..signals import BY_NAME, KINDS, item_matches
 from ..wire.commands import Subscription
 from .context import SocketContext
+
+STEAM = "steam"
+
+
+def _wants(sub: Subscription, name: str) -> bool:
+    return bool(sub.steam) if name == STEAM else bool(BY_NAME[name].wanted(sub))
 
 
 def market_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str, books: Iterable[str]) -> bool:
@@ -42,40 +49,9 @@ def market_matches(sub: Subscription, market_id: str, sport: str | None, market_
     return not sub.sportsbooks or not sub.sportsbooks.isdisjoint(books)
 
 
-def opportunity_matches(
-    sub: Subscription, market_id: str, sport: str | None, market_type: str, leg_books: Iterable[str]
-) -> bool:
-    return bool(sub.arbitrage) and item_matches(sub, (market_id,), sport, market_type, leg_books)
-
-
-def value_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str, book: str, ev: float) -> bool:
-    if not sub.value or (sub.min_ev is not None and ev < sub.min_ev):
-        return False
-    return item_matches(sub, (market_id,), sport, market_type, (book,))
-
-
-def middle_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None, market_type: str,
-                   books: Iterable[str]) -> bool:
-    return bool(sub.middles) and item_matches(sub, market_ids, sport, market_type, books)
-
-
 def steam_matches(sub: Subscription, market_id: str, sport: str | None, market_type: str) -> bool:
     """Steam is about a market, not a bet: the sportsbooks filter does not apply."""
     return bool(sub.steam) and item_matches(sub, (market_id,), sport, market_type, ())
-
-
-def item_matches(sub: Subscription, market_ids: Iterable[str], sport: str | None, market_type: str,
-                 leg_books: Iterable[str]) -> bool:
-    leg_books = list(leg_books)
-    if sub.sportsbooks and not sub.sportsbooks.issuperset(leg_books):
-        return False
-    if not sub.markets.isdisjoint(market_ids):
-        return True
-    if not (sub.sports or sub.market_types) and sub.markets and not sub.sportsbooks:
-        return False
-    if sub.sports and sport not in sub.sports:
-        return False
-    return not sub.market_types or market_type in sub.market_types
 
 
 @define(eq=False)
@@ -102,10 +78,8 @@ class Audience:
         self.by_type: dict[str, set[Group]] = {}
         self.by_book: dict[str, set[Group]] = {}
         self.by_market: dict[str, set[Group]] = {}
-        self.arbitrage: set[Group] = set()
-        self.value: set[Group] = set()
-        self.middles: set[Group] = set()
-        self.steam: set[Group] = set()
+        self._wanting: dict[str, set[Group]] = {name: set() for name in (*(k.name for k in KINDS), STEAM)}
+        """Per signal kind (and steam): the groups whose subscription asks for its pushes."""
         self.contexts: set[SocketContext] = set()
 
     def __len__(self) -> int:
@@ -146,9 +120,8 @@ class Audience:
             for index, values in self._indexes(sub):
                 for value in values:
                     index.setdefault(value, set()).add(group)
-            for flag, groups in ((sub.arbitrage, self.arbitrage), (sub.value, self.value), (sub.middles, self.middles),
-                                 (sub.steam, self.steam)):
-                if flag:
+            for name, groups in self._wanting.items():
+                if _wants(sub, name):
                     groups.add(group)
         group.members.add(ctx)
         self.of[ctx] = group
@@ -161,16 +134,18 @@ class Audience:
         if group.members:
             return
         del self.groups[group.sub]
-        self.arbitrage.discard(group)
-        self.value.discard(group)
-        self.middles.discard(group)
-        self.steam.discard(group)
+        for groups in self._wanting.values():
+            groups.discard(group)
         for index, values in self._indexes(group.sub):
             for value in values:
                 bucket = index[value]
                 bucket.discard(group)
                 if not bucket:
                     del index[value]
+
+    def wanting(self, name: str) -> set[Group]:
+        """The groups that asked for one signal kind's pushes (or ``steam``)."""
+        return self._wanting[name]
 
     def market_groups(self, market_id: str, sport: str | None, market_type: str, books: Iterable[str],
                       protocol: int) -> set[Group]:

@@ -18,8 +18,6 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-TRY_AGAIN_LATER = 1013
-
 
 class Decision(enum.Enum):
     WRITE = "write"

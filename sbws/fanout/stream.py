@@ -40,11 +40,19 @@ def new_epoch() -> str:
 
 
 class MarketStream:
-    def __init__(self, window_s: float = 60.0, max_bytes: int = 16 * 1024 * 1024, active: bool = False) -> None:
+    def __init__(self, window_s: float = 60.0, max_bytes: int = 16 * 1024 * 1024, active: bool = False,
+                 fragments: views.MarketFragments | None = None) -> None:
         self.window_s = window_s
         self.max_bytes = max_bytes
         self.active = active
+        self.fragments = fragments
+        """The market objects, shared with v1's encoder (one view per revision for both protocols)."""
         self.restart(new_epoch(), 0)
+
+    def _view(self, state: MarketState, market_id: str) -> View:
+        if self.fragments is None or self.fragments.state is not state:
+            self.fragments = views.MarketFragments(state)
+        return self.fragments.view(market_id)
 
     def restart(self, epoch: str, seq: int) -> None:
         """A new stream (process start, a new leader term, a replay): nothing before ``seq`` can be resumed."""
@@ -72,8 +80,8 @@ class MarketStream:
             return
         self.active = True
         self.floor = self.seq
-        for market_id in state.markets:
-            view = views.market(state, market_id)
+        for market_id in state.market_ids():
+            view = self._view(state, market_id)
             if view["status"] != "closed":
                 self.views[market_id] = view
 
@@ -92,9 +100,9 @@ class MarketStream:
             return
         size = 0
         for market_id in changed:
-            if market_id not in state.markets:
+            if state.key(market_id) is None:
                 continue
-            new = views.market(state, market_id)
+            new = self._view(state, market_id)
             if new["status"] == "closed":
                 size += self._close(market_id)
                 continue

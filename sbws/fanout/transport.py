@@ -5,7 +5,25 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
+
+
+class CloseCode(enum.IntEnum):
+    """Every WebSocket close code the server sends (RFC 6455, section 7.4.1), from this one place."""
+
+    GOING_AWAY = 1001
+    """The server is shutting down."""
+    PROTOCOL_ERROR = 1002
+    """An unmasked client frame."""
+    UNSUPPORTED_DATA = 1003
+    """A binary frame."""
+    POLICY_VIOLATION = 1008
+    """A rate-limit flood, or a token revoked or expired."""
+    MESSAGE_TOO_BIG = 1009
+    """A client frame over ``--max-message-bytes`` (aiohttp's reader closes with it)."""
+    TRY_AGAIN_LATER = 1013
+    """A slow consumer past its limits."""
 
 
 class Transport(Protocol):

@@ -13,14 +13,18 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 
 import structlog
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from ..alerts.alerter import Alerter
 from ..alerts.webhooks import Deliverer
 from ..cluster.factory import make_broker
+from ..fanout.audience import Audience
 from ..fanout.broadcaster import Broadcaster
+from ..fanout.delivery import Delivery
 from ..fanout.outbox import Budget
 from ..fanout.stream import MarketStream
+from ..fanout.transport import CloseCode
+from ..fanout.versions import Fanout
 from ..feeds.base import Feed
 from ..feeds.factory import arb_config, make_feed, middle_config, steam_config, value_config
 from ..history.factory import open_history
@@ -31,6 +35,8 @@ from ..observability.logs import redact
 from ..observability.metrics import Metrics
 from ..service import Service
 from ..settings import Settings, value_interval
+from ..signals import ARBITRAGE_CADENCE, VALUE_CADENCE
+from ..tasks import TaskSet
 from ..wire.limits import ConnectionLimiter, Limits
 from ..wire.views import MarketFragments
 from .errors import middleware
@@ -57,14 +63,16 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id,
                          settings.heartbeat_interval)
     budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
-    broadcaster = Broadcaster(state, fragments, metrics, budget,
-                              immediate_markets=settings.market_interval == 0,
-                              immediate_arbitrage=settings.arbitrage_interval == 0,
-                              immediate_value=value_interval(settings) == 0,
-                              # in cluster mode every node keeps the window from the start, so a client resumes on any
-                              stream=MarketStream(settings.replay_window, settings.replay_max_bytes,
-                                                  active=bool(settings.broker)))
-    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics)
+    # in cluster mode every node keeps the window from the start, so a client resumes on any
+    stream = MarketStream(settings.replay_window, settings.replay_max_bytes, active=bool(settings.broker),
+                          fragments=fragments)
+    background = TaskSet()
+    delivery = Delivery(metrics, budget, background.spawn, lambda: stream.seq)
+    fan = Fanout(state, fragments, stream, Audience(), delivery, service.active_bets)
+    broadcaster = Broadcaster(fan, {"markets": settings.market_interval == 0,
+                                    ARBITRAGE_CADENCE: settings.arbitrage_interval == 0,
+                                    VALUE_CADENCE: value_interval(settings) == 0})
+    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background)
     service.feed_healthy = node.healthy
     for add_routes in routes:
         add_routes(app)
@@ -105,7 +113,7 @@ async def _close_sockets(app: web.Application) -> None:
     app[READY]["ready"] = False
     sockets = list(app[SOCKETS].keys())
     closing = asyncio.gather(
-        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+        *(ws.close(code=CloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
         return_exceptions=True,
     )
     try:  # peers that do not answer the close handshake must not hold the shutdown up

@@ -16,6 +16,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from ..clock import now_ms
 from ..errors import BAD_REQUEST, UNAUTHORIZED, LedgerUnavailable, ProtocolError
 from ..ledger.models import Identity
+from ..signals import KINDS, Kind
 from ..wire import commands, views
 from ..wire.documents import rendered
 from ..wire.limits import Limits
@@ -31,12 +32,13 @@ def static_dir() -> Path:
 
 
 async def sportsbooks(request: web.Request) -> web.Response:
-    books = views.sportsbooks(request.app[SERVICE].state)
+    service = request.app[SERVICE]
+    books = views.sportsbooks(service.state, service.active_bets)
     return json_response({"sportsbooks": books, "total": len(books), "timestamp": now_ms()})
 
 
 async def markets(request: web.Request) -> web.Response:
-    q = commands.parse_get_markets(commands.query_payload(request.query, ("limit", "maxHold")))
+    q = commands.parse_get_markets(commands.query_payload(request.query, "get_markets"))
     return json_response(request.app[SERVICE].markets(q))
 
 
@@ -45,23 +47,18 @@ async def market(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-async def arbitrage(request: web.Request) -> web.Response:
-    q = commands.parse_get_arbitrage(commands.query_payload(request.query, ("minEdge",)))
-    return json_response(request.app[SERVICE].opportunities(q))
+def _signals(kind: Kind) -> Handler:
+    """``GET /api/<kind>``: the kind's request, its filters from the query string."""
 
+    async def serve(request: web.Request) -> web.Response:
+        q = commands.SIGNAL_PARSERS[kind.query](commands.query_payload(request.query, kind.query))
+        return json_response(request.app[SERVICE].signals(q))
 
-async def value(request: web.Request) -> web.Response:
-    q = commands.parse_get_value(commands.query_payload(request.query, ("minEv", "bankroll")))
-    return json_response(request.app[SERVICE].value(q))
-
-
-async def middles(request: web.Request) -> web.Response:
-    q = commands.parse_get_middles(commands.query_payload(request.query, ("minEv",)))
-    return json_response(request.app[SERVICE].middles(q))
+    return serve
 
 
 async def history(request: web.Request) -> web.Response:
-    query = commands.query_payload(request.query, ("from", "to", "maxPoints"))
+    query = commands.query_payload(request.query, "get_history")
     q = commands.parse_get_history(query, request.match_info["market_id"])
     return json_response(await request.app[SERVICE].history(q))
 
@@ -96,7 +93,7 @@ async def place_bet(request: web.Request) -> web.Response:
 
 async def get_bets(request: web.Request) -> web.Response:
     who = await _who(request)
-    q = commands.parse_get_bets(commands.query_payload(request.query, ("limit", "from", "to")))
+    q = commands.parse_get_bets(commands.query_payload(request.query, "get_bets"))
     return json_response(await request.app[SERVICE].bets(who, q))
 
 
@@ -192,9 +189,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/markets", markets)
     app.router.add_get("/api/markets/{market_id}", market)
     app.router.add_get("/api/markets/{market_id}/history", history)
-    app.router.add_get("/api/arbitrage", arbitrage)
-    app.router.add_get("/api/value", value)
-    app.router.add_get("/api/middles", middles)
+    for kind in KINDS:
+        app.router.add_get(f"/api/{kind.name}", _signals(kind))
     app.router.add_post("/api/bets", place_bet)
     app.router.add_get("/api/bets", get_bets)
     app.router.add_post("/api/alerts", create_rule)

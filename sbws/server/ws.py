@@ -12,18 +12,19 @@ import time
 from typing import Any, assert_never
 
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from ..clock import now_ms
 from ..errors import BAD_REQUEST, FORBIDDEN, TOO_MANY, UNAVAILABLE, ProtocolError
 from ..fanout.broadcaster import Broadcaster
 from ..fanout.context import SocketContext
-from ..fanout.outbox import Outbox
+from ..fanout.transport import CloseCode
 from ..ledger.models import Identity
 from ..observability.logs import Throttle
-from ..wire import commands, deltas, frames, views
+from .. import signals
+from ..wire import commands, frames, views
 from ..wire.commands import (
-    Command, GetArbitrage, GetBets, GetHistory, GetMarkets, GetMiddles, GetValue, Ping, PlaceBet, Subscribe, Unsubscribe,
+    Command, GetBets, GetHistory, GetMarkets, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
@@ -77,12 +78,11 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
     app = request.app
     identity, token = await _identify(request)
     await ws.prepare(request)
-    ctx = _context(request, identity, token, ws, protocol)
     fanout = app[NODE].broadcaster
+    ctx = _context(request, identity, token, ws, protocol, fanout)
     app[SOCKETS][ws] = ctx
-    fanout.audience.add(ctx)
+    writer = asyncio.create_task(fanout.attach(ctx))
     app[METRICS].sockets.inc()
-    writer = asyncio.create_task(fanout.writer(ctx))
     log.info("connected", client_id=ctx.client_id, user_id=ctx.user_id, claimed_user_id=ctx.claimed_user_id,
              verified=ctx.verified, remote=request.remote)
     hello: dict[str, Any] = {
@@ -92,13 +92,7 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
     }
     if ctx.claimed_user_id is not None:
         hello["claimedUserId"] = ctx.claimed_user_id
-    if ctx.protocol == 2:
-        fanout.stream.activate(fanout.state)
-    position = fanout.stream.position if ctx.protocol == 2 else None
-    if position is not None:
-        hello.update(protocol=2, epoch=position[0], seq=position[1])
-    fanout.deliver(ctx, frames.encode(hello), "connected")
-    fanout.deliver(ctx, frames.sportsbooks(fanout.state, position), "sportsbooks")
+    fanout.greet(ctx, hello)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -109,14 +103,13 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
             elif msg.type == WSMsgType.PONG:
                 continue
             elif msg.type == WSMsgType.BINARY:
-                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
+                await ws.close(code=CloseCode.UNSUPPORTED_DATA, message=b"binary frames are not supported")
                 break
             elif msg.type == WSMsgType.ERROR:
                 log.info("socket_error", client_id=ctx.client_id, error=str(ws.exception()))
                 break
     finally:
-        fanout.audience.remove(ctx)
-        ctx.outbox.shut()
+        fanout.detach(ctx)
         writer.cancel()
         app[METRICS].sockets.dec()
         log.info("disconnected", client_id=ctx.client_id, code=ws.close_code)
@@ -135,7 +128,7 @@ async def _identify(request: web.Request) -> tuple[Identity | None, str | None]:
 
 
 def _context(request: web.Request, identity: Identity | None, token: str | None, ws: web.WebSocketResponse,
-             protocol: int) -> SocketContext:
+             protocol: int, fanout: Broadcaster) -> SocketContext:
     settings = request.app[SETTINGS]
     now = now_ms()
     claimed = None if identity else (request.query.get("user_id") or request.query.get("username") or None)
@@ -154,7 +147,7 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
         bucket=TokenBucket(settings.rate_limit, float(settings.rate_burst)),
         transport=SocketTransport(ws, request.transport, direct=not settings.compress),
         protocol=protocol,
-        outbox=Outbox(merge=deltas.merge if protocol == 2 else None),
+        outbox=fanout.versions[protocol].outbox(),
     )
 
 
@@ -179,9 +172,9 @@ async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSoc
     app[METRICS].errors.labels(TOO_MANY).inc()
     if ctx.strikes >= FLOOD_STRIKES:
         log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
-        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
+        await ws.close(code=CloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
     elif reply:
-        fanout.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
+        fanout.delivery.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
     return False
 
 
@@ -197,16 +190,11 @@ async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketR
         msg_id = env.id
         metrics.messages_in.labels(env.type).inc()
         reply = await _dispatch(app, fanout, ctx, env.command)
-        if ctx.protocol == 2:
-            reply["epoch"], reply["seq"] = fanout.stream.position
-        fanout.deliver(ctx, frames.reply(reply, msg_id), reply["type"])
-        if isinstance(env.command, Subscribe) and env.command.resume is not None and ctx.protocol == 2:
-            fanout.resume(ctx, env.command.resume.epoch, env.command.resume.seq)
-        elif isinstance(env.command, Subscribe) or (isinstance(env.command, Unsubscribe) and ctx.protocol == 2):
-            fanout.snapshot(ctx)
+        fanout.reply(ctx, reply, msg_id)
+        fanout.after_command(ctx, env.command)
     except Exception as exc:
         _status, body = translate(exc, metrics, msg_id, client_id=ctx.client_id)
-        fanout.deliver(ctx, frames.encode(body), "error")
+        fanout.delivery.deliver(ctx, frames.encode(body), "error")
 
 
 async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContext, cmd: Command) -> dict[str, Any]:
@@ -218,18 +206,13 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         adding = isinstance(cmd, Subscribe)
         if adding:
             ctx.check_room(cmd.filters, app[SETTINGS].max_subscribed_markets, MAX_LIST)
-        ctx.apply(cmd.filters, adding)
-        fanout.audience.resubscribe(ctx)
+        fanout.subscribe(ctx, cmd.filters, adding)
         state = views.subscriptions(ctx.subscription())
         return {"type": "subscribed" if adding else "unsubscribed", "subscriptions": state, "timestamp": now_ms()}
     if isinstance(cmd, GetMarkets):
         return {"type": "market_update", **service.markets(cmd)}
-    if isinstance(cmd, GetArbitrage):
-        return {"type": "arbitrage_update", **service.opportunities(cmd)}
-    if isinstance(cmd, GetValue):
-        return {"type": "value_update", **service.value(cmd)}
-    if isinstance(cmd, GetMiddles):
-        return {"type": "middles_update", **service.middles(cmd)}
+    if isinstance(cmd, GetSignals):
+        return {"type": signals.BY_NAME[cmd.kind].push, **service.signals(cmd)}
     if isinstance(cmd, GetHistory):
         return {"type": "history", **await service.history(cmd)}
     if isinstance(cmd, PlaceBet):

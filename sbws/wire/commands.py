@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -77,41 +77,33 @@ class Unsubscribe:
 
 
 @frozen
-class GetMarkets:
+class MarketFilter:
+    """The filters every listing request shares (a market's own fields; ``bookmaker``: quoted there, or a leg there)."""
+
     sport: str | None = None
     league: str | None = None
     market_type: str | None = None
     bookmaker: str | None = None
     event_id: str | None = None
+
+
+@frozen
+class GetMarkets:
+    filter: MarketFilter = MarketFilter()
     limit: int = 100
     max_hold: float | None = None
 
 
 @frozen
-class GetArbitrage:
-    min_edge: float = 0.0
-    event_id: str | None = None
-    market_type: str | None = None
-    bookmaker: str | None = None
+class GetSignals:
+    """``get_arbitrage``, ``get_value``, ``get_middles``: one kind's live items (``kind``: the table's name)."""
 
-
-@frozen
-class GetValue:
-    min_ev: float | None = None
-    sport: str | None = None
-    market_type: str | None = None
-    bookmaker: str | None = None
-    event_id: str | None = None
+    kind: str
+    filter: MarketFilter = MarketFilter()
+    min_score: float | None = None
+    """The smallest edge (arbitrage) or EV (value, middles) listed, in percent."""
     bankroll: float | None = None
-
-
-@frozen
-class GetMiddles:
-    min_ev: float | None = None
-    sport: str | None = None
-    market_type: str | None = None
-    bookmaker: str | None = None
-    event_id: str | None = None
+    """Value: adds each item's Kelly ``stake`` for this bankroll."""
 
 
 @frozen
@@ -170,8 +162,7 @@ class Ping:
     pass
 
 
-Command = (Subscribe | Unsubscribe | GetMarkets | GetArbitrage | GetValue | GetMiddles | GetHistory | PlaceBet | GetBets
-           | Ping)
+Command = Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | PlaceBet | GetBets | Ping
 
 
 @frozen
@@ -355,50 +346,40 @@ def _resume(p: Mapping[str, Any]) -> Resume | None:
     return Resume(epoch, _integer("resume", seq, "an object whose seq is an integer"))
 
 
-def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
-    return GetMarkets(
-        sport=_str(p, "sport"),
-        league=_str(p, "league"),
+def _filter(p: Mapping[str, Any], *, sport: bool = True, league: bool = False) -> MarketFilter:
+    return MarketFilter(
+        sport=_str(p, "sport") if sport else None,
+        league=_str(p, "league") if league else None,
         market_type=_market_type(p),
         bookmaker=_str(p, "bookmaker"),
         event_id=_str(p, "eventId"),
+    )
+
+
+def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
+    return GetMarkets(
+        filter=_filter(p, league=True),
         limit=_int(p, "limit", 100, 1, MAX_MARKETS) or 100,
         max_hold=None if p.get("maxHold") is None else _number(p, "maxHold", 0.0),
     )
 
 
-def parse_get_arbitrage(p: Mapping[str, Any]) -> GetArbitrage:
+def parse_get_arbitrage(p: Mapping[str, Any]) -> GetSignals:
     min_edge = _number(p, "minEdge", 0.0)
-    return GetArbitrage(
-        min_edge=min_edge,
-        event_id=_str(p, "eventId"),
-        market_type=_market_type(p),
-        bookmaker=_str(p, "bookmaker"),
-    )
+    return GetSignals("arbitrage", _filter(p, sport=False), min_score=min_edge)
 
 
-def parse_get_value(p: Mapping[str, Any]) -> GetValue:
-    return GetValue(
-        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
-        sport=_str(p, "sport"),
-        market_type=_market_type(p),
-        bookmaker=_str(p, "bookmaker"),
-        event_id=_str(p, "eventId"),
-        bankroll=_optional_number(p, "bankroll", 0.01, MAX_BANKROLL),
-    )
+def parse_get_value(p: Mapping[str, Any]) -> GetSignals:
+    min_ev = _optional_number(p, "minEv", -100.0, MAX_EV)
+    return GetSignals("value", _filter(p), min_score=min_ev,
+                      bankroll=_optional_number(p, "bankroll", 0.01, MAX_BANKROLL))
 
 
-def parse_get_middles(p: Mapping[str, Any]) -> GetMiddles:
-    market_type = _market_type(p)
-    if market_type == "moneyline":
+def parse_get_middles(p: Mapping[str, Any]) -> GetSignals:
+    found = _filter(p)
+    if found.market_type == "moneyline":
         raise bad("marketType", "middles exist on spread and total markets only")
-    return GetMiddles(
-        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
-        sport=_str(p, "sport"),
-        market_type=market_type,
-        bookmaker=_str(p, "bookmaker"),
-        event_id=_str(p, "eventId"),
-    )
+    return GetSignals("middles", found, min_score=_optional_number(p, "minEv", -100.0, MAX_EV))
 
 
 SELECTIONS = (HOME, AWAY, DRAW, OVER, UNDER)
@@ -525,8 +506,37 @@ def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     )
 
 
-KNOWN_TYPES = ("subscribe", "unsubscribe", "get_markets", "get_arbitrage", "get_value", "get_middles", "get_history",
-               "place_bet", "get_bets", "ping")
+SIGNAL_PARSERS: Mapping[str, Callable[[Mapping[str, Any]], GetSignals]] = {
+    "get_arbitrage": parse_get_arbitrage,
+    "get_value": parse_get_value,
+    "get_middles": parse_get_middles,
+}
+"""The listing request of each signal kind (``sbws.signals`` names it per kind)."""
+
+Parser = Callable[[Mapping[str, Any], Limits], Command]
+
+PARSERS: Mapping[str, Parser] = {
+    "subscribe": lambda p, limits: Subscribe(_subscription(p), _resume(p)),
+    "unsubscribe": lambda p, limits: Unsubscribe(_subscription(p)),
+    "get_markets": lambda p, limits: parse_get_markets(p),
+    **{name: (lambda parse: lambda p, limits: parse(p))(parse) for name, parse in SIGNAL_PARSERS.items()},
+    "get_history": lambda p, limits: parse_get_history(p),
+    "place_bet": lambda p, limits: parse_place_bet(p, limits.min_stake, limits.max_stake),
+    "get_bets": lambda p, limits: parse_get_bets(p),
+    "ping": lambda p, limits: Ping(),
+}
+"""Every message type a client may send, and its parser."""
+KNOWN_TYPES = tuple(PARSERS)
+
+NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
+    "get_markets": ("limit", "maxHold"),
+    "get_arbitrage": ("minEdge",),
+    "get_value": ("minEv", "bankroll"),
+    "get_middles": ("minEv",),
+    "get_history": ("from", "to", "maxPoints"),
+    "get_bets": ("from", "to", "limit"),
+}
+"""The fields a REST query string carries as numbers, per request."""
 
 
 def parse_message(data: str | bytes, limits: Limits) -> Envelope:
@@ -561,29 +571,12 @@ def parse_message(data: str | bytes, limits: Limits) -> Envelope:
 
 
 def parse_command(kind: str, payload: Mapping[str, Any], limits: Limits) -> Command:
-    if kind == "subscribe":
-        return Subscribe(_subscription(payload), _resume(payload))
-    if kind == "unsubscribe":
-        return Unsubscribe(_subscription(payload))
-    if kind == "get_markets":
-        return parse_get_markets(payload)
-    if kind == "get_arbitrage":
-        return parse_get_arbitrage(payload)
-    if kind == "get_value":
-        return parse_get_value(payload)
-    if kind == "get_middles":
-        return parse_get_middles(payload)
-    if kind == "get_history":
-        return parse_get_history(payload)
-    if kind == "place_bet":
-        return parse_place_bet(payload, limits.min_stake, limits.max_stake)
-    if kind == "get_bets":
-        return parse_get_bets(payload)
-    return Ping()
+    return PARSERS[kind](payload, limits)
 
 
-def query_payload(query: Mapping[str, str], numeric: tuple[str, ...]) -> dict[str, Any]:
-    """Turn REST query strings into a payload for the same parsers."""
+def query_payload(query: Mapping[str, str], request: str) -> dict[str, Any]:
+    """Turn REST query strings into a payload for the same parsers (``request``: the message type)."""
+    numeric = NUMERIC_QUERY[request]
     out: dict[str, Any] = {}
     for name, raw in query.items():
         if name in numeric:

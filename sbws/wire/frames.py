@@ -48,19 +48,11 @@ def closed_ids(ids: Iterable[str]) -> bytes:
     return orjson.dumps(sorted(ids))
 
 
-def arbitrage_update(opportunities: Collection[bytes], closed: bytes = b"[]") -> bytes:
-    extra = b',"total":' + str(len(opportunities)).encode() + b',"closed":' + closed
-    return splice(b"arbitrage_update", b"opportunities", opportunities, extra)
-
-
-def value_update(items: Collection[bytes], closed: bytes = b"[]") -> bytes:
+def items_update(push: str, key: str, items: Collection[bytes], closed: bytes = b"[]") -> bytes:
+    """v1 ``arbitrage_update``, ``value_update``, ``middles_update``: the items a socket's filters match, and the
+    ids closed since the last push."""
     extra = b',"total":' + str(len(items)).encode() + b',"closed":' + closed
-    return splice(b"value_update", b"value", items, extra)
-
-
-def middles_update(items: Collection[bytes], closed: bytes = b"[]") -> bytes:
-    extra = b',"total":' + str(len(items)).encode() + b',"closed":' + closed
-    return splice(b"middles_update", b"middles", items, extra)
+    return splice(push.encode(), key.encode(), items, extra)
 
 
 def steam(event: Mapping[str, Any]) -> bytes:
@@ -75,8 +67,8 @@ def _stream(epoch: str, seq: int) -> bytes:
     return b',"epoch":' + orjson.dumps(epoch) + b',"seq":' + str(seq).encode()
 
 
-def sportsbooks(state: MarketState, position: Position | None = None) -> bytes:
-    books = views.sportsbooks(state)
+def sportsbooks(state: MarketState, active_bets: Mapping[str, int], position: Position | None = None) -> bytes:
+    books = views.sportsbooks(state, active_bets)
     message: dict[str, Any] = {"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()}
     if position is not None:
         message.update(epoch=position[0], seq=position[1])
@@ -102,14 +94,13 @@ def market_delta(deltas: Collection[bytes], epoch: str, seq: int, conflated: boo
     return splice(b"market_update", b"markets", deltas, extra)
 
 
-def item_delta(kind: str, items: Collection[bytes], closed: bytes, total: int, epoch: str, seq: int,
+def item_delta(push: str, key: str, items: Collection[bytes], closed: bytes, total: int, epoch: str, seq: int,
                image: bool = False) -> bytes:
     """v2 arbitrage/value/middles: opened or changed items whole, closed ones by id; ``image``: every live
     item, replacing what the client holds (after a subscribe or a resume)."""
-    key = {"arbitrage_update": b"opportunities", "value_update": b"value", "middles_update": b"middles"}[kind]
     flag = b',"image":true' if image else b',"delta":true'
     extra = flag + b',"total":' + str(total).encode() + b',"closed":' + closed + _stream(epoch, seq)
-    return splice(kind.encode(), key, items, extra)
+    return splice(push.encode(), key.encode(), items, extra)
 
 
 def snapshot_required(reason: str, epoch: str, seq: int) -> bytes:

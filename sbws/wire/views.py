@@ -9,76 +9,74 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from collections.abc import Mapping
+
 import orjson
 
-from engine.markets import outcome_line
+from engine.arbitrage import Opportunity
+from engine.markets import MarketKey, outcome_line
+from engine.middles import Middle
 from engine.odds import decimal_to_american
+from engine.value import ValueBet
 
 from ..clock import ms
 from ..ledger.models import Bet, Delivery, Rule, Webhook
 from ..ledger.rules import bet_price, from_cents
 from ..history.series import outcome_names
-from ..market.state import LiveMiddle, LiveOpportunity, LiveValue, MarketState
+from ..market import view as market_view
+from ..market.signals import Live
+from ..market.state import MarketState
 from ..market.steam import Steam
 from .commands import Subscription
 
 
 def selection_name(state: MarketState, market_id: str, outcome: str) -> str:
-    event = state.event_of(market_id)
-    if outcome == "draw":
-        return "Draw"
-    if outcome in ("over", "under"):
-        return outcome.capitalize()
-    if event is None:
-        return outcome
-    return event.home if outcome == "home" else event.away
+    return market_view.selection_name(state.event_of(market_id), outcome)
 
 
 def market(state: MarketState, market_id: str) -> dict[str, Any]:
-    key = state.markets[market_id]
-    event = state.event_of(market_id)
-    board = state.board
-    idx = board.market_index[market_id]
-    prices = board.market_prices(idx)[: len(key.outcomes)]
-    american = decimal_to_american(prices)
+    """The market object of both protocol versions: the domain view with its wire names."""
+    v = state.view(market_id)
+    event = v.event
     selections = []
     best: dict[str, Any] = {}
-    for o, outcome in enumerate(key.outcomes):
-        row = prices[o]
-        quoted = np.flatnonzero(~np.isnan(row))
-        selections.append(
-            {
-                "id": outcome,
-                "name": selection_name(state, market_id, outcome),
-                "line": outcome_line(key.market_type, key.line, outcome),
-                "odds": {board.books[b]: int(american[o, b]) for b in quoted},
-                "decimal": {board.books[b]: float(row[b]) for b in quoted},
-            }
-        )
-        if quoted.size:
-            b = int(quoted[np.argmax(row[quoted])])
-            best[outcome] = {"bookmaker": board.books[b], "odds": int(american[o, b]), "decimal": float(row[b])}
+    for sel in v.selections:
+        selections.append({
+            "id": sel.id,
+            "name": sel.name,
+            "line": sel.line,
+            "odds": {book: american for book, _decimal, american in sel.prices},
+            "decimal": {book: decimal for book, decimal, _american in sel.prices},
+        })
+        if sel.best is not None:
+            book, decimal, american = sel.best
+            best[sel.id] = {"bookmaker": book, "odds": american, "decimal": decimal}
     return {
-        "id": market_id,
-        "eventId": key.event_id,
-        "eventDescription": event.description if event else key.event_id,
+        "id": v.id,
+        "eventId": v.event_id,
+        "eventDescription": event.description if event else v.event_id,
         "sport": event.sport if event else None,
         "league": event.league if event else None,
         "startTime": event.start_ms if event else None,
-        "marketType": key.market_type,
-        "line": key.line,
-        "status": "open" if board.open[idx] else "closed",
+        "marketType": v.market_type,
+        "line": v.line,
+        "status": "open" if v.open else "closed",
         "selections": selections,
         "bestOdds": best,
-        "hold": None if (hold := state.hold(market_id)) is None else round(hold, 4),
-        "timestamp": ms(state.updated_at.get(market_id, state.last_batch_at)),
+        "hold": None if v.hold is None else round(v.hold, 4),
+        "timestamp": ms(v.updated_at),
     }
 
 
-def opportunity(state: MarketState, live: LiveOpportunity, now: float) -> dict[str, Any]:
-    opp = live.opp
-    key = state.markets[opp.market_id]
+def _key(state: MarketState, market_id: str) -> MarketKey:
+    key = state.key(market_id)
+    assert key is not None, "a live item's markets are on the board"
+    return key
+
+
+def opportunity(state: MarketState, live: Live[Opportunity], now: float) -> dict[str, Any]:
+    opp = live.item
+    key = _key(state, opp.market_id)
     event = state.event_of(opp.market_id)
     legs = []
     for leg in opp.legs:
@@ -121,7 +119,7 @@ def opportunity(state: MarketState, live: LiveOpportunity, now: float) -> dict[s
 
 
 def _event_fields(state: MarketState, market_id: str) -> dict[str, Any]:
-    key = state.markets[market_id]
+    key = _key(state, market_id)
     event = state.event_of(market_id)
     return {
         "eventId": key.event_id,
@@ -137,9 +135,9 @@ def _american(decimal: float) -> int | None:
     return None if value != value else int(value)
 
 
-def value_bet(state: MarketState, live: LiveValue, now: float, bankroll: float | None = None) -> dict[str, Any]:
-    v = live.bet
-    key = state.markets[v.market_id]
+def value_bet(state: MarketState, live: Live[ValueBet], now: float, bankroll: float | None = None) -> dict[str, Any]:
+    v = live.item
+    key = _key(state, v.market_id)
     outcome = key.outcomes[v.outcome]
     fair = v.fair_probability
     out: dict[str, Any] = {
@@ -175,11 +173,11 @@ def value_bet(state: MarketState, live: LiveValue, now: float, bankroll: float |
     return out
 
 
-def middle(state: MarketState, live: LiveMiddle, now: float) -> dict[str, Any]:
-    m = live.middle
+def middle(state: MarketState, live: Live[Middle], now: float) -> dict[str, Any]:
+    m = live.item
     legs = []
     for leg in m.legs:
-        key = state.markets[leg.market_id]
+        key = _key(state, leg.market_id)
         outcome = key.outcomes[leg.outcome]
         legs.append({
             "marketId": leg.market_id,
@@ -212,7 +210,7 @@ def middle(state: MarketState, live: LiveMiddle, now: float) -> dict[str, Any]:
 
 def steam(state: MarketState, event: Steam) -> dict[str, Any]:
     """A steam move as pushed and as kept in the history (the market may be gone when it is read back)."""
-    key = state.markets.get(event.market_id)
+    key = state.key(event.market_id)
     outcomes = key.outcomes if key else outcome_names(event.market_id, event.outcome)
     selection = outcomes[event.outcome] if event.outcome < len(outcomes) else str(event.outcome)
     fields = _event_fields(state, event.market_id) if key else {"eventId": event.market_id.split(":")[0]}
@@ -236,11 +234,12 @@ def steam(state: MarketState, event: Steam) -> dict[str, Any]:
     }
 
 
-def sportsbooks(state: MarketState) -> list[dict[str, Any]]:
+def sportsbooks(state: MarketState, active_bets: Mapping[str, int]) -> list[dict[str, Any]]:
+    """``active_bets``: open bets per book, the ledger's count (the service keeps it)."""
     available = state.available_markets()
     out = []
     for book in sorted(state.known_books()):
-        status = state.book_status.get(book)
+        status = state.book_status(book)
         item: dict[str, Any] = {
             "id": book,
             "name": status.name if status else book,
@@ -248,7 +247,7 @@ def sportsbooks(state: MarketState) -> list[dict[str, Any]]:
             "responseTime": status.response_time_ms if status else 0,
             "lastUpdate": status.last_update_ms if status else 0,
             "availableMarkets": available.get(book, 0),
-            "activeBets": state.active_bets.get(book, 0),
+            "activeBets": active_bets.get(book, 0),
         }
         if status is not None and status.quota_remaining is not None:
             item["quotaRemaining"] = status.quota_remaining
@@ -317,23 +316,33 @@ def subscriptions(sub: Subscription) -> dict[str, Any]:
 
 
 class MarketFragments:
-    """Each market's JSON object, encoded once per change and shared by every frame that carries it.
+    """Each market's wire object and its JSON, built once per revision and shared by every frame and protocol.
 
     Entries are keyed by the market's revision in ``MarketState``, so a change
-    (or a reset of the whole state) can never serve stale bytes.
+    (or a reset of the whole state) can never serve stale objects.  Nobody may
+    mutate a returned object: the v2 stream keeps it as the market's last view.
     """
 
     def __init__(self, state: MarketState) -> None:
         self.state = state
-        self._cache: dict[str, tuple[int, bytes]] = {}
+        self._cache: dict[str, tuple[int, dict[str, Any], bytes | None]] = {}
+
+    def view(self, market_id: str) -> dict[str, Any]:
+        return self._entry(market_id)[1]
 
     def __call__(self, market_id: str) -> bytes:
-        revision = self.state.revision.get(market_id, 0)
+        revision, view, encoded = self._entry(market_id)
+        if encoded is None:
+            encoded = orjson.dumps(view)
+            self._cache[market_id] = (revision, view, encoded)
+        return encoded
+
+    def _entry(self, market_id: str) -> tuple[int, dict[str, Any], bytes | None]:
+        revision = self.state.revision(market_id)
         cached = self._cache.get(market_id)
         if cached is not None and cached[0] == revision:
-            return cached[1]
-        encoded = orjson.dumps(market(self.state, market_id))
-        if len(self._cache) > 2 * len(self.state.markets) + 1024:
-            self._cache = {m: v for m, v in self._cache.items() if m in self.state.markets}
-        self._cache[market_id] = (revision, encoded)
-        return encoded
+            return cached
+        if len(self._cache) > 2 * self.state.market_count() + 1024:
+            self._cache = {m: v for m, v in self._cache.items() if self.state.key(m) is not None}
+        entry = self._cache[market_id] = (revision, market(self.state, market_id), None)
+        return entry

@@ -71,7 +71,7 @@ async def test_alert_push_signed_webhook_retry_no_duplicate_and_mute(client, set
     assert rule["kind"] == "arbitrage" and rule["minEdge"] == 1 and rule["webhook"] == hook_id
 
     alert = (await receive_type(ws, "alert", skip=SKIP))["alert"]
-    [arb_id] = list(app_state(client).live)
+    [arb_id] = list(app_state(client).live("arbitrage"))
     assert alert["ruleId"] == rule["id"] and alert["kind"] == "arbitrage" and alert["item"]["id"] == arb_id
     # The receiver answered 500 first: the delivery is retried after a backoff, and signed each time.
     await wait_for(lambda: len(receiver.requests) >= 2, timeout=10)
@@ -101,10 +101,10 @@ async def test_alert_push_signed_webhook_retry_no_duplicate_and_mute(client, set
     assert muted.status == 200 and (await muted.json())["rule"]["mutedUntil"] > 0
     ts = time.time()
     feed.push(Batch(ts, [], [], [Quote(SPREAD, 0, "pinnacle", 1.90, ts)], (), (), ()))
-    await wait_for(lambda: not app_state(client).live)
+    await wait_for(lambda: not app_state(client).live("arbitrage"))
     await asyncio.sleep(1.5)
     feed.push(Batch(ts, [], [], [Quote(SPREAD, 0, "pinnacle", 2.10, time.time())], (), (), ()))
-    await wait_for(lambda: bool(app_state(client).live))
+    await wait_for(lambda: bool(app_state(client).live("arbitrage")))
     await asyncio.sleep(2.5)
     assert len(receiver.requests) == 2
     await client.patch(f"/api/alerts/{rule['id']}", json={"mutedUntil": None}, headers=auth(token))

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from engine.board import Quote
-from sbws.server.keys import NODE
+from sbws.server.keys import NODE, SERVICE
 from sbws.ledger.sqlite import SqliteLedger
 from sbws.ledger.rules import outcome, payout_cents
 from sbws.market.records import Batch, EventResult
@@ -151,7 +151,10 @@ async def test_closed_market_and_started_event_409(client, settings):
     state = app_state(client)
     import attrs
 
-    state.events["lal-bos"] = attrs.evolve(state.events["lal-bos"], start_ms=int(time.time() * 1000) - 1000)
+    event = state.event_of("lal-bos:moneyline")
+    started = attrs.evolve(event, start_ms=int(time.time() * 1000) - 1000)
+    hub.feed.push(Batch(time.time(), events=[started]))
+    await wait_for(lambda: state.event_of("lal-bos:moneyline") == started)
     await ws.send_json({"type": "place_bet", "payload": bet()})
     err = await receive_type(ws, "error")
     assert err["code"] == "NX-409" and "started" in err["message"]
@@ -192,7 +195,7 @@ async def test_a_retry_after_the_event_settled_returns_the_original_bet(client, 
     await ws.send_json({"type": "place_bet", "payload": bet(clientRef="lost-ack")})
     first = (await receive_type(ws, "bet_placed"))["bet"]
     client.server.app[NODE].feed.push(Batch(time.time(), results=[EventResult("lal-bos", 110, 105)]))
-    await wait_for(lambda: "lal-bos:spread:-3.5" not in app_state(client).markets)
+    await wait_for(lambda: app_state(client).key("lal-bos:spread:-3.5") is None)
     await ws.send_json({"type": "place_bet", "payload": bet(clientRef="lost-ack")})
     again = await receive_type(ws, "bet_placed", skip=("heartbeat", "sportsbooks", "bet_settled"))
     assert again["duplicate"] is True and again["bet"]["id"] == first["id"]
@@ -240,7 +243,7 @@ async def test_settlement_pushes_bet_settled_and_updates_active_bets(client, set
         placed[sel] = (await receive_type(ws, "bet_placed"))["bet"]
     await ws.send_json({"type": "subscribe", "payload": {"sportsbooks": ["pinnacle"]}})
     await receive_type(ws, "subscribed")
-    assert app_state(client).active_bets == {"pinnacle": 1, "draftkings": 1}
+    assert client.server.app[SERVICE].active_bets == {"pinnacle": 1, "draftkings": 1}
     hub = client.server.app[NODE]
     # Celtics (home) win by 5 and cover -3.5.
     hub.feed.push(Batch(time.time(), results=[EventResult("lal-bos", 110, 105)]))
@@ -251,7 +254,7 @@ async def test_settlement_pushes_bet_settled_and_updates_active_bets(client, set
     assert settled["home"]["status"] == "won" and settled["home"]["payout"] == 210.0
     assert settled["away"]["status"] == "lost" and settled["away"]["payout"] == 0
     assert settled["home"]["settledAt"] is not None
-    await wait_for(lambda: app_state(client).active_bets == {})
+    await wait_for(lambda: client.server.app[SERVICE].active_bets == {})
     await other_ws.send_str('{"type":"ping"}')
     while (m := await other_ws.receive_json(timeout=5))["type"] != "pong":
         assert m["type"] != "bet_settled"
@@ -363,7 +366,7 @@ async def test_no_bet_at_a_price_the_feed_no_longer_confirms(aiohttp_client, tmp
     assert len(ledger_rows(settings.db)) == 1
     # The book is reported online again: its standing prices are confirmed.
     feed.push(Batch(time.time(), statuses=[BookStatus("pinnacle", "Pinnacle", "online", 80, int(time.time() * 1000))]))
-    await wait_for(lambda: app_state(client).book_confirmed.get("pinnacle", 0) > time.time() - 0.3)
+    await wait_for(lambda: (app_state(client).confirmed_at("lal-bos:moneyline", 0, "pinnacle") or 0) > time.time() - 0.3)
     await ws.send_json({"type": "place_bet", "payload": bet()})
     assert (await receive_type(ws, "bet_placed"))["duplicate"] is False
     # A feed that stops delivering (what /readyz reports) refuses every bet at once.

@@ -31,7 +31,7 @@ async def start_with_big_market(aiohttp_client, tmp_path, **overrides):
     client = await aiohttp_client(make_app(settings, feed))
     hub = client.server.app[NODE]
     feed.push(big_market_batch(time.time(), 1.5))
-    await wait_for(lambda: len(hub.state.markets) == N_MARKETS)
+    await wait_for(lambda: hub.state.market_count() == N_MARKETS)
     return client, feed, settings
 
 

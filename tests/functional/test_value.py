@@ -99,7 +99,7 @@ async def test_value_closes_and_respects_sportsbooks(client, feed):
     while not closed["closed"]:
         closed = await receive_type(other, "value_update")
     assert closed["closed"] == [value_id(MARKET, 0, "draftkings")] and closed["value"] == []
-    assert app_state(client).value == {}
+    assert len(app_state(client).live("value")) == 0
 
 
 async def test_middles(client):
@@ -139,8 +139,8 @@ async def test_closing_line_value_reaches_the_bet(client, settings, feed, start_
     # The sharp line moves before the start; that last pre-start line is the close.
     feed.push(_batch([], [], [(MARKET, 0, "pinnacle", 1.80), (MARKET, 1, "pinnacle", 2.10)]))
     closing_p = devig_prices("worst", [1.80, 2.10])[0]
-    await wait_for(lambda: app_state(client).closing.get(MARKET) is not None
-                   and app_state(client).closing[MARKET].p[0] == pytest.approx(closing_p))
+    await wait_for(lambda: app_state(client).closing_line(MARKET) is not None
+                   and app_state(client).closing_line(MARKET).p[0] == pytest.approx(closing_p))
     updated = await receive_type(ws, "bet_updated", timeout=START_IN + 5)
     assert time.time() * 1000 >= start_ms
     bet = updated["bet"]

@@ -37,7 +37,7 @@ def batch_for(kind, arg, t):
 
 def server_view(state):
     """What get_markets would say: every open market, whole."""
-    return {m: views.market(state, m) for m in state.markets if state.is_open(m)}
+    return {m: views.market(state, m) for m in state.market_ids() if state.is_open(m)}
 
 
 def run(steps):

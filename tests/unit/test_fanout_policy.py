@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import orjson
 import pytest
@@ -10,7 +12,14 @@ import pytest
 from engine.arbitrage import ArbConfig
 from sbws.fanout.broadcaster import Broadcaster
 from sbws.fanout.context import SocketContext
-from sbws.fanout.outbox import TRY_AGAIN_LATER, Budget, Decision, Outbox
+from sbws.fanout.audience import Audience
+from sbws.fanout.delivery import Delivery
+from sbws.fanout.outbox import Budget, Decision, Outbox
+from sbws.fanout.stream import MarketStream
+from sbws.fanout.transport import CloseCode
+from sbws.fanout.versions import Fanout
+from sbws.signals import ARBITRAGE_CADENCE
+from sbws.tasks import TaskSet
 from sbws.market.state import MarketState
 from sbws.observability.metrics import Metrics
 from sbws.wire.commands import Subscription
@@ -56,9 +65,18 @@ def context(name: str, transport: MemoryTransport, **subscription: object) -> So
 def broadcaster() -> tuple[Broadcaster, Metrics]:
     state = MarketState(ArbConfig(max_age=0))
     metrics = Metrics()
-    b = Broadcaster(state, MarketFragments(state), metrics, BUDGET)
+    fragments = MarketFragments(state)
+    stream = MarketStream(fragments=fragments)
+    background = TaskSet()
+    b = Broadcaster(Fanout(state, fragments, stream, Audience(), Delivery(metrics, BUDGET, background.spawn,
+                                                                           lambda: stream.seq), {}), {})
+    b.background = background  # type: ignore[attr-defined]
     b.ingest(state.apply(opening_batch()))
     return b, metrics
+
+
+def writer(b: Broadcaster, ctx: SocketContext) -> Coroutine[Any, Any, None]:
+    return b.delivery.writer(ctx, b.version(ctx).conflated)
 
 
 # -- the outbox's decisions ----------------------------------------------------------------
@@ -140,11 +158,11 @@ def test_without_a_direct_write_the_frame_waits_for_the_writer_task():
         b.dirty = {"lal-bos:moneyline"}
         b.push_markets()
         assert t.written == [] and len(ctx.outbox.frames) == 1
-        writer = asyncio.create_task(b.writer(ctx))
+        writer_task = asyncio.create_task(writer(b, ctx))
         await asyncio.wait_for(t.sent_event.wait(), 1.0)
         assert orjson.loads(t.sent[0])["markets"][0]["id"] == "lal-bos:moneyline"
         ctx.outbox.shut()
-        await asyncio.wait_for(writer, 1.0)
+        await asyncio.wait_for(writer_task, 1.0)
 
     asyncio.run(run())
 
@@ -164,12 +182,12 @@ def test_a_slow_socket_gets_one_conflated_frame_with_the_newest_markets():
         assert set(slow_ctx.outbox.conflated) == {"lal-bos:moneyline", "lal-bos:total:+221.5"}
         assert metrics.conflated._value.get() == 6
         slow.pending = 0
-        writer = asyncio.create_task(b.writer(slow_ctx))
+        writer_task = asyncio.create_task(writer(b, slow_ctx))
         await asyncio.wait_for(slow.sent_event.wait(), 1.0)
         message = orjson.loads(slow.sent[0])
         assert message["conflated"] is True and message["total"] == 2
         slow_ctx.outbox.shut()
-        await asyncio.wait_for(writer, 1.0)
+        await asyncio.wait_for(writer_task, 1.0)
 
     asyncio.run(run())
 
@@ -184,8 +202,8 @@ def test_past_the_hard_limit_the_socket_is_closed_with_1013_and_others_continue(
         stuck.pending = 20_000
         b.dirty = {"lal-bos:moneyline"}
         b.push_markets()
-        await b.drain()
-        assert stuck.closed == (TRY_AGAIN_LATER, b"slow consumer")
+        await b.background.drain()  # type: ignore[attr-defined]
+        assert stuck.closed == (CloseCode.TRY_AGAIN_LATER, b"slow consumer")
         assert stuck_ctx.outbox.closing and metrics.slow_closed._value.get() == 1
         assert len(fine.written) == 1
         b.dirty = {"lal-bos:moneyline"}
@@ -201,8 +219,8 @@ def test_arbitrage_frames_go_only_to_arbitrage_groups(closed):
     arb, markets_only = MemoryTransport(), MemoryTransport()
     b.audience.add(context("arb", arb, arbitrage=True))
     b.audience.add(context("m", markets_only, sports=frozenset({"NBA"})))
-    b.closed_since_push = set(closed)
-    b.push_arbitrage()
+    b.state.live("arbitrage").closed = set(closed)
+    b.push_signals(ARBITRAGE_CADENCE)
     assert markets_only.written == []
     message = orjson.loads(arb.written[0])
     assert message["type"] == "arbitrage_update" and message["closed"] == sorted(closed)

@@ -50,11 +50,11 @@ def test_arbitrage_appears_and_vanishes_on_its_own():
     state = MarketState(ArbConfig(max_age=0))
     seen, closed = set(), set()
     for _ in range(1200):
-        changes = state.apply(sim.step())
-        seen |= set(state.live)
-        closed |= changes.closed_opportunities
+        state.apply(sim.step())
+        seen |= set(state.live("arbitrage"))
+        closed |= state.live("arbitrage").take()
     assert len(seen) > 20 and len(closed) > 10
-    edges = [live.opp.edge for live in state.live.values()]
+    edges = [live.item.edge for live in state.live("arbitrage").values()]
     assert all(0 < e < 30 for e in edges)
 
 

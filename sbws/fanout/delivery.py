@@ -1,0 +1,102 @@
+"""Delivery: one frame offered to one or many sockets, each socket's outbox decision carried out.
+
+This is the only place that writes to a socket's transport.  A frame goes
+straight to the transport when nothing waits for that socket, else behind
+what waits, for the socket's writer task; market frames are conflated over
+the soft limit and a socket past its limits is closed (``outbox.Outbox``
+decides, as a pure function).  How a socket's conflated markets become one
+frame is its protocol version's business (``Conflated``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import structlog
+
+from ..observability.metrics import Metrics
+from ..tasks import Spawn
+from .context import SocketContext
+from .outbox import Budget, Decision
+from .transport import CloseCode
+
+log = structlog.get_logger("sbws.fanout")
+
+Conflated = Callable[[SocketContext], bytes | None]
+"""One frame from a slow socket's conflated markets (None when none wait)."""
+
+
+class Delivery:
+    def __init__(self, metrics: Metrics, budget: Budget, spawn: Spawn, seq: Callable[[], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.metrics = metrics
+        self.budget = budget
+        self.spawn = spawn
+        self.seq = seq
+        """The v2 stream's position, kept with conflated deltas."""
+        self.clock = clock
+        self.on_disconnect: Callable[[SocketContext], None] = lambda ctx: None
+        """The broadcaster's way to forget a socket it closes."""
+
+    def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, Any] | None = None) -> None:
+        if self._offer(ctx, frame, fragments, self.clock()):
+            self.metrics.messages_out.labels(kind).inc()
+
+    def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
+                fragments: dict[str, Any] | None = None) -> None:
+        """The same frame to many sockets; the counter is touched once, not per socket."""
+        now = self.clock()
+        sent = sum(self._offer(ctx, frame, fragments, now) for ctx in list(members))
+        if sent:
+            self.metrics.messages_out.labels(kind).inc(sent)
+
+    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, Any] | None, now: float) -> bool:
+        """Carry out the outbox's decision; True when the frame itself went out or was queued."""
+        box, transport = ctx.outbox, ctx.transport
+        buffered = transport.buffered() if transport is not None else 0
+        decision = box.offer(self.budget, buffered, now, fragments is not None)
+        if decision is Decision.WRITE and transport is not None and transport.write_now(frame):
+            return True
+        if decision in (Decision.WRITE, Decision.QUEUE):
+            box.put(frame)
+            return True
+        if decision is Decision.CONFLATE and fragments is not None:
+            box.conflate(fragments, self.seq())
+            self.metrics.conflated.inc(len(fragments))
+        elif decision is Decision.CLOSE:
+            self.close_slow(ctx, box.queued_bytes + buffered)
+        return False
+
+    def close_slow(self, ctx: SocketContext, pending: int) -> None:
+        self.metrics.slow_closed.inc()
+        log.warning("slow_consumer_closed", client_id=ctx.client_id, pending_bytes=pending)
+        self.disconnect(ctx, CloseCode.TRY_AGAIN_LATER, "slow consumer")
+
+    def disconnect(self, ctx: SocketContext, code: CloseCode, reason: str) -> None:
+        """Close one socket on the server's initiative; nothing more is sent to it."""
+        ctx.outbox.shut()
+        self.on_disconnect(ctx)
+        if ctx.transport is not None:
+            self.spawn(ctx.transport.close(int(code), reason.encode()))
+
+    async def writer(self, ctx: SocketContext, conflated: Conflated) -> None:
+        """Drains this socket's outbox whenever frames wait there (direct writes happen only when none do)."""
+        box, transport = ctx.outbox, ctx.transport
+        if transport is None:
+            return
+        try:
+            while not box.closing:
+                await box.wake.wait()
+                box.wake.clear()
+                while not box.closing:
+                    frame = box.pop()
+                    if frame is None and box.conflated:
+                        frame = conflated(ctx)
+                    if frame is None:
+                        break
+                    await transport.send(frame)
+        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+            pass

@@ -1,0 +1,72 @@
+"""A market as one reads it: every book's price per selection, the best of each, and the hold.
+
+Built from the board once per market revision (``MarketState.view`` caches
+it) and read by both protocol versions' encoders, so a change is computed
+once however many frames carry it.  Prices come in the board's book order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from attrs import frozen
+
+from engine.markets import outcome_line
+from engine.odds import decimal_to_american, hold_percent
+
+from .records import EventInfo
+
+Price = tuple[str, float, int]
+"""(book, decimal, American)."""
+
+
+@frozen
+class SelectionView:
+    id: str
+    name: str
+    line: float | None
+    prices: tuple[Price, ...]
+    best: Price | None
+    """The highest decimal price (the first book listing it, on a tie)."""
+
+
+@frozen
+class MarketView:
+    id: str
+    event_id: str
+    event: EventInfo | None
+    market_type: str
+    line: float | None
+    open: bool
+    selections: tuple[SelectionView, ...]
+    hold: float | None
+    """100·(Σ 1/best − 1) over every selection's best price; None while any selection has none."""
+    updated_at: float
+
+
+def selection_name(event: EventInfo | None, outcome: str) -> str:
+    if outcome == "draw":
+        return "Draw"
+    if outcome in ("over", "under"):
+        return outcome.capitalize()
+    if event is None:
+        return outcome
+    return event.home if outcome == "home" else event.away
+
+
+def build(market_id: str, event_id: str, event: EventInfo | None, market_type: str, line: float | None,
+          outcomes: tuple[str, ...], prices: np.ndarray, books: list[str], is_open: bool,
+          updated_at: float) -> MarketView:
+    """``prices``: (outcome, book) decimal prices, NaN where a book has none."""
+    american = decimal_to_american(prices)
+    selections = []
+    for o, outcome in enumerate(outcomes):
+        row = prices[o]
+        quoted = np.flatnonzero(~np.isnan(row)).tolist()
+        decimals = row.tolist()
+        amer = american[o].tolist()
+        quotes = tuple((books[b], decimals[b], int(amer[b])) for b in quoted)
+        best = max(quotes, key=lambda q: q[1]) if quotes else None
+        selections.append(SelectionView(outcome, selection_name(event, outcome),
+                                        outcome_line(market_type, line, outcome), quotes, best))
+    hold = hold_percent(np.fmax.reduce(prices, axis=1)) if prices.shape[1] else None
+    return MarketView(market_id, event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at)
