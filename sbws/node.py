@@ -15,6 +15,7 @@ from typing import IO, Any
 import structlog
 
 from .alerts.alerter import ALERT_INTERVAL, RULES_REFRESH, Alerter
+from .alerts.webhooks import Deliverer
 from .clock import ms, now_ms
 from .cluster.base import Broker
 from .feeds.base import Feed
@@ -45,7 +46,7 @@ CLOSING_CHECK_INTERVAL = 1.0
 
 class Node:
     def __init__(self, settings: Settings, service: Service, broadcaster: Broadcaster, broker: Broker,
-                 metrics: Metrics, background: TaskSet) -> None:
+                 metrics: Metrics, background: TaskSet, deliverer: Deliverer, recorder: IO[bytes] | None) -> None:
         self.settings = settings
         self.service = service
         self.state: MarketState = service.state
@@ -54,11 +55,11 @@ class Node:
         self.metrics = metrics
         self.background = background
         """Work started and not awaited (settlement, alerts, socket closes): drained when the node stops."""
-        self.recorder: IO[bytes] | None = None
+        self.recorder = recorder
+        """``--record``: every feed batch is appended here."""
         self.tasks: list[asyncio.Task[None]] = []
-        self.history: History | None = None
-        """Attached when the application starts, like the ledger."""
-        self.alerter: Alerter | None = None
+        self.history: History = service.history_store
+        self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user)
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
         metrics.feed_lag.set_function(lambda: time.time() - self.state.last_batch_at if self.state.batches else 0.0)
@@ -164,13 +165,10 @@ class Node:
         self.broadcaster.ingest(changes)
         if steam:
             self.broadcaster.push_steam(steam)
-            if self.alerter is not None:
-                self.alerter.saw_steam(steam)
+            self.alerter.saw_steam(steam)
 
     def _record(self, changes: Changes, steam: list[dict[str, Any]]) -> None:
         """The price history is written where the feed runs: changed prices as delivered, and the steam seen."""
-        if self.history is None:
-            return
         self.history.record([(q.market_id, q.outcome, q.book, ms(q.ts), q.price if q.price > 1.0 else None)
                              for q in changes.moved])
         if steam:
@@ -202,15 +200,14 @@ class Node:
     # -- alerts -------------------------------------------------------------------------
     async def _watch_rules(self) -> None:
         while True:
-            if self.alerter is not None:
-                try:
-                    await self.alerter.reload()
-                except Exception as exc:  # the ledger is down: keep the rules we have
-                    log.warning("alert_rules_unreadable", error=str(exc))
+            try:
+                await self.alerter.reload()
+            except Exception as exc:  # the ledger is down: keep the rules we have
+                log.warning("alert_rules_unreadable", error=str(exc))
             await asyncio.sleep(RULES_REFRESH)
 
     def _alert_tick(self) -> None:
-        if self.alerter is None or not self.broker.is_leader:
+        if not self.broker.is_leader:
             return
         found = self.alerter.tick()
         if found:
@@ -220,7 +217,7 @@ class Node:
         await self.broker.publish_bet_event(self, user_id, frame)
 
     def _prune_history(self) -> None:
-        if self.history is not None and self.broker.is_leader:
+        if self.broker.is_leader:
             self.background.spawn(self.history.prune(now_ms()))
 
     # -- closing line value -------------------------------------------------------------

@@ -48,21 +48,18 @@ def _retried(original: Bet, cmd: PlaceBet) -> Bet:
 
 
 class Service:
-    ledger: Ledger
-    """Attached when the application starts (opening it may need the event loop)."""
-    history_store: History
-    """Attached with the ledger."""
-
-    def __init__(self, state: MarketState, fragments: views.MarketFragments, live_betting: bool = False,
-                 max_bet_quote_age: float = 0.0) -> None:
+    def __init__(self, state: MarketState, fragments: views.MarketFragments, ledger: Ledger, history: History,
+                 feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0) -> None:
         self.state = state
         self.fragments = fragments
+        self.ledger = ledger
+        self.history_store = history
+        self.feed_healthy = feed_healthy
+        """Whether the feed delivers (bets are refused while it does not; /readyz says the same)."""
         self.live_betting = live_betting
         self.max_bet_quote_age = max_bet_quote_age
         self.active_bets: dict[str, int] = {}
         """Open bets per sportsbook: the ledger's numbers, so a market reset keeps them."""
-        self.feed_healthy: Callable[[], bool] = lambda: True
-        """The condition /readyz reports for the feed; the assembly points it at the node."""
 
     def markets(self, q: GetMarkets) -> dict[str, Any]:
         state, f = self.state, q.filter

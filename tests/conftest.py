@@ -23,7 +23,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def client(aiohttp_client, settings, feed):  # type: ignore[no-untyped-def]
-    app = make_app(settings, feed)
+    app = await make_app(settings, feed)
     c = await aiohttp_client(app)
     await wait_for(lambda: app_state(c).batches >= 1)
     return c

@@ -10,6 +10,6 @@ from . import http, ws
 from .assembly import assemble
 
 
-def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
+async def make_app(settings: Settings, feed: Feed | None = None) -> web.Application:
     """Tests and the CLI build the same application; ``feed`` replaces the configured source."""
-    return assemble(settings, (ws.add_routes, http.add_routes), feed)
+    return await assemble(settings, (ws.add_routes, http.add_routes), feed)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack
 from decimal import Decimal
 
 import structlog
 from aiohttp import web
 
-from ..alerts.alerter import Alerter
 from ..alerts.webhooks import Deliverer
 from ..cluster.factory import make_broker
 from ..fanout.audience import Audience
@@ -47,7 +48,23 @@ log = structlog.get_logger("sbws.app")
 Routes = Callable[[web.Application], None]
 
 
-def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = None) -> web.Application:
+async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = None) -> web.Application:
+    """Resources first (broker checked, ledger, history, recorder), then everything built with them."""
+    first = feed or make_feed(settings)
+    factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
+    broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id,
+                         settings.heartbeat_interval)
+    await broker.check()  # before the ledger: a broker that cannot work creates nothing
+    resources = AsyncExitStack()
+    try:
+        ledger = await open_ledger(settings.db)
+        resources.push_async_callback(ledger.close)
+        history = await open_history(settings.db, settings.history_days)
+        resources.push_async_callback(history.close)
+        recorder = resources.enter_context(open(settings.record, "ab")) if settings.record else None
+    except BaseException:
+        await resources.aclose()
+        raise
     app = web.Application(client_max_size=settings.max_message_bytes, middlewares=[middleware])
     app[SETTINGS] = settings
     metrics = app[METRICS] = Metrics()
@@ -55,13 +72,11 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
     app[READY] = {"ready": False}
+    app[LEDGER] = ledger
     state = MarketState(arb_config(settings), value_config(settings), middle_config(settings), steam_config(settings))
     fragments = MarketFragments(state)
-    service = app[SERVICE] = Service(state, fragments, settings.live_betting, settings.max_bet_quote_age)
-    first = feed or make_feed(settings)
-    factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
-    broker = make_broker(settings.broker, factory, first, settings.leader_ttl, settings.node_id,
-                         settings.heartbeat_interval)
+    service = app[SERVICE] = Service(state, fragments, ledger, history, lambda: broker.healthy(time.time()),
+                                     settings.live_betting, settings.max_bet_quote_age)
     budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
     # in cluster mode every node keeps the window from the start, so a client resumes on any
     stream = MarketStream(settings.replay_window, settings.replay_max_bytes, active=bool(settings.broker),
@@ -72,27 +87,32 @@ def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = N
     broadcaster = Broadcaster(fan, {"markets": settings.market_interval == 0,
                                     ARBITRAGE_CADENCE: settings.arbitrage_interval == 0,
                                     VALUE_CADENCE: value_interval(settings) == 0})
-    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background)
-    service.feed_healthy = node.healthy
+    deliverer = Deliverer(ledger, settings.allow_private_webhooks)
+    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background, deliverer, recorder)
     for add_routes in routes:
         add_routes(app)
-    app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(lambda app: _resources(resources))
+    app.cleanup_ctx.append(lambda app: _webhooks(deliverer))
+    app.cleanup_ctx.append(_node)
     app.on_shutdown.append(_close_sockets)
     return app
 
 
-async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    node, settings = app[NODE], app[SETTINGS]
-    await node.broker.check()  # before the ledger: a broker that cannot work creates nothing
-    ledger = app[LEDGER] = await open_ledger(settings.db)
-    app[SERVICE].ledger = ledger
-    history = app[SERVICE].history_store = node.history = await open_history(settings.db, settings.history_days)
-    deliverer = Deliverer(ledger, settings.allow_private_webhooks)
+async def _resources(resources: AsyncExitStack) -> AsyncIterator[None]:
+    """The ledger, the history and the recording file: opened by ``assemble``, closed last."""
+    async with resources:
+        yield
+
+
+async def _webhooks(deliverer: Deliverer) -> AsyncIterator[None]:
     deliverer.start()
-    node.alerter = Alerter(node.state, ledger, deliverer, node.publish_to_user)
+    yield
+    await deliverer.stop()
+
+
+async def _node(app: web.Application) -> AsyncIterator[None]:
+    node, settings = app[NODE], app[SETTINGS]
     await node.refresh_active_bets()
-    if settings.record:
-        node.recorder = open(settings.record, "ab")
     node.start()
     app[READY]["ready"] = True
     if settings.trust_user_id:
@@ -101,11 +121,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     yield
     app[READY]["ready"] = False
     await node.stop()
-    if node.recorder is not None:
-        node.recorder.close()
-    await deliverer.stop()
-    await history.close()
-    await ledger.close()
     log.info("stopped")
 
 

@@ -99,9 +99,7 @@ async def get_bets(request: web.Request) -> web.Response:
 
 async def _rules_changed(request: web.Request) -> None:
     """The leader reads rules every few seconds; this node reads them now."""
-    alerter = request.app[NODE].alerter
-    if alerter is not None:
-        await alerter.reload()
+    await request.app[NODE].alerter.reload()
 
 
 async def create_rule(request: web.Request) -> web.Response:

@@ -73,9 +73,9 @@ async def serve(settings: Settings, reuse_port: bool = False) -> None:
     open_files = raise_open_files_limit()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_on_loop_error)
-    app = make_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     try:
+        app = await make_app(settings)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
     except BaseException:
         sock.close()

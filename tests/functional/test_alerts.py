@@ -143,7 +143,7 @@ async def test_rules_are_private_and_validated(client, settings):
 
 
 async def test_private_webhook_targets_need_the_flag(aiohttp_client, tmp_path):
-    app = make_app(fast_settings(tmp_path), ScriptedFeed([opening_batch()]))
+    app = await make_app(fast_settings(tmp_path), ScriptedFeed([opening_batch()]))
     client = await aiohttp_client(app)
     token = make_user(str(tmp_path / "ledger.db"), "carol")
     for url in ("http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/hook"):

@@ -353,7 +353,7 @@ async def test_no_bet_at_a_price_the_feed_no_longer_confirms(aiohttp_client, tmp
 
     settings = fast_settings(tmp_path, max_bet_quote_age=0.6)
     feed = ScriptedFeed([opening_batch()])
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     await wait_for(lambda: app_state(client).batches >= 1)
     ws, _, _ = await authed(client, settings)
     await ws.send_json({"type": "place_bet", "payload": bet()})

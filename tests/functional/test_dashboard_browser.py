@@ -37,7 +37,7 @@ class LiveServer:
         self.settings, self.port, self.runner, self.app = settings, port, None, None
 
     async def start(self):
-        self.app = make_app(self.settings, ScriptedFeed([opening_batch()]))
+        self.app = await make_app(self.settings, ScriptedFeed([opening_batch()]))
         self.runner = web.AppRunner(self.app, shutdown_timeout=1)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -231,7 +231,7 @@ async def test_team_names_are_escaped(tmp_path, page):
     evil = EventInfo("x", "NBA", "NBA", "<img src=x onerror=alert(1)>", "<b>Away</b>", int((ts + 3600) * 1000))
     feed = Batch(ts, [evil], [MarketKey("x", "moneyline")], [Quote("x:moneyline", 0, "a", 1.9, ts), Quote("x:moneyline", 1, "a", 1.9, ts)])
     port = free_port()
-    runner = web.AppRunner(make_app(fast_settings(tmp_path), ScriptedFeed([feed])))
+    runner = web.AppRunner(await make_app(fast_settings(tmp_path), ScriptedFeed([feed])))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -252,7 +252,7 @@ async def test_value_middles_low_hold_and_clv(tmp_path, page):
     settings = fast_settings(tmp_path, value_interval=0.05)
     token = make_user(settings.db, "vera")
     port = free_port()
-    runner = web.AppRunner(make_app(settings, ScriptedFeed([opening(start_ms)])))
+    runner = web.AppRunner(await make_app(settings, ScriptedFeed([opening(start_ms)])))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
@@ -368,7 +368,7 @@ async def test_board_with_200_events_search_fold_and_alternative_lines(tmp_path,
             markets.append(key)
             quotes += [Quote(key.id, 0, "a", home, ts), Quote(key.id, 1, "a", round(1 / (1.04 - 1 / home), 2), ts)]
     port = free_port()
-    runner = web.AppRunner(make_app(fast_settings(tmp_path), ScriptedFeed([Batch(ts, events, markets, quotes)])))
+    runner = web.AppRunner(await make_app(fast_settings(tmp_path), ScriptedFeed([Batch(ts, events, markets, quotes)])))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:

@@ -79,7 +79,7 @@ def test_sigkill_never_loses_an_acknowledged_bet(tmp_path):
 
 async def test_heartbeats_flow_during_a_burst_of_1000_bets(aiohttp_client, tmp_path):
     settings = fast_settings(tmp_path, heartbeat_interval=0.05, rate_limit=1e6, rate_burst=10**6)
-    client = await aiohttp_client(make_app(settings, ScriptedFeed([opening_batch()])))
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch()])))
     await wait_for(lambda: app_state(client).batches >= 1)
     token = make_user(settings.db)
     watcher, _ = await connect(client)

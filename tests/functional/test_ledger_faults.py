@@ -79,7 +79,7 @@ def fill(directory: Path) -> Path:
 async def test_a_full_disk_turns_bets_and_readyz_away_until_space_returns(aiohttp_client, tmp_path):
     with small_filesystem(tmp_path / "small") as small:
         settings = fast_settings(tmp_path, db=str(small / "ledger.db"))
-        client = await aiohttp_client(make_app(settings, ScriptedFeed([opening_batch()])))
+        client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch()])))
         await wait_for(lambda: app_state(client).batches >= 1)
         token = make_user(settings.db)
         ws, _ = await connect(client, f"/ws/sportsbooks?token={token}")

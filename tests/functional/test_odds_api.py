@@ -187,7 +187,7 @@ async def test_server_on_odds_api_feed_end_to_end(aiohttp_server, aiohttp_client
     fake, base = await start_fake(aiohttp_server, [("ok", (321, 9, SOCCER))])
     settings = fast_settings(tmp_path, feed="odds-api", odds_api_base=base, odds_api_key="KEY", odds_api_interval=30.0,
                              odds_api_sports=("soccer_italy_serie_a",))
-    app = make_app(settings)
+    app = await make_app(settings)
     assert isinstance(app[__import__("sbws.server.keys", fromlist=["NODE"]).NODE].feed, OddsApiFeed)
     client = await aiohttp_client(app)
     await wait_for(lambda: app_state(client).batches >= 1)

@@ -55,7 +55,7 @@ async def v2_client(client, subscription=SUBSCRIPTION, resume=None):
 
 
 async def test_v2_connected_image_and_positions(aiohttp_client, tmp_path):
-    app = make_app(fast_settings(tmp_path, market_interval=0), ScriptedFeed([opening()]))
+    app = await make_app(fast_settings(tmp_path, market_interval=0), ScriptedFeed([opening()]))
     client = await aiohttp_client(app)
     await wait_for(lambda: app_state(client).batches >= 1)
     ws1, hello1 = await connect(client)
@@ -75,7 +75,7 @@ async def test_v2_connected_image_and_positions(aiohttp_client, tmp_path):
 
 
 async def _scenario(tmp_path, steps):
-    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    app = await make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
     async with TestClient(TestServer(app)) as client:
         await wait_for(lambda: app_state(client).batches >= 1)
         c, _hello = await v2_client(client)
@@ -96,7 +96,7 @@ def test_image_plus_deltas_equal_get_markets_at_every_seq(tmp_path_factory, step
 
 
 async def test_resume_inside_the_window_matches_a_client_that_never_left(aiohttp_client, tmp_path):
-    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    app = await make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
     client = await aiohttp_client(app)
     await wait_for(lambda: app_state(client).batches >= 1)
     feed = app[NODE].broker.feed
@@ -124,7 +124,7 @@ async def test_resume_inside_the_window_matches_a_client_that_never_left(aiohttp
 
 
 async def test_resume_outside_the_window_or_across_epochs_gets_an_image(aiohttp_client, tmp_path):
-    app = make_app(fast_settings(tmp_path, market_interval=0, replay_window=0.2), ScriptedFeed([opening()]))
+    app = await make_app(fast_settings(tmp_path, market_interval=0, replay_window=0.2), ScriptedFeed([opening()]))
     client = await aiohttp_client(app)
     await wait_for(lambda: app_state(client).batches >= 1)
     first, hello = await v2_client(client)
@@ -152,7 +152,7 @@ async def test_resume_outside_the_window_or_across_epochs_gets_an_image(aiohttp_
 
 
 async def test_v2_arbitrage_sends_changes_and_closed_ids(aiohttp_client, tmp_path):
-    app = make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    app = await make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
     client = await aiohttp_client(app)
     await wait_for(lambda: app_state(client).batches >= 1)
     c, _ = await v2_client(client)

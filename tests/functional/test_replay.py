@@ -32,7 +32,7 @@ def times(path):
 async def test_record_then_replay_round_trip(aiohttp_client, tmp_path):
     first = tmp_path / "live.jsonl"
     sim = Simulator(seed=9, events=6, tick_ms=20, speed=50.0)
-    client = await aiohttp_client(make_app(fast_settings(tmp_path, record=str(first), db=str(tmp_path / "a.db")), sim))
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, record=str(first), db=str(tmp_path / "a.db")), sim))
     await wait_for(lambda: app_state(client).batches >= 30, timeout=10)
     await client.close()
     recorded = normalized(first)
@@ -40,7 +40,7 @@ async def test_record_then_replay_round_trip(aiohttp_client, tmp_path):
 
     second = tmp_path / "replayed.jsonl"
     settings = fast_settings(tmp_path, feed=f"replay:{first}", record=str(second), db=str(tmp_path / "b.db"), sim_speed=1.0)
-    client = await aiohttp_client(make_app(settings))
+    client = await aiohttp_client(await make_app(settings))
     hub = client.server.app[NODE]
     await wait_for(lambda: hub.broker.done, timeout=20)
     await client.close()
@@ -57,7 +57,7 @@ async def test_record_then_replay_round_trip(aiohttp_client, tmp_path):
 async def test_season_replay_streams_and_settles(aiohttp_client, tmp_path):
     season = SHARED / "data" / "football-data" / "epl2223.csv"
     settings = fast_settings(tmp_path, feed=f"replay:{season}", sim_tick_ms=150)
-    client = await aiohttp_client(make_app(settings))
+    client = await aiohttp_client(await make_app(settings))
     token = make_user(settings.db)
     await wait_for(lambda: app_state(client).batches >= 1)
     ws, _ = await connect(client, f"/ws/sportsbooks?token={token}")

@@ -28,7 +28,7 @@ async def start_with_big_market(aiohttp_client, tmp_path, **overrides):
     """A server whose market is N_MARKETS large moneylines, pushed on every update."""
     feed = ScriptedFeed()
     settings = fast_settings(tmp_path, market_interval=0, **overrides)
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     hub = client.server.app[NODE]
     feed.push(big_market_batch(time.time(), 1.5))
     await wait_for(lambda: hub.state.market_count() == N_MARKETS)

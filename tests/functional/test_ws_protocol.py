@@ -205,7 +205,7 @@ async def test_user_id_alone_never_grants_rights_even_if_user_exists(client, set
 async def test_trust_user_id_flag_allows_it(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, trust_user_id=True)
     make_user(settings.db, "bob")
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     ws, hello = await connect(client, "/ws/sportsbooks?username=bob")
     assert hello["authenticated"] is True
     await ws.send_json({"type": "get_bets"})
@@ -230,7 +230,7 @@ async def test_a_claimed_name_is_never_shown_or_logged_as_verified(client, setti
 
 async def test_foreign_origin_refused_own_and_allowed_accepted(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, allowed_origins=("https://dash.example",))
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await client.ws_connect("/ws/sportsbooks", headers={"Origin": "https://evil.example"})
     assert info.value.status == 403
@@ -243,7 +243,7 @@ async def test_foreign_origin_refused_own_and_allowed_accepted(aiohttp_client, t
 
 async def test_public_origin_defeats_dns_rebinding(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, public_origin="https://odds.example.com")
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     # A rebinding page: its own origin, and the Host header its browser sends for that name.
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await client.ws_connect("/ws/sportsbooks", headers={"Origin": "http://rebind.example", "Host": "rebind.example"})
@@ -254,7 +254,7 @@ async def test_public_origin_defeats_dns_rebinding(aiohttp_client, tmp_path, fee
 
 async def test_trust_user_id_accepts_only_loopback_host_names(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, trust_user_id=True)
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await client.ws_connect("/ws/sportsbooks?username=bob", headers={"Host": "rebind.example"})
     assert info.value.status == 403
@@ -283,7 +283,7 @@ async def test_oversized_frame_closes_1009(client):
 
 async def test_rate_limit_429_then_close_1008(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, rate_limit=5.0, rate_burst=5)
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     ws, _ = await connect(client)
     for _ in range(10):
         await ws.send_str('{"type":"ping"}')
@@ -311,7 +311,7 @@ async def test_burst_within_limit_is_not_punished(client):
 
 async def test_thousand_malformed_messages_leave_socket_alive(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, rate_limit=100000.0, rate_burst=100000)
-    client = await aiohttp_client(make_app(settings, feed))
+    client = await aiohttp_client(await make_app(settings, feed))
     ws, _ = await connect(client)
     for i in range(1000):
         await ws.send_str(["{", "[]", '{"type":1}', '{"type":"nope"}', '{"type":"place_bet","payload":{"stake":-1}}'][i % 5])
@@ -415,7 +415,7 @@ async def test_book_status_change_pushes_sportsbooks(client):
 
 
 async def test_heartbeat_counts_clients(aiohttp_client, tmp_path, feed):
-    client = await aiohttp_client(make_app(fast_settings(tmp_path, heartbeat_interval=0.2), feed))
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, heartbeat_interval=0.2), feed))
     ws1, _ = await connect(client)
     ws2, _ = await connect(client)
     beat = await receive_type(ws1, "heartbeat", skip=())
@@ -425,7 +425,7 @@ async def test_heartbeat_counts_clients(aiohttp_client, tmp_path, feed):
 
 async def test_zero_interval_pushes_on_every_update(aiohttp_client, tmp_path):
     feed = ScriptedFeed([opening_batch()])
-    client = await aiohttp_client(make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), feed))
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), feed))
     await wait_for(lambda: app_state(client).batches >= 1)
     ws, _ = await connect(client)
     await ws.send_json({"type": "subscribe", "payload": {"markets": ["kc-buf:moneyline"]}})
@@ -475,7 +475,7 @@ async def test_unexpected_error_is_nx500_and_socket_survives(client, settings, m
 
 
 async def test_subscribed_market_ids_are_capped_and_a_refusal_changes_nothing(aiohttp_client, tmp_path, feed):
-    client = await aiohttp_client(make_app(fast_settings(tmp_path, max_subscribed_markets=1500), feed))
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, max_subscribed_markets=1500), feed))
     ws, _ = await connect(client)
     for start in (0, 1000):
         ids = [f"m{i}" for i in range(start, start + (1000 if start == 0 else 500))]
