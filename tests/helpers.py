@@ -14,7 +14,8 @@ import orjson
 from engine.board import Quote
 from engine.markets import MONEYLINE, SPREAD, TOTAL, MarketKey
 from sbws.feeds.base import NO_QUOTA
-from sbws.ledger.sqlite import SqliteLedger
+from sbws.ledger import plans
+from sbws.ledger.sqlite import SqliteDriver
 from sbws.market.records import Batch, BookStatus, EventInfo
 from sbws.server.keys import SERVICE
 from sbws.settings import Settings
@@ -112,10 +113,10 @@ async def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-
 
 
 def make_user(db: str, name: str = "trader") -> str:
-    store = SqliteLedger(db)
+    store = SqliteDriver(db)
     try:
-        store.add_user(name)
-        return store.issue_token(name)[1]
+        store.run(plans.add_user(name))
+        return store.run(plans.issue_token(name))[1]
     finally:
         store.close()
 

@@ -9,16 +9,16 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..observability.logs import redact
 from .interface import Ledger
-from .sqlite import AsyncSqliteLedger, SqliteLedger
+from .sqlite import AsyncSqliteDriver, SqliteDriver
 
 
 async def open_ledger(db: str) -> Ledger:
     """``postgresql://…`` opens PostgreSQL (asyncpg); anything else is a SQLite file path."""
     if db.startswith(("postgresql://", "postgres://")):
-        from .postgres import PgLedger
+        from .postgres import PgDriver
 
         try:
-            return await PgLedger.connect(db)
+            return Ledger(await PgDriver.connect(db))
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConfigError(f"cannot reach PostgreSQL at {redact(db)}: {exc}; is it running, and is --db right?") from None
     path = Path(db)
@@ -28,6 +28,6 @@ async def open_ledger(db: str) -> Ledger:
         raise ConfigError(f"--db {db!r}: the folder {str(path.parent)!r} does not exist; create it or choose another path")
     loop = asyncio.get_running_loop()
     try:
-        return AsyncSqliteLedger(await loop.run_in_executor(None, SqliteLedger, db))
+        return Ledger(AsyncSqliteDriver(await loop.run_in_executor(None, SqliteDriver, db)))
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot open the ledger {db!r}: {exc}; is the file and its folder writable?") from None

@@ -1,48 +1,116 @@
-"""What the server and the CLI need from a ledger; SQLite and PostgreSQL implement it."""
+"""The ledger: every operation of ``plans`` behind typed methods, over whichever driver ``--db`` chose.
+
+The logic lives once, in ``plans``; a driver (``sqlite.AsyncSqliteDriver`` or
+``postgres.PgDriver``) only runs plans, so the two stores cannot drift.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from . import plans
 from .models import AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, Rule, Webhook
+from .plans import Plan
+
+T = TypeVar("T")
 
 
-class Ledger(Protocol):
-    async def add_user(self, username: str) -> str: ...
-    async def list_users(self) -> list[dict[str, Any]]: ...
-    async def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]: ...
-    async def revoke_token(self, token_id: str) -> bool: ...
-    async def verify_token(self, token: str) -> Identity | None: ...
-    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None: ...
-    async def token_active(self, token_id: str) -> bool: ...
-    async def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
-        """Which of these token ids no longer grant anything: revoked, expired or unknown, with the reason."""
+class Driver(Protocol):
+    async def run(self, plan: Plan[T]) -> T: ...
+
+    async def writable(self) -> bool:
+        """A real committed write passes (a full disk or a read-only file fails it, where a read would pass)."""
         ...
-    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]: ...
-    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None: ...
-    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
-                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]: ...
-    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]: ...
-    async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
-        """Closing fair probabilities per (market, selection) for the event's bets that have none; the changed bets."""
-        ...
-    async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
-        """How many of the user's bets have a CLV, and their mean."""
-        ...
-    async def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook: ...
-    async def webhook(self, webhook_id: str) -> Webhook | None: ...
-    async def webhooks(self, user_id: str) -> list[Webhook]: ...
-    async def add_rule(self, new: NewRule) -> Rule: ...
-    async def rules(self, user_id: str | None) -> list[Rule]:
-        """One user's alert rules, or (``None``) everyone's."""
-        ...
-    async def delete_rule(self, user_id: str, rule_id: str) -> bool: ...
-    async def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None: ...
-    async def add_alerts(self, records: Sequence[AlertRecord]) -> None: ...
-    async def recent_alerts(self, user_id: str, limit: int) -> list[bytes]: ...
-    async def add_delivery(self, d: Delivery) -> None: ...
-    async def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]: ...
-    async def active_bets_by_book(self) -> dict[str, int]: ...
-    async def writable(self) -> bool: ...
+
     async def close(self) -> None: ...
+
+
+class Ledger:
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+
+    async def add_user(self, username: str) -> str:
+        return await self.driver.run(plans.add_user(username))
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return await self.driver.run(plans.list_users())
+
+    async def issue_token(self, username: str, expires_at: int | None = None) -> tuple[str, str]:
+        return await self.driver.run(plans.issue_token(username, expires_at))
+
+    async def revoke_token(self, token_id: str) -> bool:
+        return await self.driver.run(plans.revoke_token(token_id))
+
+    async def verify_token(self, token: str) -> Identity | None:
+        return await self.driver.run(plans.verify_token(token))
+
+    async def trusted_identity(self, user_id: str | None, username: str) -> Identity | None:
+        return await self.driver.run(plans.trusted_identity(user_id, username))
+
+    async def token_active(self, token_id: str) -> bool:
+        return token_id not in await self.inactive_tokens([token_id])
+
+    async def inactive_tokens(self, token_ids: Collection[str]) -> dict[str, str]:
+        return await self.driver.run(plans.inactive_tokens(token_ids))
+
+    async def place_bet(self, new: NewBet) -> tuple[Bet, bool]:
+        return await self.driver.run(plans.place_bet(new))
+
+    async def find_by_client_ref(self, user_id: str, client_ref: str) -> Bet | None:
+        return await self.driver.run(plans.find_by_client_ref(user_id, client_ref))
+
+    async def get_bets(self, user_id: str, status: str | None, bookmaker: str | None, market_id: str | None,
+                       from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
+        return await self.driver.run(plans.get_bets(user_id, status, bookmaker, market_id, from_ms, to_ms, limit))
+
+    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
+        return await self.driver.run(plans.settle_event(event_id, home, away))
+
+    async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
+        return await self.driver.run(plans.record_closing(event_id, closing))
+
+    async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
+        return await self.driver.run(plans.clv_summary(user_id))
+
+    async def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook:
+        return await self.driver.run(plans.add_webhook(user_id, url, secret))
+
+    async def webhook(self, webhook_id: str) -> Webhook | None:
+        return await self.driver.run(plans.webhook(webhook_id))
+
+    async def webhooks(self, user_id: str) -> list[Webhook]:
+        return await self.driver.run(plans.webhooks(user_id))
+
+    async def add_rule(self, new: NewRule) -> Rule:
+        return await self.driver.run(plans.add_rule(new))
+
+    async def rules(self, user_id: str | None) -> list[Rule]:
+        return await self.driver.run(plans.rules(user_id))
+
+    async def delete_rule(self, user_id: str, rule_id: str) -> bool:
+        return await self.driver.run(plans.delete_rule(user_id, rule_id))
+
+    async def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None:
+        return await self.driver.run(plans.mute_rule(user_id, rule_id, until))
+
+    async def add_alerts(self, records: Sequence[AlertRecord]) -> None:
+        await self.driver.run(plans.add_alerts(records))
+
+    async def recent_alerts(self, user_id: str, limit: int) -> list[bytes]:
+        return await self.driver.run(plans.recent_alerts(user_id, limit))
+
+    async def add_delivery(self, d: Delivery) -> None:
+        await self.driver.run(plans.add_delivery(d))
+
+    async def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]:
+        return await self.driver.run(plans.deliveries(user_id, webhook_id, limit))
+
+    async def active_bets_by_book(self) -> dict[str, int]:
+        return await self.driver.run(plans.active_bets_by_book())
+
+    async def writable(self) -> bool:
+        return await self.driver.writable()
+
+    async def close(self) -> None:
+        await self.driver.close()

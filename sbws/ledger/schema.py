@@ -6,8 +6,11 @@ Each migration is one template; ``{int64}``, ``{bytes}``, ``{real}`` and
 
 from __future__ import annotations
 
-SQLITE = {"int64": "INTEGER", "bytes": "BLOB", "real": "REAL", "bool": "INTEGER"}
-POSTGRES = {"int64": "BIGINT", "bytes": "BYTEA", "real": "DOUBLE PRECISION", "bool": "BOOLEAN"}
+SQLITE = {"int64": "INTEGER", "bytes": "BLOB", "real": "REAL", "bool": "INTEGER", "insertion_column": "",
+          "insertion_order": "rowid"}
+POSTGRES = {"int64": "BIGINT", "bytes": "BYTEA", "real": "DOUBLE PRECISION", "bool": "BOOLEAN",
+            "insertion_column": "ALTER TABLE bets ADD COLUMN seq BIGSERIAL;", "insertion_order": "seq"}
+"""Each dialect's types, and how it keeps the order rows were inserted in (SQLite's rowid; a sequence)."""
 
 _MIGRATIONS: tuple[str, ...] = (
     """
@@ -106,6 +109,9 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_hook ON webhook_deliveries (webhook_id, at);
     """,
+    """
+    {insertion_column}
+    """,
 )
 
 HEALTH_PROBE = (
@@ -130,6 +136,14 @@ SETTLE_COLUMNS = "id, market_type, line, three_way, selection_id, stake_cents, p
 
 def migrations(dialect: dict[str, str]) -> tuple[str, ...]:
     return tuple(script.format(**dialect) for script in _MIGRATIONS)
+
+
+INSERTION_ORDER = "{insertion_order}"
+"""Stands in a statement for the dialect's insertion order (``in_dialect`` puts it in)."""
+
+
+def in_dialect(sql: str, dialect: dict[str, str]) -> str:
+    return sql.replace(INSERTION_ORDER, dialect["insertion_order"])
 
 
 # -- alert rules, webhooks, alerts and deliveries: one statement each, ``?`` placeholders ------------

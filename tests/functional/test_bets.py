@@ -12,7 +12,8 @@ import pytest
 
 from engine.board import Quote
 from sbws.server.keys import NODE, SERVICE
-from sbws.ledger.sqlite import SqliteLedger
+from sbws.ledger import plans
+from sbws.ledger.sqlite import SqliteDriver
 from sbws.ledger.rules import outcome, payout_cents
 from sbws.market.records import Batch, EventResult
 from tests.helpers import app_state, connect, make_user, receive_type, wait_for
@@ -283,10 +284,11 @@ def test_settlement_rules(market, line, sel, home, away, three_way, want):
 
 async def test_revoked_token_loses_rights_on_next_bet(client, settings):
     ws, token, _ = await authed(client, settings)
-    from sbws.ledger.sqlite import SqliteLedger
+    from sbws.ledger import plans
+    from sbws.ledger.sqlite import SqliteDriver
 
-    store = SqliteLedger(settings.db)
-    store.revoke_token(token.split(".")[0])
+    store = SqliteDriver(settings.db)
+    store.run(plans.revoke_token(token.split(".")[0]))
     store.close()
     await ws.send_json({"type": "place_bet", "payload": bet()})
     err = await receive_type(ws, "error")
@@ -324,8 +326,8 @@ async def close_of(ws):
 async def test_revoking_a_token_closes_its_open_sockets(client, settings):
     ws, token, _ = await authed(client, settings)
     other, _, _ = await authed(client, settings, "someone-else")
-    store = SqliteLedger(settings.db)  # another process's connection, like `sbws tokens revoke`
-    store.revoke_token(token.split(".")[0])
+    store = SqliteDriver(settings.db)  # another process's connection, like `sbws tokens revoke`
+    store.run(plans.revoke_token(token.split(".")[0]))
     store.close()
     msg = await close_of(ws)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008 and msg.extra == "token revoked"
@@ -334,9 +336,9 @@ async def test_revoking_a_token_closes_its_open_sockets(client, settings):
 
 
 async def test_an_expired_token_closes_its_socket_and_stops_working(client, settings):
-    store = SqliteLedger(settings.db)
-    store.add_user("temp")
-    _, token = store.issue_token("temp", int(time.time() * 1000) + 1500)
+    store = SqliteDriver(settings.db)
+    store.run(plans.add_user("temp"))
+    _, token = store.run(plans.issue_token("temp", int(time.time() * 1000) + 1500))
     store.close()
     ws, hello = await connect(client, f"/ws/sportsbooks?token={token}")
     assert hello["authenticated"] is True

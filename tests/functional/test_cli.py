@@ -24,11 +24,12 @@ def test_users_add_prints_token_last_and_it_works(tmp_path):
     assert out.returncode == 0, out.stderr
     token = out.stdout.strip().splitlines()[-1]
     assert token.startswith("tok_") and len(token.split(".")[1]) >= 22  # >= 128 bits
-    from sbws.ledger.sqlite import SqliteLedger
+    from sbws.ledger import plans
+    from sbws.ledger.sqlite import SqliteDriver
 
-    store = SqliteLedger(str(db))
-    assert store.verify_token(token).username == "alice"
-    assert store.verify_token(token + "x") is None
+    store = SqliteDriver(str(db))
+    assert store.run(plans.verify_token(token)).username == "alice"
+    assert store.run(plans.verify_token(token + "x")) is None
     raw = store.conn.execute("SELECT secret_hash FROM tokens").fetchone()[0]
     assert token.split(".")[1].encode() not in raw  # only a hash is stored
     store.close()
@@ -39,8 +40,8 @@ def test_users_add_prints_token_last_and_it_works(tmp_path):
     assert second != token
     revoked = sbws("tokens", "revoke", token.split(".")[0], db=db)
     assert revoked.returncode == 0
-    store = SqliteLedger(str(db))
-    assert store.verify_token(token) is None and store.verify_token(second) is not None
+    store = SqliteDriver(str(db))
+    assert store.run(plans.verify_token(token)) is None and store.run(plans.verify_token(second)) is not None
     store.close()
     assert sbws("tokens", "revoke", "tok_missing", db=db).returncode == 1
 
@@ -50,9 +51,10 @@ def test_tokens_issue_with_an_expiry(tmp_path):
     assert sbws("users", "add", "dave", db=db).returncode == 0
     out = sbws("tokens", "issue", "dave", "--expires", "30d", db=db)
     assert out.returncode == 0 and "expires" in out.stderr
-    from sbws.ledger.sqlite import SqliteLedger
+    from sbws.ledger import plans
+    from sbws.ledger.sqlite import SqliteDriver
 
-    store = SqliteLedger(str(db))
+    store = SqliteDriver(str(db))
     token_id = out.stdout.strip().split(".")[0]
     expires_at = store.conn.execute("SELECT expires_at FROM tokens WHERE id = ?", (token_id,)).fetchone()[0]
     store.close()
@@ -133,8 +135,9 @@ def test_serve_process_end_to_end_and_sigterm(tmp_path):
         assert close.type == aiohttp.WSMsgType.CLOSE and close.data == 1001
         assert server.proc.wait(15) == 0
         assert b'"stopped"' in server.log_path.read_bytes()
-        from sbws.ledger.sqlite import SqliteLedger
+        from sbws.ledger import plans
+        from sbws.ledger.sqlite import SqliteDriver
 
-        store = SqliteLedger(str(db))
+        store = SqliteDriver(str(db))
         assert len(store.conn.execute("SELECT id FROM bets").fetchall()) == 1
         store.close()

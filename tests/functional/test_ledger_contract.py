@@ -86,9 +86,23 @@ async def test_settlement_and_filters(ledger):
     assert await ledger.settle_event("ev", 100, 98) == []  # settles once
     assert [b.id for b in await ledger.get_bets(user_id, "won", None, None, None, None, 50)] == [away.id]
     assert [b.id for b in await ledger.get_bets(user_id, None, "pinnacle", None, None, None, 50)] == [home.id]
-    assert len(await ledger.get_bets(user_id, None, None, None, None, None, 1)) == 1
+    [latest] = await ledger.get_bets(user_id, None, None, None, None, None, 1)
+    assert latest.id == away.id, "the newest bet first, on both stores"
     assert await ledger.active_bets_by_book() == {}
     assert await ledger.writable()
+
+
+async def test_bets_in_the_same_millisecond_list_newest_insert_first(ledger, monkeypatch):
+    """Ties on placed_at break by insertion order on both stores (SQLite's rowid, PostgreSQL's sequence)."""
+    from sbws.ledger import plans
+
+    monkeypatch.setattr(plans, "now_ms", lambda: 1_700_000_000_000)
+    user_id = await ledger.add_user("erin")
+    placed = [(await ledger.place_bet(new_bet(user_id, f"r{i}")))[0] for i in range(8)]
+    assert {b.placed_at for b in placed} == {1_700_000_000_000}
+    listed = await ledger.get_bets(user_id, None, None, None, None, None, 50)
+    assert [b.id for b in listed] == [b.id for b in reversed(placed)]
+    assert [b.id for b in await ledger.get_bets(user_id, None, None, None, None, None, 3)] == [b.id for b in placed[:-4:-1]]
 
 
 async def test_a_postgres_outage_is_ledger_unavailable_and_passes():

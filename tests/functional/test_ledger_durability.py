@@ -117,18 +117,18 @@ def test_processes_opening_a_new_ledger_at_once_migrate_it_once(tmp_path):
     import sqlite3
     import threading
 
-    from sbws.ledger.sqlite import MIGRATIONS, SqliteLedger
+    from sbws.ledger.sqlite import MIGRATIONS, SqliteDriver
 
     for attempt in range(20):
         path = str(tmp_path / f"race{attempt}.db")
         gate = threading.Barrier(3)
         errors: list[BaseException] = []
-        opened: list[SqliteLedger] = []
+        opened: list[SqliteDriver] = []
 
         def open_it() -> None:
             gate.wait()
             try:
-                opened.append(SqliteLedger(path))
+                opened.append(SqliteDriver(path))
             except BaseException as exc:  # noqa: BLE001 - the test reports whatever went wrong
                 errors.append(exc)
 
