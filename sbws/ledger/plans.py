@@ -73,6 +73,32 @@ class Plan(Generic[T]):
     """Runs in one write transaction; otherwise on a read connection."""
 
 
+class Cursor(Generic[T]):
+    """Drives a plan for a driver: ``next`` gives its next statement, None once it is done (then ``value``)."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self._steps = plan.steps
+        self._result: Any = None
+        self._error: Exception | None = None
+        self.value: T
+
+    def next(self) -> Statement | None:
+        try:
+            statement = self._steps.send(self._result) if self._error is None else self._steps.throw(self._error)
+        except StopIteration as done:
+            self.value = done.value
+            return None
+        self._result, self._error = None, None
+        return statement
+
+    def answer(self, result: Any) -> None:
+        self._result = result
+
+    def duplicate(self, exc: Exception) -> None:
+        """The statement broke a unique constraint: the plan gets ``Duplicate`` at its ``yield``."""
+        self._error = Duplicate(str(exc))
+
+
 def _write(steps: Steps[T]) -> Plan[T]:
     return Plan(steps, True)
 

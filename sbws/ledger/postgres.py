@@ -18,7 +18,7 @@ import asyncpg
 
 from ..clock import now_ms
 from ..errors import LedgerUnavailable
-from .plans import Duplicate, Many, Plan, Row, Rows, Statement
+from .plans import Cursor, Many, Plan, Row, Rows, Statement
 from .schema import HEALTH_PROBE, POSTGRES, in_dialect, migrations, numbered
 
 MIGRATIONS = migrations(POSTGRES)
@@ -106,17 +106,13 @@ class PgDriver:
 
 
 async def _steps(conn: asyncpg.Connection, plan: Plan[T]) -> T:
-    steps, result, error = plan.steps, None, None
-    while True:
+    cursor = Cursor(plan)
+    while (statement := cursor.next()) is not None:
         try:
-            statement = steps.send(result) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result, error = None, None
-        try:
-            result = await _one(conn, statement)
+            cursor.answer(await _one(conn, statement))
         except asyncpg.UniqueViolationError as exc:
-            error = Duplicate(str(exc))
+            cursor.duplicate(exc)
+    return cursor.value
 
 
 @functools.lru_cache(maxsize=512)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ..clock import now_ms
 from ..errors import LedgerUnavailable
-from .plans import Duplicate, Execute, Many, Plan, Rows, Statement
+from .plans import Cursor, Execute, Many, Plan, Rows, Statement
 from .schema import HEALTH_PROBE, SQLITE, in_dialect, migrations
 
 T = TypeVar("T")
@@ -102,17 +102,13 @@ class SqliteDriver:
 
 
 def _steps(conn: sqlite3.Connection, plan: Plan[T]) -> T:
-    steps, result, error = plan.steps, None, None
-    while True:
+    cursor = Cursor(plan)
+    while (statement := cursor.next()) is not None:
         try:
-            statement = steps.send(result) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        result, error = None, None
-        try:
-            result = _one(conn, statement)
+            cursor.answer(_one(conn, statement))
         except sqlite3.IntegrityError as exc:
-            error = Duplicate(str(exc))
+            cursor.duplicate(exc)
+    return cursor.value
 
 
 def _one(conn: sqlite3.Connection, statement: Statement) -> Any:
