@@ -18,22 +18,16 @@ from urllib.parse import urlsplit
 import orjson
 from attrs import frozen
 
-from engine.markets import AWAY, DRAW, HOME, MARKET_TYPES, OVER, UNDER
 from engine.odds import american_to_fraction
 
 from ..errors import BAD_REQUEST, ProtocolError, bad
-from ..ledger.models import ALERT_KINDS, BET_STATUSES
 from ..history.series import DEFAULT_POINTS
+from .fields import rule
 from .limits import (
-    MAX_BANKROLL,
-    MAX_BETS,
     MAX_CLIENT_REF,
     MAX_DECIMAL_PRICE,
-    MAX_EV,
-    MAX_HISTORY_POINTS,
     MAX_ID_LENGTH,
     MAX_LIST,
-    MAX_MARKETS,
     MAX_NOTES,
     MAX_SECRET,
     MAX_URL,
@@ -242,11 +236,22 @@ def _set(payload: Mapping[str, Any], name: str, allowed: tuple[str, ...] | None 
     return frozenset(value)
 
 
-def _market_type(payload: Mapping[str, Any], name: str = "marketType") -> str | None:
-    value = _str(payload, name)
-    if value is not None and value not in MARKET_TYPES:
-        raise bad(name, f"must be one of {', '.join(MARKET_TYPES)}")
+def _enum(p: Mapping[str, Any], name: str, request: str | None = None) -> str | None:
+    value = _str(p, name)
+    allowed = rule(name, request).enum or ()
+    if value is not None and value not in allowed:
+        raise bad(name, f"must be one of {', '.join(allowed)}")
     return value
+
+
+def _ranged_int(p: Mapping[str, Any], name: str, request: str | None = None) -> int | None:
+    r = rule(name, request)
+    return _int(p, name, r.default, int(r.lo or 0), int(r.hi or 0))
+
+
+def _ranged_number(p: Mapping[str, Any], name: str) -> float | None:
+    r = rule(name)
+    return _optional_number(p, name, float(r.lo or 0), float(r.hi or 0))
 
 
 FLOAT_NOISE = Decimal("1e-12")
@@ -293,10 +298,11 @@ def parse_decimal_price(value: Any) -> Decimal:
 
 def parse_american(value: Any) -> int:
     odds = _integer("odds", value, "an integer (American odds)")
-    if -100 < odds < 100:
-        raise bad("odds", "American odds must satisfy |odds| >= 100")
-    if abs(odds) > 1_000_000:
-        raise bad("odds", "must be within +/-1000000")
+    bounds = rule("odds")
+    if abs(odds) < (bounds.lo or 0):
+        raise bad("odds", f"American odds must satisfy |odds| >= {bounds.lo:g}")
+    if abs(odds) > (bounds.hi or 0):
+        raise bad("odds", f"must be within +/-{bounds.hi:g}")
     return odds
 
 
@@ -322,11 +328,11 @@ def _subscription(p: Mapping[str, Any]) -> Subscription:
         sportsbooks=_set(p, "sportsbooks"),
         markets=_set(p, "markets"),
         arbitrage=_flag(p, "arbitrage"),
-        market_types=_set(p, "marketTypes", MARKET_TYPES),
+        market_types=_set(p, "marketTypes", rule("marketTypes").enum),
         sports=_set(p, "sports"),
         value=_flag(p, "value"),
         middles=_flag(p, "middles"),
-        min_ev=_optional_number(p, "minEv", -100.0, MAX_EV),
+        min_ev=_ranged_number(p, "minEv"),
         steam=_flag(p, "steam"),
     )
 
@@ -346,11 +352,11 @@ def _resume(p: Mapping[str, Any]) -> Resume | None:
     return Resume(epoch, _integer("resume", seq, "an object whose seq is an integer"))
 
 
-def _filter(p: Mapping[str, Any], *, sport: bool = True, league: bool = False) -> MarketFilter:
+def _filter(p: Mapping[str, Any], request: str, *, sport: bool = True, league: bool = False) -> MarketFilter:
     return MarketFilter(
         sport=_str(p, "sport") if sport else None,
         league=_str(p, "league") if league else None,
-        market_type=_market_type(p),
+        market_type=_enum(p, "marketType", request),
         bookmaker=_str(p, "bookmaker"),
         event_id=_str(p, "eventId"),
     )
@@ -358,57 +364,52 @@ def _filter(p: Mapping[str, Any], *, sport: bool = True, league: bool = False) -
 
 def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
     return GetMarkets(
-        filter=_filter(p, league=True),
-        limit=_int(p, "limit", 100, 1, MAX_MARKETS) or 100,
+        filter=_filter(p, "get_markets", league=True),
+        limit=_ranged_int(p, "limit", "get_markets") or rule("limit", "get_markets").default,
         max_hold=None if p.get("maxHold") is None else _number(p, "maxHold", 0.0),
     )
 
 
 def parse_get_arbitrage(p: Mapping[str, Any]) -> GetSignals:
     min_edge = _number(p, "minEdge", 0.0)
-    return GetSignals("arbitrage", _filter(p, sport=False), min_score=min_edge)
+    return GetSignals("arbitrage", _filter(p, "get_arbitrage", sport=False), min_score=min_edge)
 
 
 def parse_get_value(p: Mapping[str, Any]) -> GetSignals:
-    min_ev = _optional_number(p, "minEv", -100.0, MAX_EV)
-    return GetSignals("value", _filter(p), min_score=min_ev,
-                      bankroll=_optional_number(p, "bankroll", 0.01, MAX_BANKROLL))
+    min_ev = _ranged_number(p, "minEv")
+    return GetSignals("value", _filter(p, "get_value"), min_score=min_ev, bankroll=_ranged_number(p, "bankroll"))
 
 
 def parse_get_middles(p: Mapping[str, Any]) -> GetSignals:
-    found = _filter(p)
-    if found.market_type == "moneyline":
+    market_type = _enum(p, "marketType")
+    if market_type is not None and market_type not in (rule("marketType", "get_middles").enum or ()):
         raise bad("marketType", "middles exist on spread and total markets only")
-    return GetSignals("middles", found, min_score=_optional_number(p, "minEv", -100.0, MAX_EV))
-
-
-SELECTIONS = (HOME, AWAY, DRAW, OVER, UNDER)
+    return GetSignals("middles", _filter(p, "get_middles"), min_score=_ranged_number(p, "minEv"))
 
 
 def parse_get_history(p: Mapping[str, Any], market_id: str | None = None) -> GetHistory:
     """``market_id`` comes from the REST path; over the WebSocket it is the payload's ``marketId``."""
     market = market_id if market_id is not None else _required_str(p, "marketId")
-    selection = _str(p, "selection")
-    if selection is not None and selection not in SELECTIONS:
-        raise bad("selection", f"must be one of {', '.join(SELECTIONS)}")
-    from_ms = _int(p, "from", None, 0, 2**53)
-    to_ms = _int(p, "to", None, 0, 2**53)
+    selection = _enum(p, "selection")
+    from_ms = _ranged_int(p, "from")
+    to_ms = _ranged_int(p, "to")
     return GetHistory(
         market_id=market,
         selection=selection,
         bookmaker=_str(p, "bookmaker"),
         from_ms=from_ms,
         to_ms=to_ms,
-        max_points=_int(p, "maxPoints", DEFAULT_POINTS, 1, MAX_HISTORY_POINTS) or DEFAULT_POINTS,
+        max_points=_ranged_int(p, "maxPoints") or DEFAULT_POINTS,
     )
 
 
 def parse_alert_rule(p: Mapping[str, Any]) -> AlertRuleSpec:
     kind = _required_str(p, "kind")
-    if kind not in ALERT_KINDS:
-        raise bad("kind", f"must be one of {', '.join(ALERT_KINDS)}")
+    kinds = rule("kind").enum or ()
+    if kind not in kinds:
+        raise bad("kind", f"must be one of {', '.join(kinds)}")
     min_edge = None if p.get("minEdge") is None else _number(p, "minEdge", 0.0)
-    min_ev = _optional_number(p, "minEv", -100.0, MAX_EV)
+    min_ev = _ranged_number(p, "minEv")
     if min_edge is not None and kind != "arbitrage":
         raise bad("minEdge", "applies to arbitrage rules only")
     if min_ev is not None and kind not in ("value", "middle"):
@@ -421,7 +422,7 @@ def parse_muted_until(p: Mapping[str, Any]) -> int | None:
     """``{"mutedUntil": ms}`` mutes until then; ``null`` unmutes.  The field must be present."""
     if "mutedUntil" not in p:
         raise bad("mutedUntil", "is required (epoch milliseconds, or null to unmute)")
-    return _int(p, "mutedUntil", None, 0, 2**53)
+    return _ranged_int(p, "mutedUntil")
 
 
 def parse_webhook(p: Mapping[str, Any], allow_private: bool) -> WebhookSpec:
@@ -493,16 +494,14 @@ def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
 
 
 def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
-    status = _str(p, "status")
-    if status is not None and status not in BET_STATUSES:
-        raise bad("status", f"must be one of {', '.join(BET_STATUSES)}")
+    status = _enum(p, "status")
     return GetBets(
         status=status,
         bookmaker=_str(p, "bookmaker"),
         market_id=_str(p, "marketId"),
-        from_ms=_int(p, "from", None, 0, 2**53),
-        to_ms=_int(p, "to", None, 0, 2**53),
-        limit=_int(p, "limit", 50, 1, MAX_BETS) or 50,
+        from_ms=_ranged_int(p, "from"),
+        to_ms=_ranged_int(p, "to"),
+        limit=_ranged_int(p, "limit", "get_bets") or rule("limit", "get_bets").default,
     )
 
 

@@ -18,24 +18,16 @@ from typing import Any
 
 import orjson
 
-from engine.markets import MARKET_TYPES, SPREAD, TOTAL
-
-from ..history.series import DEFAULT_POINTS
-from ..ledger.models import ALERT_KINDS, BET_STATUSES
 from . import limits as bounds
-from .commands import SELECTIONS
+from .fields import MAX_AMERICAN, OPERATIONS, Rule, rule
 from .limits import Limits
 
 Schema = dict[str, Any]
 MESSAGE_ID: Schema = {"type": ["string", "integer"], "maxLength": bounds.MAX_ID_LENGTH, "minimum": -(2**63), "maximum": 2**64 - 1}
 """A client's message id: a string up to 128 characters, or an integer JSON parsers keep exact (64 bits)."""
-MAX_EPOCH_MS = 2**53
-MAX_AMERICAN = 1_000_000
 PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 WEBHOOK_URL = rf"^https?://[A-Za-z0-9.-]+(:{PORT})?([/?#][!-~]*)?$"
 """http(s), a host, an optional port: what a webhook URL must look like (private hosts are a server setting)."""
-MIDDLE_TYPES = (SPREAD, TOTAL)
-"""Middles exist on spreads and totals only."""
 
 
 def _id(required: bool) -> Schema:
@@ -46,12 +38,19 @@ def _ids() -> Schema:
     return {"type": "array", "maxItems": bounds.MAX_LIST, "items": _id(required=True)}
 
 
-def _limit(maximum: int, default: int) -> Schema:
-    return {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+def _ranged(kind: str, r: Rule) -> Schema:
+    out: Schema = {"type": kind, "minimum": r.lo, "maximum": r.hi}
+    if r.default is not None:
+        out["default"] = r.default
+    return out
+
+
+def _enum(r: Rule) -> Schema:
+    return {"type": "string", "enum": list(r.enum or ())}
 
 
 def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
-    """The schema of each request field by name: ``(required, operation) -> schema``."""
+    """The schema of each request field by name: ``(required, request type) -> schema``."""
     return {
         "sport": lambda r, op: _id(r),
         "league": lambda r, op: _id(r),
@@ -59,17 +58,17 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "eventId": lambda r, op: _id(r),
         "marketId": lambda r, op: _id(r),
         "selectionId": lambda r, op: _id(r),
-        "marketType": lambda r, op: {"type": "string", "enum": list(MIDDLE_TYPES if "iddles" in op else MARKET_TYPES)},
-        "status": lambda r, op: {"type": "string", "enum": list(BET_STATUSES)},
-        "limit": lambda r, op: _limit(bounds.MAX_BETS, 50) if "bets" in op.lower() else _limit(bounds.MAX_MARKETS, 100),
-        "from": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
-        "to": lambda r, op: {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_MS},
+        "marketType": lambda r, op: _enum(rule("marketType", op)),
+        "status": lambda r, op: _enum(rule("status", op)),
+        "limit": lambda r, op: _ranged("integer", rule("limit", op)),
+        "from": lambda r, op: _ranged("integer", rule("from", op)),
+        "to": lambda r, op: _ranged("integer", rule("to", op)),
         "minEdge": lambda r, op: {"type": "number"},
         "maxHold": lambda r, op: {"type": "number"},
         "stake": lambda r, op: {"type": "number", "minimum": float(limits.min_stake),
                                 "maximum": float(limits.max_stake), "multipleOf": 0.01},
         "odds": lambda r, op: {"type": "integer", "anyOf": [
-            {"minimum": 100, "maximum": MAX_AMERICAN}, {"minimum": -MAX_AMERICAN, "maximum": -100}]},
+            {"minimum": rule("odds").lo, "maximum": MAX_AMERICAN}, {"minimum": -MAX_AMERICAN, "maximum": -(rule("odds").lo or 0)}]},
         "decimal": lambda r, op: {"type": "number", "exclusiveMinimum": 1, "maximum": float(bounds.MAX_DECIMAL_PRICE),
                                   "multipleOf": 0.0001},
         "notes": lambda r, op: {"type": "string", "maxLength": bounds.MAX_NOTES},
@@ -77,21 +76,19 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "sportsbooks": lambda r, op: _ids(),
         "markets": lambda r, op: _ids(),
         "sports": lambda r, op: _ids(),
-        "marketTypes": lambda r, op: {"type": "array", "maxItems": bounds.MAX_LIST,
-                                      "items": {"type": "string", "enum": list(MARKET_TYPES)}},
+        "marketTypes": lambda r, op: {"type": "array", "maxItems": bounds.MAX_LIST, "items": _enum(rule("marketTypes", op))},
         "arbitrage": lambda r, op: {"type": "boolean"},
         "value": lambda r, op: {"type": "boolean"},
         "middles": lambda r, op: {"type": "boolean"},
-        "minEv": lambda r, op: {"type": "number", "minimum": -100, "maximum": bounds.MAX_EV},
-        "bankroll": lambda r, op: {"type": "number", "minimum": 0.01, "maximum": bounds.MAX_BANKROLL},
+        "minEv": lambda r, op: _ranged("number", rule("minEv", op)),
+        "bankroll": lambda r, op: _ranged("number", rule("bankroll", op)),
         "steam": lambda r, op: {"type": "boolean"},
-        "selection": lambda r, op: {"type": "string", "enum": list(SELECTIONS)},
-        "maxPoints": lambda r, op: {"type": "integer", "minimum": 1, "maximum": bounds.MAX_HISTORY_POINTS,
-                                    "default": DEFAULT_POINTS},
-        "kind": lambda r, op: {"type": "string", "enum": list(ALERT_KINDS)},
+        "selection": lambda r, op: _enum(rule("selection", op)),
+        "maxPoints": lambda r, op: _ranged("integer", rule("maxPoints", op)),
+        "kind": lambda r, op: _enum(rule("kind", op)),
         "bookmakers": lambda r, op: _ids(),
         "webhook": lambda r, op: _id(r),
-        "mutedUntil": lambda r, op: {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_EPOCH_MS},
+        "mutedUntil": lambda r, op: {**_ranged("integer", rule("mutedUntil", op)), "type": ["integer", "null"]},
         "url": lambda r, op: {"type": "string", "maxLength": bounds.MAX_URL, "pattern": WEBHOOK_URL},
         "secret": lambda r, op: {"type": "string", "minLength": bounds.MIN_SECRET, "maxLength": bounds.MAX_SECRET},
     }
@@ -125,14 +122,15 @@ def render_openapi(doc: Schema, limits: Limits) -> Schema:
     rules = field_rules(limits)
     for ops in out["paths"].values():
         for op in ops.values():
-            name = op.get("operationId", "")
+            name = OPERATIONS.get(op.get("operationId", ""), "")
             for param in op.get("parameters", ()):
                 if param.get("in") == "query" and param["name"] in rules:
                     param["schema"] = _merge(param.get("schema", {}), rules[param["name"]](bool(param.get("required")), name))
-    _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "placeBet")
+    _apply_object(out["components"]["schemas"]["PlaceBet"], rules, "place_bet")
     _exactly_one_price(out["components"]["schemas"]["PlaceBet"])
-    for name in ("NewAlertRule", "MuteAlertRule", "NewWebhook"):
-        _apply_object(out["components"]["schemas"][name], rules, name)
+    for name, request in (("NewAlertRule", "create_alert_rule"), ("MuteAlertRule", "mute_alert_rule"),
+                          ("NewWebhook", "create_webhook")):
+        _apply_object(out["components"]["schemas"][name], rules, request)
     _limits_by_kind(out["components"]["schemas"]["NewAlertRule"])
     return out
 
