@@ -16,7 +16,7 @@ import structlog
 
 from .alerts.alerter import ALERT_INTERVAL, RULES_REFRESH, Alerter
 from .alerts.webhooks import Deliverer
-from .clock import ms, now_ms
+from .clock import SYSTEM, Clock, ms
 from .cluster.base import Broker
 from .feeds.base import Feed
 from .history.factory import History
@@ -46,8 +46,10 @@ CLOSING_CHECK_INTERVAL = 1.0
 
 class Node:
     def __init__(self, settings: Settings, service: Service, broadcaster: Broadcaster, broker: Broker,
-                 metrics: Metrics, background: TaskSet, deliverer: Deliverer, recorder: IO[bytes] | None) -> None:
+                 metrics: Metrics, background: TaskSet, deliverer: Deliverer, recorder: IO[bytes] | None,
+                 clock: Clock = SYSTEM) -> None:
         self.settings = settings
+        self.clock = clock
         self.service = service
         self.state: MarketState = service.state
         self.broadcaster = broadcaster
@@ -59,10 +61,10 @@ class Node:
         """``--record``: every feed batch is appended here."""
         self.tasks: list[asyncio.Task[None]] = []
         self.history: History = service.history_store
-        self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user)
+        self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user, clock)
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
-        metrics.feed_lag.set_function(lambda: time.time() - self.state.last_batch_at if self.state.batches else 0.0)
+        metrics.feed_lag.set_function(lambda: self.clock.time() - self.state.last_batch_at if self.state.batches else 0.0)
         metrics.quota.set_function(lambda: self.feed.quota.get("remaining", 0))
         metrics.quota_used.set_function(lambda: self.feed.quota.get("used", 0))
 
@@ -71,7 +73,7 @@ class Node:
         return self.broker.feed
 
     def healthy(self) -> bool:
-        return self.broker.healthy(time.time())
+        return self.broker.healthy(self.clock.time())
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self) -> None:
@@ -120,7 +122,7 @@ class Node:
 
     def _arbitrage_tick(self) -> None:
         if self.settings.max_quote_age > 0:
-            self.state.expire_stale(time.time())
+            self.state.expire_stale(self.clock.time())
         self.broadcaster.push_signals(ARBITRAGE_CADENCE)
 
     def _heartbeat(self) -> None:
@@ -160,7 +162,7 @@ class Node:
                 self.background.spawn(self._settle(result))
             self._record(changes, steam)
         # Only feed batches move the v2 stream (the periodic rescan that expires stale quotes does not).
-        self.broadcaster.stream.advance(self.state, changes.markets | changes.defined, changes.gone, time.time(),
+        self.broadcaster.stream.advance(self.state, changes.markets | changes.defined, changes.gone, self.clock.time(),
                                         position)
         self.broadcaster.ingest(changes)
         if steam:
@@ -218,14 +220,14 @@ class Node:
 
     def _prune_history(self) -> None:
         if self.broker.is_leader:
-            self.background.spawn(self.history.prune(now_ms()))
+            self.background.spawn(self.history.prune(self.clock.ms()))
 
     # -- closing line value -------------------------------------------------------------
     def _record_closing_lines(self) -> None:
         """Once an event starts, its bets get the fair probability of the last sharp line before the start."""
         if not self.broker.is_leader:
             return
-        for event_id, closing in self.state.closing_lines_due(now_ms()):
+        for event_id, closing in self.state.closing_lines_due(self.clock.ms()):
             self.background.spawn(self._close_bets(event_id, closing))
 
     async def _close_bets(self, event_id: str, closing: dict[tuple[str, str], float]) -> None:
@@ -236,7 +238,7 @@ class Node:
             return
         for bet in updated:
             log.info("bet_closing_line", bet_id=bet.id, user_id=bet.user_id, clv=bet.clv)
-            frame = frames.encode({"type": "bet_updated", "bet": views.bet(bet), "timestamp": now_ms()})
+            frame = frames.encode({"type": "bet_updated", "bet": views.bet(bet), "timestamp": self.clock.ms()})
             await self.broker.publish_bet_event(self, bet.user_id, frame)
 
     # -- settlement -------------------------------------------------------------------
@@ -248,7 +250,7 @@ class Node:
             return
         for bet in settled:
             log.info("bet_settled", bet_id=bet.id, user_id=bet.user_id, status=bet.status)
-            frame = frames.encode({"type": "bet_settled", "bet": views.bet(bet), "timestamp": now_ms()})
+            frame = frames.encode({"type": "bet_settled", "bet": views.bet(bet), "timestamp": self.clock.ms()})
             await self.broker.publish_bet_event(self, bet.user_id, frame)
         if settled:
             self.broadcaster.books_changed(b.bookmaker for b in settled)

@@ -6,7 +6,6 @@ sockets or HTTP.  Bets go through one path whichever door they came in by.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ import orjson
 
 from engine.odds import exact_price, to_american_int
 
-from .clock import now_ms
+from .clock import SYSTEM, Clock
 from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
 from . import signals
 from .history import series
@@ -49,8 +48,10 @@ def _retried(original: Bet, cmd: PlaceBet) -> Bet:
 
 class Service:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, ledger: Ledger, history: History,
-                 feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0) -> None:
+                 feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0,
+                 clock: Clock = SYSTEM) -> None:
         self.state = state
+        self.clock = clock
         self.fragments = fragments
         self.ledger = ledger
         self.history_store = history
@@ -84,7 +85,7 @@ class Service:
             total += 1
             if len(chosen) < q.limit:
                 chosen.append(market_id)
-        return {"markets": [orjson.Fragment(self.fragments(m)) for m in chosen], "total": total, "timestamp": now_ms()}
+        return {"markets": [orjson.Fragment(self.fragments(m)) for m in chosen], "total": total, "timestamp": self.clock.ms()}
 
     def market(self, market_id: str) -> bytes:
         if self.state.key(market_id) is None:
@@ -94,14 +95,14 @@ class Service:
     def signals(self, q: GetSignals) -> dict[str, Any]:
         """One kind's live items that the request's filters keep, best first, as both doors list them."""
         kind = signals.BY_NAME[q.kind]
-        now = time.time()
+        now = self.clock.time()
         found = signals.selected(kind, self.state, self.state.found(kind.name, now), q)
         out = [kind.view(self.state, live, now, q.bankroll) for live in found]
-        return {kind.key: out, "total": len(out), "timestamp": now_ms()}
+        return {kind.key: out, "total": len(out), "timestamp": self.clock.ms()}
 
     async def history(self, q: GetHistory) -> dict[str, Any]:
         """A market's price history, per selection and book, downsampled to ``maxPoints`` per series."""
-        hi = q.to_ms if q.to_ms is not None else now_ms()
+        hi = q.to_ms if q.to_ms is not None else self.clock.ms()
         lo = q.from_ms if q.from_ms is not None else max(0, hi - DEFAULT_SPAN_MS)
         found, opening, current, steam = await self.history_store.query(q.market_id, q.bookmaker, lo, hi,
                                                                         q.max_points)
@@ -120,7 +121,7 @@ class Service:
             current = {k: v for k, v in current.items() if k.outcome == wanted}
         sampled = {k: downsample(points, lo, hi, q.max_points) for k, points in found.items()}
         body = series.reply(q.market_id, names, sampled, opening, current, [orjson.Fragment(b) for b in steam], lo, hi)
-        return {**body, "sharpBooks": list(self.state.value_config.sharp), "timestamp": now_ms()}
+        return {**body, "sharpBooks": list(self.state.value_config.sharp), "timestamp": self.clock.ms()}
 
     async def identity(self, token: str | None) -> Identity | None:
         if not token:
@@ -151,7 +152,7 @@ class Service:
         if not state.is_open(cmd.market_id):
             raise ProtocolError(CONFLICT, "market is closed", "marketId")
         event = state.event_of(cmd.market_id)
-        if event is not None and not self.live_betting and event.start_ms <= now_ms():
+        if event is not None and not self.live_betting and event.start_ms <= self.clock.ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
         outcome = key.outcomes.index(cmd.selection_id)
         price = state.price(cmd.market_id, outcome, cmd.bookmaker)
@@ -197,7 +198,7 @@ class Service:
                                 "marketId", reason="stale", retryable=True)
         confirmed = self.state.confirmed_at(market_id, outcome, bookmaker)
         if self.max_bet_quote_age > 0 and confirmed is not None:
-            age = time.time() - confirmed
+            age = self.clock.time() - confirmed
             if age > self.max_bet_quote_age:
                 raise ProtocolError(
                     CONFLICT, f"{bookmaker}'s price was last confirmed {age:.0f} s ago (limit {self.max_bet_quote_age:g} s)",
@@ -212,7 +213,7 @@ class Service:
         count, mean = await self.ledger.clv_summary(who.user_id)
         return {
             "bets": [views.bet(b) for b in bets], "total": len(bets),
-            "clv": {"bets": count, "average": None if mean is None else round(mean, 4)}, "timestamp": now_ms(),
+            "clv": {"bets": count, "average": None if mean is None else round(mean, 4)}, "timestamp": self.clock.ms(),
         }
 
     # -- alert rules and webhooks (a token required; each user sees only their own) -----------------
@@ -229,7 +230,7 @@ class Service:
         rules = await self.ledger.rules(who.user_id)
         recent = await self.ledger.recent_alerts(who.user_id, RECENT_ALERTS)
         return {"rules": [views.rule(r) for r in rules], "recent": [orjson.Fragment(b) for b in recent],
-                "timestamp": now_ms()}
+                "timestamp": self.clock.ms()}
 
     async def delete_rule(self, who: Identity, rule_id: str) -> None:
         if not await self.ledger.delete_rule(who.user_id, rule_id):

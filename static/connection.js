@@ -43,10 +43,11 @@ export class Connection {
       } catch {
         return;
       }
-      if (message.id !== undefined && this.pending.has(message.id)) {
+      if (message.id !== undefined && this.pending.has(message.id)) {  // a reply goes to its request alone
         const resolve = this.pending.get(message.id);
         this.pending.delete(message.id);
         resolve(message);
+        return;
       }
       this.onMessage(message);
     });

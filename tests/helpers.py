@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,7 +20,7 @@ from sbws.ledger.sqlite import SqliteDriver
 from sbws.market.records import Batch, BookStatus, EventInfo
 from sbws.server.keys import SERVICE
 from sbws.settings import Settings
-from sbws.wire import deltas
+from tests.reference import documented_reducer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():
@@ -182,8 +183,12 @@ def structured_logs(level: str = "info") -> Iterator[None]:
         logging.getLogger().setLevel(logging.WARNING)
 
 
+REDUCER = documented_reducer()
+
+
 class V2Client:
-    """A v2 client with the reducer of docs/protocol.md: an image replaces, deltas apply."""
+    """A v2 client with the reducer docs/protocol.md prints (run from the document itself): an image replaces,
+    deltas apply."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -196,12 +201,8 @@ class V2Client:
         if "epoch" in msg:
             self.position = (msg["epoch"], msg["seq"])
         if msg["type"] == "market_update" and msg.get("id") is None:
-            if msg.get("image"):
-                self.markets = {m["id"]: m for m in msg["markets"]}
-            else:
-                assert msg.get("delta") is True, msg
-                for d in msg["markets"]:
-                    deltas.apply(self.markets, d, msg.get("ts"))
+            assert msg.get("image") or msg.get("delta") is True, msg
+            REDUCER(self.markets, copy.deepcopy(msg))  # the reducer keeps image objects; seen stays as received
 
     async def until(self, predicate, timeout=5.0):
         deadline = time.monotonic() + timeout

@@ -103,3 +103,17 @@ def reference_value(markets, books, sharp, method, commission, min_ev, now=0.0, 
                 if ev * 100 >= min_ev:
                     found[(market_id, o, book)] = (fair[o], ev * 100, ev / (d - 1))
     return found
+
+
+def documented_reducer():
+    """The v2 client reducer exactly as docs/protocol.md prints it (its ``**Reducer**`` code block), so the
+    tests check the server against the document, not against the server's own copy."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
+    block = re.search(r"\*\*Reducer\*\*.*?```python\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/protocol.md has no Reducer code block"
+    scope: dict = {}
+    exec(compile(block.group(1), "docs/protocol.md#reducer", "exec"), scope)  # noqa: S102 - our own document
+    return scope["apply"]

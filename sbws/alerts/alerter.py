@@ -8,14 +8,13 @@ on every node, and handed to the rule's webhook, if any.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 import structlog
 
-from ..clock import now_ms
+from ..clock import SYSTEM, Clock
 from ..ledger.alerts import new_id
 from ..ledger.interface import Ledger
 from ..ledger.models import AlertRecord, Rule, Webhook
@@ -38,8 +37,12 @@ def steam_candidate(item: dict[str, Any]) -> Candidate:
 
 
 class Alerter:
-    def __init__(self, state: MarketState, ledger: Ledger, deliverer: Deliverer, publish: Publish) -> None:
+    def __init__(self, state: MarketState, ledger: Ledger, deliverer: Deliverer, publish: Publish,
+                 clock: Clock = SYSTEM) -> None:
         self.state = state
+        self.clock = clock
+        self.evaluations = 0
+        """How many times the rules were evaluated (each ``tick`` with rules counts one)."""
         self.ledger = ledger
         self.deliverer = deliverer
         self.publish = publish
@@ -57,7 +60,7 @@ class Alerter:
 
     def candidates(self, kinds: set[str]) -> dict[str, list[Candidate]]:
         """Every live item of the signal kinds the rules watch, as candidates of their rule kind."""
-        state, now = self.state, time.time()
+        state, now = self.state, self.clock.time()
         live: dict[str, list[Candidate]] = {}
         for kind in KINDS:
             if kind.alert not in kinds:
@@ -76,10 +79,12 @@ class Alerter:
         events, self.steam = self.steam, []
         if not self.rules:
             return []
-        return self.book.evaluate(self.rules, self.candidates({r.kind for r in self.rules}), events, now_ms())
+        found = self.book.evaluate(self.rules, self.candidates({r.kind for r in self.rules}), events, self.clock.ms())
+        self.evaluations += 1
+        return found
 
     async def send(self, found: list[Match]) -> None:
-        created = now_ms()
+        created = self.clock.ms()
         records: list[AlertRecord] = []
         outgoing: list[tuple[Rule, dict[str, Any]]] = []
         for match in found:
@@ -95,7 +100,7 @@ class Alerter:
             log.warning("alerts_not_stored", error=str(exc), alerts=len(records))
         for rule, alert in outgoing:
             log.info("alert", alert_id=alert["id"], rule_id=rule.id, user_id=rule.user_id, kind=rule.kind)
-            message = orjson.dumps({"type": "alert", "alert": alert, "timestamp": now_ms()})
+            message = orjson.dumps({"type": "alert", "alert": alert, "timestamp": self.clock.ms()})
             await self.publish(rule.user_id, message)
             if rule.webhook_id is not None:
                 hook = self.hooks.get(rule.webhook_id) or await self.ledger.webhook(rule.webhook_id)

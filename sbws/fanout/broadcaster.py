@@ -12,7 +12,6 @@ WebSocket door talks to it through ``attach``, ``detach``, ``subscribe`` and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
@@ -114,7 +113,7 @@ class Broadcaster:
 
     def push_signals(self, cadence: str) -> None:
         """Each signal kind of this cadence to the groups that asked for it."""
-        now = time.time()
+        now = self.fan.clock.time()
         for kind in signals.of_cadence(cadence):
             self._push_kind(kind, now)
 
@@ -136,14 +135,15 @@ class Broadcaster:
             key = state.key(event["marketId"])
             if key is None:
                 continue
-            frame = frames.steam(event)
+            frame = frames.steam(event, self.fan.clock)
             for group in self.audience.wanting("steam"):
                 if group.members and steam_matches(group.sub, key.id, state.sport_of(key.id), key.market_type):
                     self.delivery.fan_out(group.members, frame, "steam")
 
     def push_heartbeat(self, clients: int) -> None:
         for number, members in self._by_version(self.audience.contexts).items():
-            self.delivery.fan_out(members, frames.heartbeat(clients, self.versions[number].position()), "heartbeat")
+            frame = frames.heartbeat(clients, self.versions[number].position(), self.fan.clock)
+            self.delivery.fan_out(members, frame, "heartbeat")
 
     def push_sportsbooks(self) -> None:
         changed, self.status_dirty = self.status_dirty, set()

@@ -11,7 +11,6 @@ about sockets beyond their context.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +19,7 @@ import orjson
 from attrs import frozen
 
 from .. import signals
-from ..clock import ms
+from ..clock import SYSTEM, Clock, ms
 from ..market.state import MarketState
 from ..signals import Kind
 from ..wire import deltas, frames, views
@@ -46,6 +45,7 @@ class Fanout:
     delivery: Delivery
     active_bets: dict[str, int]
     """Open bets per book (the service's count), shown in the sportsbooks message."""
+    clock: Clock = SYSTEM
 
 
 class ProtocolVersion(ABC):
@@ -70,7 +70,7 @@ class ProtocolVersion(ABC):
         return Outbox()
 
     def sportsbooks(self) -> bytes:
-        return frames.sportsbooks(self.fan.state, self.fan.active_bets, self.position())
+        return frames.sportsbooks(self.fan.state, self.fan.active_bets, self.position(), self.fan.clock)
 
     def matching(self, kind: Kind, group: Group, now: float) -> list[str]:
         state = self.fan.state
@@ -145,17 +145,17 @@ class ProtocolV1(ProtocolVersion):
             for group in groups:
                 per_group.setdefault(group, {})[market_id] = fragment
         for group, fragments in per_group.items():
-            self.fan.delivery.fan_out(group.members, frames.market_update(fragments.values()), "market_update",
-                                      fragments)
+            self.fan.delivery.fan_out(group.members, frames.market_update(fragments.values(), clock=self.fan.clock),
+                                      "market_update", fragments)
 
     def push_items(self, kind: Kind, group: Group, encoded: dict[str, bytes], closed: set[str], now: float) -> None:
         chosen = [encoded[i] for i in self.matching(kind, group, now) if i in encoded]
         if chosen or closed:
-            self.fan.delivery.fan_out(group.members, frames.items_update(kind.push, kind.key, chosen,
-                                                                         frames.closed_ids(closed)), kind.push)
+            frame = frames.items_update(kind.push, kind.key, chosen, frames.closed_ids(closed), self.fan.clock)
+            self.fan.delivery.fan_out(group.members, frame, kind.push)
 
     def conflated(self, ctx: SocketContext) -> bytes | None:
-        return frames.market_update(ctx.outbox.take_conflated().values(), conflated=True)
+        return frames.market_update(ctx.outbox.take_conflated().values(), conflated=True, clock=self.fan.clock)
 
     def subscribed(self, ctx: SocketContext) -> None:
         group = self.fan.audience.of.get(ctx)
@@ -174,14 +174,14 @@ class ProtocolV1(ProtocolVersion):
         out: Frames = []
         if group.wants_markets:
             fragments = {m: fan.fragments(m) for m in self.matching_markets(group)}
-            out.append((frames.market_update(fragments.values()), "market_update", fragments))
-        now = time.time()
+            out.append((frames.market_update(fragments.values(), clock=fan.clock), "market_update", fragments))
+        now = fan.clock.time()
         for kind in signals.KINDS:
             if kind.wanted(group.sub):
                 live = fan.state.found(kind.name, now)
                 chosen = [orjson.dumps(kind.view(fan.state, live[i], now, None))
                           for i in self.matching(kind, group, now)]
-                out.append((frames.items_update(kind.push, kind.key, chosen), kind.push, None))
+                out.append((frames.items_update(kind.push, kind.key, chosen, clock=fan.clock), kind.push, None))
         return out
 
 
@@ -232,7 +232,7 @@ class ProtocolV2(ProtocolVersion):
         encoded: dict[int, bytes] = {}
         for group, entries in per_group.items():
             parts = [encoded.setdefault(id(d), orjson.dumps(deltas.without_time(d, ts))) for d in entries.values()]
-            frame = frames.market_delta(parts, *stream.position, ts=ts)
+            frame = frames.market_delta(parts, *stream.position, ts=ts, clock=self.fan.clock)
             self.fan.delivery.fan_out(group.members, frame, "market_update", entries)
 
     def push_items(self, kind: Kind, group: Group, encoded: dict[str, bytes], closed: set[str], now: float) -> None:
@@ -252,10 +252,10 @@ class ProtocolV2(ProtocolVersion):
             return None
         epoch, seq = self.fan.stream.position
         return frames.item_delta(kind.push, kind.key, changed, frames.closed_ids(closed), len(current), epoch, seq,
-                                 image=everything)
+                                 image=everything, clock=self.fan.clock)
 
     def _item_frames(self, group: Group) -> Frames:
-        now = time.time()
+        now = self.fan.clock.time()
         out: Frames = []
         state = self.fan.state
         for kind in signals.KINDS:
@@ -290,8 +290,8 @@ class ProtocolV2(ProtocolVersion):
             held = self._matching_views(group)
             for market_id in held:
                 self._hold(group, market_id)
-            out.append((frames.market_image([orjson.dumps(v) for v in held.values()], epoch, seq), "market_update",
-                        None))
+            out.append((frames.market_image([orjson.dumps(v) for v in held.values()], epoch, seq, self.fan.clock),
+                        "market_update", None))
         out.extend(self._item_frames(group))
         return out
 
@@ -316,7 +316,7 @@ class ProtocolV2(ProtocolVersion):
         problem = stream.resume_problem(epoch, since)
         current = stream.seq
         if problem is not None:
-            delivery.deliver(ctx, frames.snapshot_required(problem, *stream.position), "snapshot_required")
+            delivery.deliver(ctx, frames.snapshot_required(problem, *stream.position, self.fan.clock), "snapshot_required")
             self.subscribed(ctx)
             return
         wanted = self._matching_views(group)
@@ -325,16 +325,17 @@ class ProtocolV2(ProtocolVersion):
             self._hold(group, market_id)
         if group.wants_markets and changes:
             parts = [orjson.dumps(d) for d in changes]
-            delivery.deliver(ctx, frames.market_delta(parts, *stream.position, conflated=True), "market_update")
+            delivery.deliver(ctx, frames.market_delta(parts, *stream.position, conflated=True, clock=self.fan.clock),
+                             "market_update")
         for frame, kind, _ in self._item_frames(group):
             delivery.deliver(ctx, frame, kind)
-        delivery.deliver(ctx, frames.resumed(since, current, stream.epoch), "resumed")
+        delivery.deliver(ctx, frames.resumed(since, current, stream.epoch, self.fan.clock), "resumed")
 
     def conflated(self, ctx: SocketContext) -> bytes | None:
         box = ctx.outbox
         seq = box.conflated_seq
         parts = [orjson.dumps(d) for d in box.take_conflated().values()]
-        return frames.market_delta(parts, self.fan.stream.epoch, seq, conflated=True)
+        return frames.market_delta(parts, self.fan.stream.epoch, seq, conflated=True, clock=self.fan.clock)
 
     def refresh(self, group: Group) -> None:
         self.fan.delivery.fan_out(group.members, self.sportsbooks(), "sportsbooks")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack
 from decimal import Decimal
@@ -18,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from ..alerts.webhooks import Deliverer
+from ..clock import SYSTEM, Clock
 from ..cluster.factory import make_broker
 from ..fanout.audience import Audience
 from ..fanout.broadcaster import Broadcaster
@@ -48,7 +48,8 @@ log = structlog.get_logger("sbws.app")
 Routes = Callable[[web.Application], None]
 
 
-async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = None) -> web.Application:
+async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | None = None,
+                   clock: Clock = SYSTEM) -> web.Application:
     """Resources first (broker checked, ledger, history, recorder), then everything built with them."""
     first = feed or make_feed(settings)
     factory = (lambda: first) if feed is not None else (lambda: make_feed(settings))
@@ -75,20 +76,20 @@ async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | No
     app[LEDGER] = ledger
     state = MarketState(arb_config(settings), value_config(settings), middle_config(settings), steam_config(settings))
     fragments = MarketFragments(state)
-    service = app[SERVICE] = Service(state, fragments, ledger, history, lambda: broker.healthy(time.time()),
-                                     settings.live_betting, settings.max_bet_quote_age)
+    service = app[SERVICE] = Service(state, fragments, ledger, history, lambda: broker.healthy(clock.time()),
+                                     settings.live_betting, settings.max_bet_quote_age, clock)
     budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
     # in cluster mode every node keeps the window from the start, so a client resumes on any
     stream = MarketStream(settings.replay_window, settings.replay_max_bytes, active=bool(settings.broker),
                           fragments=fragments)
     background = TaskSet()
-    delivery = Delivery(metrics, budget, background.spawn, lambda: stream.seq)
-    fan = Fanout(state, fragments, stream, Audience(), delivery, service.active_bets)
+    delivery = Delivery(metrics, budget, background.spawn, lambda: stream.seq, clock.monotonic)
+    fan = Fanout(state, fragments, stream, Audience(), delivery, service.active_bets, clock)
     broadcaster = Broadcaster(fan, {"markets": settings.market_interval == 0,
                                     ARBITRAGE_CADENCE: settings.arbitrage_interval == 0,
                                     VALUE_CADENCE: value_interval(settings) == 0})
     deliverer = Deliverer(ledger, settings.allow_private_webhooks)
-    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background, deliverer, recorder)
+    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background, deliverer, recorder, clock)
     for add_routes in routes:
         add_routes(app)
     app.cleanup_ctx.append(lambda app: _resources(resources))

@@ -7,13 +7,12 @@ however many frames carry it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from ..clock import now_ms
+from ..clock import SYSTEM, Clock
 from ..market.state import MarketState
 from . import views
 
@@ -28,19 +27,20 @@ def reply(message: dict[str, Any], msg_id: str | int | None) -> bytes:
     return orjson.dumps(message)
 
 
-def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b"") -> bytes:
+def splice(kind: bytes, key: bytes, fragments: Iterable[bytes], extra: bytes = b"", clock: Clock = SYSTEM) -> bytes:
     """One message whose list field is made of pre-encoded JSON objects."""
-    ts = str(now_ms()).encode()
-    published = f"{time.time() * 1000:.3f}".encode()
+    now = clock.time()
+    ts = str(int(now * 1000)).encode()
+    published = f"{now * 1000:.3f}".encode()
     return b"".join(
         (b'{"type":"', kind, b'","', key, b'":[', b",".join(fragments), b"]", extra,
          b',"timestamp":', ts, b',"publishedAt":', published, b"}")
     )
 
 
-def market_update(fragments: Collection[bytes], conflated: bool = False) -> bytes:
+def market_update(fragments: Collection[bytes], conflated: bool = False, clock: Clock = SYSTEM) -> bytes:
     extra = b',"total":' + str(len(fragments)).encode() + (b',"conflated":true' if conflated else b"")
-    return splice(b"market_update", b"markets", fragments, extra)
+    return splice(b"market_update", b"markets", fragments, extra, clock)
 
 
 def closed_ids(ids: Iterable[str]) -> bytes:
@@ -48,15 +48,15 @@ def closed_ids(ids: Iterable[str]) -> bytes:
     return orjson.dumps(sorted(ids))
 
 
-def items_update(push: str, key: str, items: Collection[bytes], closed: bytes = b"[]") -> bytes:
+def items_update(push: str, key: str, items: Collection[bytes], closed: bytes = b"[]", clock: Clock = SYSTEM) -> bytes:
     """v1 ``arbitrage_update``, ``value_update``, ``middles_update``: the items a socket's filters match, and the
     ids closed since the last push."""
     extra = b',"total":' + str(len(items)).encode() + b',"closed":' + closed
-    return splice(push.encode(), key.encode(), items, extra)
+    return splice(push.encode(), key.encode(), items, extra, clock)
 
 
-def steam(event: Mapping[str, Any]) -> bytes:
-    return encode({"type": "steam", "steam": event, "timestamp": now_ms()})
+def steam(event: Mapping[str, Any], clock: Clock = SYSTEM) -> bytes:
+    return encode({"type": "steam", "steam": event, "timestamp": clock.ms()})
 
 
 Position = tuple[str, int]
@@ -67,45 +67,47 @@ def _stream(epoch: str, seq: int) -> bytes:
     return b',"epoch":' + orjson.dumps(epoch) + b',"seq":' + str(seq).encode()
 
 
-def sportsbooks(state: MarketState, active_bets: Mapping[str, int], position: Position | None = None) -> bytes:
+def sportsbooks(state: MarketState, active_bets: Mapping[str, int], position: Position | None = None,
+                clock: Clock = SYSTEM) -> bytes:
     books = views.sportsbooks(state, active_bets)
-    message: dict[str, Any] = {"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": now_ms()}
+    message: dict[str, Any] = {"type": "sportsbooks", "sportsbooks": books, "total": len(books), "timestamp": clock.ms()}
     if position is not None:
         message.update(epoch=position[0], seq=position[1])
     return encode(message)
 
 
-def heartbeat(clients: int, position: Position | None = None) -> bytes:
-    message: dict[str, Any] = {"type": "heartbeat", "timestamp": now_ms(), "clients": clients}
+def heartbeat(clients: int, position: Position | None = None, clock: Clock = SYSTEM) -> bytes:
+    message: dict[str, Any] = {"type": "heartbeat", "timestamp": clock.ms(), "clients": clients}
     if position is not None:
         message.update(epoch=position[0], seq=position[1])
     return encode(message)
 
 
-def market_image(markets: Collection[bytes], epoch: str, seq: int) -> bytes:
+def market_image(markets: Collection[bytes], epoch: str, seq: int, clock: Clock = SYSTEM) -> bytes:
     extra = b',"image":true,"total":' + str(len(markets)).encode() + _stream(epoch, seq)
-    return splice(b"market_update", b"markets", markets, extra)
+    return splice(b"market_update", b"markets", markets, extra, clock)
 
 
-def market_delta(deltas: Collection[bytes], epoch: str, seq: int, conflated: bool = False, ts: int | None = None) -> bytes:
+def market_delta(deltas: Collection[bytes], epoch: str, seq: int, conflated: bool = False, ts: int | None = None,
+                 clock: Clock = SYSTEM) -> bytes:
     """``ts``: the update time of every delta in the frame that has no "timestamp" of its own."""
     extra = (b',"delta":true' + (b',"con":true' if conflated else b"") + _stream(epoch, seq)
              + (b',"ts":' + str(ts).encode() if ts is not None else b""))
-    return splice(b"market_update", b"markets", deltas, extra)
+    return splice(b"market_update", b"markets", deltas, extra, clock)
 
 
 def item_delta(push: str, key: str, items: Collection[bytes], closed: bytes, total: int, epoch: str, seq: int,
-               image: bool = False) -> bytes:
+               image: bool = False, clock: Clock = SYSTEM) -> bytes:
     """v2 arbitrage/value/middles: opened or changed items whole, closed ones by id; ``image``: every live
     item, replacing what the client holds (after a subscribe or a resume)."""
     flag = b',"image":true' if image else b',"delta":true'
     extra = flag + b',"total":' + str(total).encode() + b',"closed":' + closed + _stream(epoch, seq)
-    return splice(push.encode(), key.encode(), items, extra)
+    return splice(push.encode(), key.encode(), items, extra, clock)
 
 
-def snapshot_required(reason: str, epoch: str, seq: int) -> bytes:
-    return encode({"type": "snapshot_required", "reason": reason, "epoch": epoch, "seq": seq, "timestamp": now_ms()})
+def snapshot_required(reason: str, epoch: str, seq: int, clock: Clock = SYSTEM) -> bytes:
+    return encode({"type": "snapshot_required", "reason": reason, "epoch": epoch, "seq": seq, "timestamp": clock.ms()})
 
 
-def resumed(since: int, to: int, epoch: str) -> bytes:
-    return encode({"type": "resumed", "from": since, "to": to, "epoch": epoch, "seq": to, "timestamp": now_ms()})
+def resumed(since: int, to: int, epoch: str, clock: Clock = SYSTEM) -> bytes:
+    return encode({"type": "resumed", "from": since, "to": to, "epoch": epoch, "seq": to, "timestamp": clock.ms()})

@@ -14,6 +14,7 @@ from aiohttp import web
 from engine.board import Quote
 from sbws.market.records import Batch
 from sbws.server.app import make_app
+from sbws.server.keys import NODE
 from tests.helpers import ScriptedFeed, app_state, connect, fast_settings, make_user, opening_batch, receive_type, wait_for
 from tests.serverproc import free_port
 
@@ -57,6 +58,13 @@ def auth(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+async def evaluations(client, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Until the alerter has evaluated the rules ``n`` more times (an absence is proven by evaluations, not by time)."""
+    alerter = client.server.app[NODE].alerter
+    target = alerter.evaluations + n
+    await wait_for(lambda: alerter.evaluations >= target, timeout=10)
+
+
 async def test_alert_push_signed_webhook_retry_no_duplicate_and_mute(client, settings, feed, receiver):
     token = make_user(settings.db, "alice")
     ws, _ = await connect(client, f"/ws/sportsbooks?token={token}")
@@ -89,8 +97,8 @@ async def test_alert_push_signed_webhook_retry_no_duplicate_and_mute(client, set
         await asyncio.sleep(0.05)
     assert sorted((d["attempt"], d["status"]) for d in deliveries) == [(1, 500), (2, 200)]
 
-    # No duplicate for the same opportunity while it stays open.
-    await asyncio.sleep(2.5)
+    # No duplicate for the same opportunity while it stays open: the rules are evaluated again, nothing is sent.
+    await evaluations(client, 2)
     assert len(receiver.requests) == 2
     listing = await (await client.get("/api/alerts", headers=auth(token))).json()
     assert [r["id"] for r in listing["rules"]] == [rule["id"]] and [a["id"] for a in listing["recent"]] == [alert["id"]]
@@ -102,10 +110,10 @@ async def test_alert_push_signed_webhook_retry_no_duplicate_and_mute(client, set
     ts = time.time()
     feed.push(Batch(ts, [], [], [Quote(SPREAD, 0, "pinnacle", 1.90, ts)], (), (), ()))
     await wait_for(lambda: not app_state(client).live("arbitrage"))
-    await asyncio.sleep(1.5)
+    await evaluations(client, 1)  # the alerter saw it closed
     feed.push(Batch(ts, [], [], [Quote(SPREAD, 0, "pinnacle", 2.10, time.time())], (), (), ()))
     await wait_for(lambda: bool(app_state(client).live("arbitrage")))
-    await asyncio.sleep(2.5)
+    await evaluations(client, 2)
     assert len(receiver.requests) == 2
     await client.patch(f"/api/alerts/{rule['id']}", json={"mutedUntil": None}, headers=auth(token))
     again = (await receive_type(ws, "alert", skip=SKIP, timeout=10))["alert"]

@@ -349,26 +349,28 @@ async def test_an_expired_token_closes_its_socket_and_stops_working(client, sett
 
 
 async def test_no_bet_at_a_price_the_feed_no_longer_confirms(aiohttp_client, tmp_path):
+    from sbws.clock import ManualClock
     from sbws.market.records import BookStatus
     from sbws.server.app import make_app
     from tests.helpers import ScriptedFeed, fast_settings, opening_batch
 
     settings = fast_settings(tmp_path, max_bet_quote_age=0.6)
     feed = ScriptedFeed([opening_batch()])
-    client = await aiohttp_client(await make_app(settings, feed))
+    clock = ManualClock()
+    client = await aiohttp_client(await make_app(settings, feed, clock))
     await wait_for(lambda: app_state(client).batches >= 1)
     ws, _, _ = await authed(client, settings)
     await ws.send_json({"type": "place_bet", "payload": bet()})
     await receive_type(ws, "bet_placed")
-    await asyncio.sleep(0.8)  # the feed says nothing more: its prices age past the limit
+    clock.advance(0.8)  # the feed says nothing more: its prices age past the limit
     await ws.send_json({"type": "place_bet", "id": "late", "payload": bet()})
     err = await receive_type(ws, "error")
     assert err["code"] == "NX-409" and err["reason"] == "stale" and err["retryable"] is True
     assert err["id"] == "late" and err["quoteAge"] >= 0.6 and "pinnacle" in err["message"]
     assert len(ledger_rows(settings.db)) == 1
     # The book is reported online again: its standing prices are confirmed.
-    feed.push(Batch(time.time(), statuses=[BookStatus("pinnacle", "Pinnacle", "online", 80, int(time.time() * 1000))]))
-    await wait_for(lambda: (app_state(client).confirmed_at("lal-bos:moneyline", 0, "pinnacle") or 0) > time.time() - 0.3)
+    feed.push(Batch(clock.time(), statuses=[BookStatus("pinnacle", "Pinnacle", "online", 80, clock.ms())]))
+    await wait_for(lambda: app_state(client).confirmed_at("lal-bos:moneyline", 0, "pinnacle") == clock.time())
     await ws.send_json({"type": "place_bet", "payload": bet()})
     assert (await receive_type(ws, "bet_placed"))["duplicate"] is False
     # A feed that stops delivering (what /readyz reports) refuses every bet at once.

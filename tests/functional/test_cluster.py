@@ -154,7 +154,7 @@ async def test_bets_through_both_nodes_land_exactly_once(cluster):
     for _, body in results:
         by_ref.setdefault(body["bet"]["clientRef"], set()).add(body["bet"]["id"])
     assert all(len(ids) == 1 for ids in by_ref.values())
-    rows = await ledger.pool.fetch("SELECT client_ref, COUNT(*) FROM bets GROUP BY client_ref")
+    rows = await ledger.driver.pool.fetch("SELECT client_ref, COUNT(*) FROM bets GROUP BY client_ref")
     assert {r[0]: r[1] for r in rows} == {ref: 1 for ref in refs}
     await ledger.close()
 

@@ -137,6 +137,7 @@ async def test_filter_change_changes_the_subscription(server, page):
 
     await wait_until(server_dropped_nba)
     await page.wait_for_selector('section[data-sport="NBA"]', state="detached")
+    await page.wait_for_selector('section[data-sport="NFL"]')  # the new image may still be on its way
     assert await page.locator('section[data-sport="NFL"]').count() == 1
     await page.check('input[data-group="book"][value="fanduel"]')
 
@@ -419,4 +420,22 @@ async def test_alerts_panel_creates_mutes_and_deletes_rules(server, page):
     await page.wait_for_selector("section.alerts .rules li.rule.muted")
     await page.locator("section.alerts .rules li.rule button.delete").click()
     await wait_until(lambda: _count(page, "section.alerts .rules li.rule", 0))
+    assert page.errors == []
+
+
+async def test_the_dashboard_reducer_passes_the_shared_cases(server, page):
+    """The same (state, frame, state after) cases as tests/unit/test_delta_cases.py, on static/store.js."""
+    from tests.unit.test_delta_cases import CASES
+
+    await page.goto(server.url)
+    results = await page.evaluate("""async (cases) => {
+      const { applyMarkets } = await import("/static/store.js");
+      return cases.map((c) => {
+        const markets = new Map(Object.entries(structuredClone(c.state)));
+        applyMarkets(markets, structuredClone(c.message));
+        return Object.fromEntries(markets);
+      });
+    }""", CASES)
+    for case, got in zip(CASES, results, strict=True):
+        assert got == case["expected"], case["name"]
     assert page.errors == []
