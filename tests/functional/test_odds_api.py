@@ -183,8 +183,18 @@ async def test_scores_are_polled_sparingly_and_given_up_after_three_days(aiohttp
     assert feed.pending_scores["basketball_nba"] == {}
 
 
+def with_betfair_arbitrage(body):
+    """The recorded soccer odds with Betfair's home price in the first event raised to 3.00: an arbitrage with a
+    Betfair leg (Atalanta is 1.31 everywhere else), so the commission shows on a real leg."""
+    body = json.loads(json.dumps(body))
+    event = body[0]
+    h2h = next(m for b in event["bookmakers"] if b["key"] == "betfair" for m in b["markets"] if m["key"] == "h2h")
+    next(o for o in h2h["outcomes"] if o["name"] == event["home_team"])["price"] = 3.0
+    return body
+
+
 async def test_server_on_odds_api_feed_end_to_end(aiohttp_server, aiohttp_client, tmp_path):
-    fake, base = await start_fake(aiohttp_server, [("ok", (321, 9, SOCCER))])
+    fake, base = await start_fake(aiohttp_server, [("ok", (321, 9, with_betfair_arbitrage(SOCCER)))])
     settings = fast_settings(tmp_path, feed="odds-api", odds_api_base=base, odds_api_key="KEY", odds_api_interval=30.0,
                              odds_api_sports=("soccer_italy_serie_a",))
     app = await make_app(settings)
@@ -196,12 +206,12 @@ async def test_server_on_odds_api_feed_end_to_end(aiohttp_server, aiohttp_client
     assert all(len(m["selections"]) == 3 for m in markets["markets"])
     books = await (await client.get("/api/sportsbooks")).json()
     assert next(b for b in books["sportsbooks"] if b["id"] == "pinnacle")["quotaRemaining"] == 321
-    # betfair carries its default exchange commission: legs at betfair show a lower effective price.
+    # betfair carries its default exchange commission (5 % of winnings): its leg's effective price is lower.
     arbs = await (await client.get("/api/arbitrage")).json()
-    for o in arbs["opportunities"]:
-        for leg in o["legs"]:
-            if leg["bookmaker"] == "betfair":
-                assert leg["effectiveDecimal"] < leg["decimal"]
+    legs = [leg for o in arbs["opportunities"] for leg in o["legs"] if leg["bookmaker"] == "betfair"]
+    assert legs, "the raised Betfair price must give an arbitrage with a Betfair leg"
+    for leg in legs:
+        assert leg["decimal"] == 3.0 and leg["effectiveDecimal"] == pytest.approx(1 + 2.0 * 0.95)
     await asyncio.sleep(0.3)
     text = await (await client.get("/metrics")).text()
     assert "sbws_odds_api_requests_remaining 321.0" in text
