@@ -20,7 +20,7 @@ from .clock import SYSTEM, Clock, ms
 from .cluster.base import Broker
 from .feeds.base import Feed
 from .history.factory import History
-from .history.sqlite import steam_row
+from .history.plans import steam_row
 from .market.records import Batch, EventResult
 from .market.state import Changes, MarketState
 from .observability.looplag import watch_loop_lag

@@ -5,22 +5,33 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from ..errors import ConfigError
 from ..observability.logs import redact
-from .series import Point, SeriesKey
+from .plans import Found, PointRow, SteamRow
 from .sqlite import AsyncSqliteHistory, SqliteHistory
 
 
 class History(Protocol):
-    def record(self, rows: Any) -> None: ...
-    def record_steam(self, rows: Any) -> None: ...
+    """The price history as the node and the service use it, on either store."""
+
+    def record(self, rows: Sequence[PointRow]) -> None:
+        """Queue changed prices for the writer (never waits on the store)."""
+        ...
+
+    def record_steam(self, rows: Sequence[SteamRow]) -> None: ...
+
     async def prune(self, now_ms: int) -> None: ...
-    async def flush(self) -> bool: ...
+
+    async def flush(self) -> bool:
+        """Until everything queued so far is written."""
+        ...
+
     async def close(self) -> None: ...
-    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0
-                    ) -> tuple[dict[SeriesKey, list[Point]], dict[SeriesKey, Point], dict[SeriesKey, Point], list[bytes]]: ...
+
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found: ...
 
 
 def history_path(db: str) -> str:

@@ -93,9 +93,9 @@ class PgDriver:
     async def run(self, plan: Plan[T]) -> T:
         async with self.pool.acquire() as conn:
             if not plan.write:
-                return await _steps(conn, plan)
+                return await run_steps(conn, plan)
             async with conn.transaction():
-                return await _steps(conn, plan)
+                return await run_steps(conn, plan)
 
     async def writable(self) -> bool:
         try:
@@ -105,7 +105,8 @@ class PgDriver:
             return False
 
 
-async def _steps(conn: asyncpg.Connection, plan: Plan[T]) -> T:
+async def run_steps(conn: asyncpg.Connection, plan: Plan[T]) -> T:
+    """Run a plan's statements on one connection (the caller holds any transaction)."""
     cursor = Cursor(plan)
     while (statement := cursor.next()) is not None:
         try:
@@ -129,4 +130,5 @@ async def _one(conn: asyncpg.Connection, statement: Statement) -> Any:
     if isinstance(statement, Row):
         return await conn.fetchrow(_sql(statement.sql), *statement.args)
     status: str = await conn.execute(_sql(statement.sql), *statement.args)
-    return int(status.rsplit(" ", 1)[-1])
+    count = status.rsplit(" ", 1)[-1]  # "UPDATE 1", "INSERT 0 1"; "CREATE TABLE" counts nothing
+    return int(count) if count.isdigit() else 0

@@ -89,8 +89,8 @@ class SqliteDriver:
     def run(self, plan: Plan[T]) -> T:
         if plan.write:
             with self.tx() as c:
-                return _steps(c, plan)
-        return _steps(self.reads, plan)
+                return run_steps(c, plan)
+        return run_steps(self.reads, plan)
 
     def writable(self) -> bool:
         try:
@@ -101,7 +101,8 @@ class SqliteDriver:
             return False
 
 
-def _steps(conn: sqlite3.Connection, plan: Plan[T]) -> T:
+def run_steps(conn: sqlite3.Connection, plan: Plan[T]) -> T:
+    """Run a plan's statements on one connection (the caller holds any transaction)."""
     cursor = Cursor(plan)
     while (statement := cursor.next()) is not None:
         try:
