@@ -2,7 +2,10 @@
 
 Library code raises these; ``server.errors`` turns them into bodies for both
 doors (WebSocket and HTTP) and ``cli.main`` into one ``sbws: …`` line and an
-exit code.  Nothing else catches broadly.
+exit code.  Elsewhere a broad ``except Exception`` stands only where a loop or
+task must outlive one failure (the node's timers and background work, the
+history writers, webhook deliveries, the feeds' polls, the cluster broker),
+and each logs what it caught.
 """
 
 from __future__ import annotations

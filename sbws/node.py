@@ -144,7 +144,7 @@ class Node:
                 reason = gone.get(ctx.token_id or "")
                 if reason is not None:
                     log.info("token_socket_closed", client_id=ctx.client_id, user_id=ctx.user_id, reason=reason)
-                    self.broadcaster.delivery.disconnect(ctx, CloseCode.POLICY_VIOLATION, reason)
+                    self.broadcaster.disconnect(ctx, CloseCode.POLICY_VIOLATION, reason)
 
     # -- the broker's sink ------------------------------------------------------------
     def apply_batch(self, batch: Batch, position: tuple[str, int] | None = None) -> None:

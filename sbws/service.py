@@ -70,13 +70,8 @@ class Service:
         for market_id in sorted(ids):
             key = state.key(market_id)
             event = state.event_of(market_id)
-            if key is None:
-                continue
-            if f.market_type and key.market_type != f.market_type:
-                continue
-            if f.sport and (event is None or event.sport != f.sport):
-                continue
-            if f.league and (event is None or event.league != f.league):
+            if key is None or not f.admits(key.event_id, event.sport if event else None,
+                                           event.league if event else None, key.market_type):
                 continue
             if f.bookmaker and f.bookmaker not in state.market_books(market_id):
                 continue

@@ -70,9 +70,8 @@ KINDS: tuple[Kind, ...] = (
          wanted=lambda sub: sub.middles),
 )
 """In the order pushes and snapshots list them; one entry per finder of ``market.finders.FINDERS``."""
-ARBITRAGE, VALUE, MIDDLES = KINDS
+ARBITRAGE = KINDS[0]
 BY_NAME: Mapping[str, Kind] = {k.name: k for k in KINDS}
-BY_QUERY: Mapping[str, Kind] = {k.query: k for k in KINDS}
 
 
 def of_cadence(cadence: str) -> tuple[Kind, ...]:
@@ -134,11 +133,6 @@ def selected(kind: Kind, state: MarketState, live: LiveSet[Any], request: GetSig
         if q.bookmaker and q.bookmaker not in kind.finder.books(item.item):
             continue
         event_id, sport, market_type = event_fields(state, kind, item.item)
-        if q.event_id and event_id != q.event_id:
-            continue
-        if q.market_type and market_type != q.market_type:
-            continue
-        if q.sport and sport != q.sport:
-            continue
-        out.append(item)
+        if q.admits(event_id, sport, None, market_type):
+            out.append(item)
     return out

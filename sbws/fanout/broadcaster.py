@@ -23,6 +23,8 @@ from ..wire.commands import Subscribe, Subscription, Unsubscribe
 from .audience import Audience, steam_matches
 from .context import SocketContext
 from .delivery import Delivery
+from .outbox import Outbox
+from .transport import CloseCode
 from .versions import Fanout, ProtocolV1, ProtocolV2, ProtocolVersion
 
 
@@ -50,6 +52,16 @@ class Broadcaster:
         version.attached()
         self.audience.add(ctx)
         return self.delivery.writer(ctx, version.conflated)
+
+    def outbox(self, protocol: int) -> Outbox:
+        """A new socket's outbox, as its protocol version conflates."""
+        return self.versions[protocol].outbox()
+
+    def error(self, ctx: SocketContext, body: dict[str, Any]) -> None:
+        self.delivery.deliver(ctx, frames.encode(body), "error")
+
+    def disconnect(self, ctx: SocketContext, code: CloseCode, reason: str) -> None:
+        self.delivery.disconnect(ctx, code, reason)
 
     def detach(self, ctx: SocketContext) -> None:
         self.audience.remove(ctx)

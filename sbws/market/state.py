@@ -205,10 +205,6 @@ class MarketState:
         """One kind's live items as last found (a lazy kind's may be behind the board)."""
         return self._signals[kind]
 
-    def peek_changed(self, kind: str) -> bool:
-        """Whether anything of this kind opened, changed or closed since its last push (lazy kinds: may have)."""
-        return self._signals[kind].changed
-
     def take_lazy(self, kind: str) -> set[Hashable]:
         """The groups a lazy kind must look at again (its finder calls this)."""
         marked, self._lazy[kind] = self._lazy[kind], set()

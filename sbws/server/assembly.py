@@ -89,7 +89,7 @@ async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | No
                                     ARBITRAGE_CADENCE: settings.arbitrage_interval == 0,
                                     VALUE_CADENCE: value_interval(settings) == 0})
     deliverer = Deliverer(ledger, settings.allow_private_webhooks)
-    node = app[NODE] = Node(settings, service, broadcaster, broker, metrics, background, deliverer, recorder, clock)
+    app[NODE] = Node(settings, service, broadcaster, broker, metrics, background, deliverer, recorder, clock)
     for add_routes in routes:
         add_routes(app)
     app.cleanup_ctx.append(lambda app: _resources(resources))

@@ -22,7 +22,7 @@ from ..fanout.transport import CloseCode
 from ..ledger.models import Identity
 from ..observability.logs import Throttle
 from .. import signals
-from ..wire import commands, frames, views
+from ..wire import commands, views
 from ..wire.commands import (
     Command, GetBets, GetHistory, GetMarkets, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
@@ -147,7 +147,7 @@ def _context(request: web.Request, identity: Identity | None, token: str | None,
         bucket=TokenBucket(settings.rate_limit, float(settings.rate_burst)),
         transport=SocketTransport(ws, request.transport, direct=not settings.compress),
         protocol=protocol,
-        outbox=fanout.versions[protocol].outbox(),
+        outbox=fanout.outbox(protocol),
     )
 
 
@@ -174,7 +174,7 @@ async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSoc
         log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
         await ws.close(code=CloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
     elif reply:
-        fanout.delivery.deliver(ctx, frames.encode(ProtocolError(TOO_MANY, "Rate limit exceeded").body()), "error")
+        fanout.error(ctx, ProtocolError(TOO_MANY, "Rate limit exceeded").body())
     return False
 
 
@@ -194,7 +194,7 @@ async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketR
         fanout.after_command(ctx, env.command)
     except Exception as exc:
         _status, body = translate(exc, metrics, msg_id, client_id=ctx.client_id)
-        fanout.delivery.deliver(ctx, frames.encode(body), "error")
+        fanout.error(ctx, body)
 
 
 async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContext, cmd: Command) -> dict[str, Any]:

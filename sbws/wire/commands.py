@@ -80,6 +80,12 @@ class MarketFilter:
     bookmaker: str | None = None
     event_id: str | None = None
 
+    def admits(self, event_id: str, sport: str | None, league: str | None, market_type: str) -> bool:
+        """The event and market filters (``bookmaker`` is the caller's: quoted there, or a leg there)."""
+        return ((not self.event_id or event_id == self.event_id) and (not self.sport or sport == self.sport)
+                and (not self.league or league == self.league)
+                and (not self.market_type or market_type == self.market_type))
+
 
 @frozen
 class GetMarkets:

@@ -70,6 +70,3 @@ def rule(name: str, request: str | None = None) -> Rule:
         raise KeyError(f"no rule for {name!r}")
     return found
 
-
-def has_rule(name: str) -> bool:
-    return any(field == name for field, _request in _RULES)

@@ -51,7 +51,6 @@ def test_tokens_issue_with_an_expiry(tmp_path):
     assert sbws("users", "add", "dave", db=db).returncode == 0
     out = sbws("tokens", "issue", "dave", "--expires", "30d", db=db)
     assert out.returncode == 0 and "expires" in out.stderr
-    from sbws.ledger import plans
     from sbws.ledger.sqlite import SqliteDriver
 
     store = SqliteDriver(str(db))
@@ -135,7 +134,6 @@ def test_serve_process_end_to_end_and_sigterm(tmp_path):
         assert close.type == aiohttp.WSMsgType.CLOSE and close.data == 1001
         assert server.proc.wait(15) == 0
         assert b'"stopped"' in server.log_path.read_bytes()
-        from sbws.ledger import plans
         from sbws.ledger.sqlite import SqliteDriver
 
         store = SqliteDriver(str(db))
