@@ -52,7 +52,9 @@ class Scanned(Protocol):
     board: QuoteBoard
     scanner: Scanner
     value_scanner: ValueScanner
-    middle_config: MiddleConfig
+
+    @property
+    def middle_config(self) -> MiddleConfig: ...
 
     def take_lazy(self, kind: str) -> set[Hashable]: ...
 

@@ -65,9 +65,9 @@ class MarketState:
     def __init__(self, config: ArbConfig, value: ValueConfig | None = None, middles: MiddleConfig | None = None,
                  steam: SteamConfig | None = None, finders: Sequence[Finder] = FINDERS) -> None:
         self._revisions = itertools.count(1)
-        self.value_config = value or ValueConfig()
-        self.middle_config = middles or MiddleConfig()
-        self.steam_config = steam or SteamConfig(sharp=self.value_config.sharp)
+        self._value_config = value or ValueConfig()
+        self._middle_config = middles or MiddleConfig()
+        self._steam_config = steam or SteamConfig(sharp=self._value_config.sharp)
         self.finders = {f.name: f for f in finders}
         self._signals: dict[str, LiveSet[Any]] = {name: LiveSet() for name in self.finders}
         self._closing_recorded: set[str] = set()
@@ -78,8 +78,8 @@ class MarketState:
         config = config or self.config
         self.board = QuoteBoard()
         self.scanner = Scanner(self.board, config)
-        self.value_scanner = ValueScanner(self.board, self.value_config)
-        self._steam = SteamDetector(self.steam_config)
+        self.value_scanner = ValueScanner(self.board, self._value_config)
+        self._steam = SteamDetector(self._steam_config)
         self.config = config
         for live in self._signals.values():
             live.clear()
@@ -97,14 +97,14 @@ class MarketState:
         self._updated_at: dict[str, float] = {}
         self._revision: dict[str, int] = {}
         self._views: dict[str, tuple[int, views.MarketView]] = {}
-        self.last_batch_at = 0.0
-        self.batches = 0
+        self._last_batch_at = 0.0
+        self._batches = 0
 
     # -- applying feed data -------------------------------------------------
     def apply(self, batch: Batch) -> Changes:
         changes = Changes()
-        self.last_batch_at = batch.ts
-        self.batches += 1
+        self._last_batch_at = batch.ts
+        self._batches += 1
         for ev in batch.events:
             self._events[ev.id] = ev
         for key in batch.markets:
@@ -221,10 +221,29 @@ class MarketState:
             if board.market_index.get(market_id) == m:
                 quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
         closed = [m for m in self._markets if not self.is_open(m)]
-        return Batch(self.last_batch_at, list(self._events.values()), list(self._markets.values()), quotes, closed, (),
+        return Batch(self._last_batch_at, list(self._events.values()), list(self._markets.values()), quotes, closed, (),
                      list(self._book_status.values()))
 
     # -- reading --------------------------------------------------------------
+    @property
+    def value_config(self) -> ValueConfig:
+        """The fair line's and the value scan's settings."""
+        return self._value_config
+
+    @property
+    def middle_config(self) -> MiddleConfig:
+        return self._middle_config
+
+    @property
+    def last_batch_at(self) -> float:
+        """The feed time of the last batch applied."""
+        return self._last_batch_at
+
+    @property
+    def batches(self) -> int:
+        """How many batches were applied since the last reset."""
+        return self._batches
+
     def key(self, market_id: str) -> MarketKey | None:
         return self._markets.get(market_id)
 
@@ -278,7 +297,7 @@ class MarketState:
         idx = board.market_index[market_id]
         built = views.build(market_id, key.event_id, self._events.get(key.event_id), key.market_type, key.line,
                             key.outcomes, board.market_prices(idx)[: len(key.outcomes)], board.books,
-                            bool(board.open[idx]), self._updated_at.get(market_id, self.last_batch_at))
+                            bool(board.open[idx]), self._updated_at.get(market_id, self._last_batch_at))
         self._views[market_id] = (revision, built)
         return built
 
