@@ -22,7 +22,7 @@ Matching rules (docs/protocol.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from attrs import define, field
 
@@ -59,9 +59,13 @@ class Group:
     sub: Subscription
     members: set[SocketContext] = field(factory=set)
     known: set[str] = field(factory=set)
-    """v2: the markets this group's sockets hold (a market new to them arrives whole)."""
+    """v2: the markets every socket of the group holds (a market new to them arrives whole)."""
     sent: dict[str, dict[str, bytes]] = field(factory=dict)
-    """v2: per kind (arbitrage, value, middles), each live item as last sent, to send only what changed."""
+    """v2: per kind (arbitrage, value, middles), each live item as last sent to the whole group."""
+    extra_known: set[str] = field(factory=set)
+    """v2: markets some members hold beyond ``known`` (an image or a resume since the last push)."""
+    extra_sent: dict[str, set[str]] = field(factory=dict)
+    """v2: per kind, item ids some members hold beyond ``sent`` (likewise): their closing is sent to all."""
 
     @property
     def wants_markets(self) -> bool:
@@ -71,6 +75,8 @@ class Group:
 
 class Audience:
     def __init__(self) -> None:
+        self.on_group_removed: Callable[[Group], None] = lambda group: None
+        """Called when a group's last socket left (v2 forgets what the group held)."""
         self.groups: dict[Subscription, Group] = {}
         self.of: dict[SocketContext, Group] = {}
         self.by_user: dict[str, set[SocketContext]] = {}
@@ -134,6 +140,7 @@ class Audience:
         if group.members:
             return
         del self.groups[group.sub]
+        self.on_group_removed(group)
         for groups in self._wanting.values():
             groups.discard(group)
         for index, values in self._indexes(group.sub):

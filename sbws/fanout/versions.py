@@ -191,7 +191,8 @@ class ProtocolV2(ProtocolVersion):
     def __init__(self, fan: Fanout) -> None:
         super().__init__(fan)
         self.known_by: dict[str, set[Group]] = {}
-        """Which groups hold each market."""
+        """Which groups hold each market (all their members, or some: ``Group.extra_known``)."""
+        fan.audience.on_group_removed = self._drop
 
     def position(self) -> frames.Position | None:
         return self.fan.stream.position
@@ -227,6 +228,8 @@ class ProtocolV2(ProtocolVersion):
             for group in holders - matching:
                 per_group.setdefault(group, {})[market_id] = deltas.closed(market_id)
                 self._forget(market_id, {group})
+        for group in self.fan.audience.groups.values():  # every member now holds what the group was sent
+            group.extra_known.clear()
         # A delta's "timestamp" is left out when it is the frame's "ts" (the update that made it): most are.
         ts = ms(state.last_batch_at)
         encoded: dict[int, bytes] = {}
@@ -246,8 +249,15 @@ class ProtocolV2(ProtocolVersion):
         current = {i: encoded[i] for i in self.matching(kind, group, now) if i in encoded}
         before = group.sent.get(kind.name, {})
         changed = [b for i, b in current.items() if everything or before.get(i) != b]
-        closed = sorted(i for i in before if i not in current)
-        group.sent[kind.name] = current
+        if everything and not self._alone(group):
+            # One member's image: the others still hold what the group was sent, so the group's record stays;
+            # what this member holds beyond it is remembered so its closing reaches everyone.
+            group.extra_sent.setdefault(kind.name, set()).update(current)
+            closed: list[str] = []
+        else:
+            extra = group.extra_sent.pop(kind.name, set())
+            closed = sorted(i for i in before.keys() | extra if i not in current)
+            group.sent[kind.name] = current
         if not changed and not closed and not everything:
             return None
         epoch, seq = self.fan.stream.position
@@ -270,6 +280,28 @@ class ProtocolV2(ProtocolVersion):
         group.known.add(market_id)
         self.known_by.setdefault(market_id, set()).add(group)
 
+    @staticmethod
+    def _alone(group: Group) -> bool:
+        return len(group.members) <= 1
+
+    def _hold_given(self, group: Group, market_id: str) -> None:
+        """One member was given the market whole (an image or a resume): the group holds it only if that member
+        is all of it; otherwise some members hold it, and its changes reach the group whole until the next push."""
+        if self._alone(group):
+            self._hold(group, market_id)
+            return
+        group.extra_known.add(market_id)
+        self.known_by.setdefault(market_id, set()).add(group)
+
+    def _drop(self, group: Group) -> None:
+        """The group's last socket left: nothing of it is kept."""
+        for market_id in group.known | group.extra_known:
+            holders = self.known_by.get(market_id)
+            if holders is not None:
+                holders.discard(group)
+                if not holders:
+                    del self.known_by[market_id]
+
     def _forget(self, market_id: str, groups: Iterable[Group]) -> None:
         holders = self.known_by.get(market_id)
         for group in groups:
@@ -289,7 +321,7 @@ class ProtocolV2(ProtocolVersion):
         if group.wants_markets:
             held = self._matching_views(group)
             for market_id in held:
-                self._hold(group, market_id)
+                self._hold_given(group, market_id)
             out.append((frames.market_image([orjson.dumps(v) for v in held.values()], epoch, seq, self.fan.clock),
                         "market_update", None))
         out.extend(self._item_frames(group))
@@ -322,7 +354,7 @@ class ProtocolV2(ProtocolVersion):
         wanted = self._matching_views(group)
         changes = stream.resume(since, lambda m: m in wanted or state.key(m) is None)
         for market_id in wanted:
-            self._hold(group, market_id)
+            self._hold_given(group, market_id)
         if group.wants_markets and changes:
             parts = [orjson.dumps(d) for d in changes]
             delivery.deliver(ctx, frames.market_delta(parts, *stream.position, conflated=True, clock=self.fan.clock),
@@ -345,4 +377,5 @@ class ProtocolV2(ProtocolVersion):
     def forget(self) -> None:
         for group in self.fan.audience.groups.values():  # the next image says what each socket holds
             group.known.clear()
+            group.extra_known.clear()
         self.known_by.clear()

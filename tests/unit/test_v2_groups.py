@@ -1,0 +1,82 @@
+"""Protocol v2 groups under sharing and churn (issue 22, items 1 and 11): one socket's image or resume changes
+nothing another socket of its group gets, and a group whose last socket left leaves nothing behind."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from engine.board import Quote
+from sbws.fanout.context import SocketContext
+from sbws.market.records import Batch
+from sbws.signals import ARBITRAGE_CADENCE
+from sbws.wire import deltas
+from sbws.wire.commands import Subscription
+from tests.unit.test_fanout_policy import MemoryTransport, broadcaster
+
+SPREAD = "lal-bos:spread:-3.5"
+
+
+def v2(b, name: str, **subscription: object) -> tuple[SocketContext, MemoryTransport]:
+    transport = MemoryTransport()
+    ctx = SocketContext(name, None, None, None, None, 0, 0, 0, transport=transport, protocol=2,
+                        outbox=b.outbox(2))
+    ctx.apply(Subscription(**subscription), add=True)  # type: ignore[arg-type]
+    b.attach(ctx).close()  # the writer is not needed: every frame here is written directly
+    b.version(ctx).subscribed(ctx)
+    return ctx, transport
+
+
+def feed(b, *quotes: Quote) -> None:
+    changes = b.state.apply(Batch(time.time(), quotes=list(quotes)))
+    b.stream.advance(b.state, changes.markets | changes.defined, changes.gone, time.time())
+    b.ingest(changes)
+
+
+def frames_of(transport: MemoryTransport, kind: str) -> list[dict]:
+    return [m for m in map(orjson.loads, transport.written) if m["type"] == kind]
+
+
+def test_an_image_for_one_member_leaves_the_others_their_closed_items():
+    b, _ = broadcaster()
+    b.stream.activate(b.state)
+    _a, ta = v2(b, "a", arbitrage=True, sports=frozenset({"NBA"}))
+    [arb_id] = [o["id"] for o in frames_of(ta, "arbitrage_update")[0]["opportunities"]]
+    feed(b, Quote(SPREAD, 0, "pinnacle", 1.90, time.time()))  # the arbitrage closes before the next push
+    assert len(b.state.live("arbitrage")) == 0
+    v2(b, "b", arbitrage=True, sports=frozenset({"NBA"}))  # the same filters: the same group
+    assert len(b.audience.groups) == 1
+    b.push_signals(ARBITRAGE_CADENCE)
+    pushed = frames_of(ta, "arbitrage_update")[1:]
+    assert [f["closed"] for f in pushed] == [[arb_id]], "the first socket must learn the arbitrage closed"
+
+
+def test_an_image_for_one_member_leaves_the_others_whole_markets():
+    b, _ = broadcaster()
+    b.stream.activate(b.state)
+    _a, ta = v2(b, "a", sportsbooks=frozenset({"fanduel"}))
+    held = {m["id"] for m in frames_of(ta, "market_update")[0]["markets"]}
+    assert "lal-bos:moneyline" not in held  # fanduel does not quote it yet
+    feed(b, Quote("lal-bos:moneyline", 0, "fanduel", 1.62, time.time()))  # now it does: a partial delta
+    v2(b, "b", sportsbooks=frozenset({"fanduel"}))
+    b.push_markets()
+    [entry] = [m for f in frames_of(ta, "market_update")[1:] for m in f["markets"] if m["id"] == "lal-bos:moneyline"]
+    assert "eventId" in entry and len(entry["selections"]) == 2, "a market new to a socket arrives whole"
+    client: dict = {}
+    deltas.apply(client, entry)
+    assert client["lal-bos:moneyline"]["selections"][0]["odds"]["fanduel"] == -161
+
+
+def test_a_group_whose_last_socket_left_is_forgotten():
+    b, _ = broadcaster()
+    b.stream.activate(b.state)
+    v2_version = b.versions[2]
+    for i in range(200):
+        ctx, _t = v2(b, f"s{i}", sports=frozenset({"NBA", f"x{i}"}), sportsbooks=frozenset({"pinnacle"}))
+        feed(b, Quote("lal-bos:moneyline", 0, "pinnacle", 1.60 + (i % 7) / 100, time.time()))
+        b.push_markets()
+        b.subscribe(ctx, Subscription(sports=frozenset({"NFL"})), adding=True)  # a resubscribe leaves a group
+        b.detach(ctx)
+    assert not b.audience.groups and not b.audience.contexts
+    assert v2_version.known_by == {}, f"{len(v2_version.known_by)} markets still hold groups nobody is in"
