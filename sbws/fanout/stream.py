@@ -68,10 +68,18 @@ class MarketStream:
         self.log: deque[tuple[int, float, int]] = deque()
         self.bytes = 0
         self.pending: dict[str, Delta] = {}
+        self.delivered = seq
+        """The seq the last market push brought every socket to (the pending deltas are after it)."""
 
     @property
     def position(self) -> tuple[str, int]:
         return self.epoch, self.seq
+
+    @property
+    def delivered_position(self) -> tuple[str, int]:
+        """A position every socket's market state has reached: one it can resume from without a gap (the
+        newest one when no delta waits for a push)."""
+        return self.epoch, self.delivered if self.pending else self.seq
 
     def activate(self, state: MarketState) -> None:
         """Start keeping deltas (the first v2 socket, or at start in cluster mode): until then only ``seq`` moves,
@@ -96,7 +104,7 @@ class MarketStream:
             self.restart(position[0], position[1] - 1)
         self.seq = self.seq + 1 if position is None else position[1]
         if not self.active:
-            self.floor = self.seq
+            self.floor = self.delivered = self.seq
             return
         size = 0
         for market_id in changed:
@@ -148,6 +156,7 @@ class MarketStream:
 
     def take_pending(self) -> dict[str, Delta]:
         pending, self.pending = self.pending, {}
+        self.delivered = self.seq
         return pending
 
     def resume_problem(self, epoch: str, seq: int) -> str | None:

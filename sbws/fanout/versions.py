@@ -195,10 +195,13 @@ class ProtocolV2(ProtocolVersion):
         fan.audience.on_group_removed = self._drop
 
     def position(self) -> frames.Position | None:
-        return self.fan.stream.position
+        """Replies, heartbeats, sportsbooks and item pushes say where the sockets' market state is: the last
+        market push, not the newest update (its deltas may still wait for ``--market-interval``), so a client
+        resuming from any position it was told misses nothing."""
+        return self.fan.stream.delivered_position
 
     def hello(self) -> dict[str, Any]:
-        epoch, seq = self.fan.stream.position
+        epoch, seq = self.fan.stream.delivered_position
         return {"protocol": self.number, "epoch": epoch, "seq": seq}
 
     def attached(self) -> None:
@@ -260,7 +263,7 @@ class ProtocolV2(ProtocolVersion):
             group.sent[kind.name] = current
         if not changed and not closed and not everything:
             return None
-        epoch, seq = self.fan.stream.position
+        epoch, seq = self.fan.stream.delivered_position
         return frames.item_delta(kind.push, kind.key, changed, frames.closed_ids(closed), len(current), epoch, seq,
                                  image=everything, clock=self.fan.clock)
 

@@ -165,3 +165,27 @@ async def test_v2_arbitrage_sends_changes_and_closed_ids(aiohttp_client, tmp_pat
     app[NODE].broker.feed.push(batch_for("quotes", [(0, 0, "draftkings", 1.95), (0, 1, "fanduel", 1.95)]))
     gone = await c.until(lambda m: m["type"] == "arbitrage_update" and m["closed"])
     assert gone["closed"] == [opp["id"]] and gone["opportunities"] == [] and gone["total"] == 0
+
+
+async def test_every_position_a_client_is_told_resumes_without_a_gap(aiohttp_client, tmp_path):
+    """Issue 22, item 2: a reply (or heartbeat) between market pushes says where the socket's markets are, not
+    the newest update, so resuming from it replays the change the socket has not been sent yet."""
+    app = await make_app(fast_settings(tmp_path, market_interval=3600, arbitrage_interval=3600),
+                         ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    feed = app[NODE].broker.feed
+    first, _ = await v2_client(client)
+    await first.until(lambda m: m["type"] == "market_update" and m.get("image"))
+    feed.push(batch_for("quotes", [(0, 0, "draftkings", 2.4)]))  # pending until the next market push
+    await wait_for(lambda: app_state(client).batches >= 2)
+    pong = await first.request("ping", None, "p")
+    epoch, seq = pong["epoch"], pong["seq"]
+    held = dict(first.markets)
+    assert held[KEYS[0].id]["selections"][0]["decimal"]["draftkings"] == 1.95  # the change was not pushed
+    await first.ws.close()
+    back, _ = await v2_client(client, resume={"epoch": epoch, "seq": seq})
+    back.markets = held
+    resumed = await back.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
+    assert resumed["type"] == "resumed"
+    assert back.markets[KEYS[0].id]["selections"][0]["decimal"]["draftkings"] == 2.4, "resume skipped a change"
