@@ -4,8 +4,9 @@ Each alert for a rule with a webhook becomes one delivery (one
 ``X-Sbws-Delivery`` id) of up to ``MAX_ATTEMPTS`` attempts: a 2xx ends it, a
 5xx, 408, 429 or no answer is retried after ``BASE_DELAY`` × 2^(attempt−1)
 seconds × a random factor in [0.5, 1.5), any other status ends it.  The host
-is resolved at every attempt and refused when it points at a loopback or
-private address (unless ``--allow-private-webhooks``).  Every attempt is
+is resolved at every attempt, by the connection itself, and refused when it
+points at an address that is not globally routable (unless
+``--allow-private-webhooks``); only the status of the answer is read.  Every attempt is
 recorded in the ledger.  Deliveries run on a few worker tasks fed by a
 bounded queue, so a slow receiver delays only other deliveries.
 """
@@ -17,9 +18,9 @@ import hashlib
 import hmac
 import random
 import socket
-from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 import structlog
 from attrs import frozen
 
@@ -59,6 +60,35 @@ class Job:
     delivery_id: str
 
 
+MAX_RESPONSE_BYTES = 4096
+"""Only the status matters: at most this much of a receiver's answer is read, and never decompressed."""
+
+
+class CheckedResolver(AbstractResolver):
+    """Resolves a webhook's host once per connection and refuses private answers: the address checked is the
+    address connected to (a name that rebinds between a check and the connect cannot reach a private service)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+        except OSError as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from None
+        out: list[ResolveResult] = []
+        for fam, _type, proto, _name, address in infos:
+            ip = str(address[0])
+            if not address_allowed(ip, self.allow_private):
+                raise OSError(f"{host} resolves to a private address ({ip})")
+            out.append({"hostname": host, "host": ip, "port": int(address[1]), "family": fam, "proto": proto,
+                        "flags": socket.AI_NUMERICHOST})
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
 class Deliverer:
     def __init__(self, ledger: Ledger, allow_private: bool) -> None:
         self.ledger = ledger
@@ -69,7 +99,9 @@ class Deliverer:
         self.workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT))
+        connector = aiohttp.TCPConnector(resolver=CheckedResolver(self.allow_private), use_dns_cache=False)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
+                                             auto_decompress=False)
         self.workers = [asyncio.create_task(self._work(), name=f"webhook-{i}") for i in range(WORKERS)]
 
     async def stop(self) -> None:
@@ -105,9 +137,6 @@ class Deliverer:
 
     async def _attempt(self, job: Job) -> tuple[int | None, str | None]:
         assert self.session is not None
-        refused = await self._refused(job.webhook.url)
-        if refused is not None:
-            return None, refused
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "sbws-webhooks",
@@ -117,22 +146,10 @@ class Deliverer:
         }
         try:
             async with self.session.post(job.webhook.url, data=job.body, headers=headers, allow_redirects=False) as resp:
-                await resp.read()
+                await resp.content.read(MAX_RESPONSE_BYTES)  # a small answer ends; a large one is cut off unread
                 return resp.status, None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300]
-
-    async def _refused(self, url: str) -> str | None:
-        """Why this URL may not be called now (its host resolves to a private address), or None."""
-        if self.allow_private:
-            return None
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            return f"cannot resolve {host}: {exc}"
-        blocked = [str(info[4][0]) for info in infos if not address_allowed(str(info[4][0]), False)]
-        return f"{host} resolves to a private address ({blocked[0]})" if blocked else None
 
     async def _record(self, job: Job, attempt: int, status: int | None, error: str | None) -> None:
         record = Delivery(new_id("att"), job.webhook.id, job.delivery_id, job.alert_id, attempt, status, error, now_ms())

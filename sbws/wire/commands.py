@@ -442,16 +442,31 @@ def parse_webhook(p: Mapping[str, Any], allow_private: bool) -> WebhookSpec:
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def address_allowed(address: str, allow_private: bool) -> bool:
-    """A public unicast address, or anything when private targets are allowed."""
+    """A globally routable unicast address, or anything when private targets are allowed.
+
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, NAT64) is judged by the IPv4 address it
+    carries; site-local (fec0::/10) and Teredo addresses are refused, and so is shared address space
+    (100.64.0.0/10, where cloud metadata services live), which is not globally routable.
+    """
     if allow_private:
         return True
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local or ip.teredo is not None:
+            return False
+        carried = ip.ipv4_mapped or ip.sixtofour
+        if carried is None and ip in NAT64:
+            carried = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if carried is not None:
+            ip = carried
+    return ip.is_global and not ip.is_multicast
 
 
 def check_webhook_url(url: str, allow_private: bool) -> str:
