@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -174,8 +175,17 @@ def backtest(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report) + b"\n")
     else:
-        print(vb.render(report) if args.strategy == "value" else bt.render(report))
+        print(printable(vb.render(report) if args.strategy == "value" else bt.render(report)))
     return 0
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters (ESC among them) but tab and newline: a crafted season file's team names
+must not drive the terminal."""
+
+
+def printable(text: str) -> str:
+    return CONTROL.sub("", text)
 
 
 def serve(args: argparse.Namespace) -> int:

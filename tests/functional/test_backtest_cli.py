@@ -106,3 +106,21 @@ def test_value_backtest_matches_brute_force(method, tmp_path):
     page = report_path.read_text()
     assert page.startswith("<!doctype html>") and "<script" not in page and "http" not in page.split("<body>")[1]
     assert page.count("<svg") == 2 and 'class="kelly"' in page and "CLV of" in page
+
+
+def test_team_names_cannot_send_terminal_escapes(tmp_path):
+    """Issue 22, item 14: text output strips control characters from what the files say."""
+    lines = SEASONS[0].read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    home = header.index("HomeTeam")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[home] = "\x1b]0;pwned\x07\x1b[2J" + cells[home]
+        rows.append(",".join(cells))
+    path = tmp_path / "crafted.csv"
+    path.write_text("\n".join([lines[0], *rows]) + "\n")
+    out = subprocess.run([sys.executable, "-m", "sbws", "backtest", str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "]0;pwned" in out.stdout, "the row's name is still shown"
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
