@@ -61,6 +61,7 @@ class Node:
         """``--record``: every feed batch is appended here."""
         self.tasks: list[asyncio.Task[None]] = []
         self.history: History = service.history_store
+        metrics.history_failures.set_function(lambda: self.history.failures)
         self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user, clock)
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)

@@ -17,6 +17,11 @@ from .sqlite import AsyncSqliteHistory, SqliteHistory
 class History(Protocol):
     """The price history as the node and the service use it, on either store."""
 
+    @property
+    def failures(self) -> int:
+        """Writes that failed (and rolled back) since the store opened."""
+        ...
+
     def record(self, rows: Sequence[PointRow]) -> None:
         """Queue changed prices for the writer (never waits on the store)."""
         ...

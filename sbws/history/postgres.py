@@ -31,6 +31,7 @@ class PgHistory:
         self.known = known
         self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        self.failures = 0
 
     @classmethod
     async def connect(cls, dsn: str, days: int) -> PgHistory:
@@ -84,6 +85,7 @@ class PgHistory:
                         made = await run_steps(conn, plans.write(writes, self.known, self.days, POSTGRES))
                     self.known.committed(made)
             except Exception as exc:  # the writer outlives any one failed write
+                self.failures += 1
                 log.error("history_write_failed", error=f"{type(exc).__name__}: {exc}")
             for kind, payload in items:
                 if kind == "flush":

@@ -133,6 +133,10 @@ class AsyncSqliteHistory:
     def __init__(self, store: SqliteHistory) -> None:
         self.store = store
 
+    @property
+    def failures(self) -> int:
+        return self.store.failed
+
     def record(self, rows: Sequence[PointRow]) -> None:
         self.store.record(rows)
 

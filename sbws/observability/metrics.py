@@ -28,6 +28,8 @@ class Metrics:
         self.slow_closed = Counter("sbws_slow_consumers_closed_total", "Sockets closed for not reading", registry=r)
         self.conflated = Counter("sbws_conflated_updates_total", "Market updates conflated for slow sockets", registry=r)
         self.bets = Counter("sbws_bets_placed_total", "Bets written to the ledger", registry=r)
+        self.history_failures = Gauge("sbws_history_write_failures", "Price-history writes that failed since start "
+                                      "(each rolled back whole; later writes go on)", registry=r)
         self.leader = Gauge("sbws_is_leader", "1 when this node runs the feed", registry=r)
         self.broker_up = Gauge("sbws_broker_connected", "1 when the broker (Redis) is reachable or local", registry=r)
         self.quota = Gauge("sbws_odds_api_requests_remaining", "The Odds API quota left", registry=r)

@@ -44,3 +44,19 @@ async def test_record_query_and_prune(store):
     series, opening, _current, steam = await store.query(m, None, 0, now)
     assert series[SeriesKey(m, 0, "a")][0] == (9 * DAY_MS + 5, 1.95)  # day 7 is gone, day 9 is within 2 days
     assert opening[SeriesKey(m, 0, "a")] == (9 * DAY_MS + 5, 1.95) and steam == [b'{"id":"stm_1"}']
+
+
+async def test_a_failed_write_leaves_the_writer_sound(store):
+    """Issue 22, item 10: a write that fails rolls back whole, and the series and day tables it created are not
+    remembered; later writes land in their own series, and the failure is counted (/metrics)."""
+    now = 10 * DAY_MS + 60_000
+    store.record([("new:moneyline", 0, "a", now, 2.0), ("new:moneyline", 0, "a", now + 1, object())])  # unbindable
+    assert await store.flush()
+    assert store.failures == 1
+    store.record([("other:moneyline", 0, "b", now + 2, 1.8), ("new:moneyline", 0, "a", now + 3, 2.1)])
+    assert await store.flush()
+    assert store.failures == 1, "the next write must not fail (no table or series remembered from the rollback)"
+    other, _o, _c, _s = await store.query("other:moneyline", None, 0, now + 10)
+    new, _o, _c, _s = await store.query("new:moneyline", None, 0, now + 10)
+    assert other == {SeriesKey("other:moneyline", 0, "b"): [(now + 2, 1.8)]}
+    assert new == {SeriesKey("new:moneyline", 0, "a"): [(now + 3, 2.1)]}
