@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
 import orjson
 from attrs import frozen
 
@@ -330,6 +331,22 @@ class ProtocolV2(ProtocolVersion):
         out.extend(self._item_frames(group))
         return out
 
+    def _stopped_matching(self, group: Group, since: int, wanted: dict[str, Delta]) -> list[str]:
+        """Markets that changed since ``since`` and no longer match, though they still exist: with a sportsbooks
+        filter, a market whose subscribed books all withdrew.  A client that never left was sent their closing."""
+        sub = group.sub
+        if not sub.sportsbooks:
+            return []  # without a books filter a market stops matching only by closing (the replay has those)
+        state, out = self.fan.state, []
+        for market_id, seq in self.fan.stream.changed_at.items():
+            key = state.key(market_id)
+            if seq <= since or market_id in wanted or key is None:
+                continue
+            if market_matches(attrs.evolve(sub, sportsbooks=frozenset()), market_id, state.sport_of(market_id),
+                              key.market_type, ()) or market_id in sub.markets or not (sub.sports or sub.market_types):
+                out.append(market_id)
+        return out
+
     def subscribed(self, ctx: SocketContext) -> None:
         """A socket's full picture: every market its subscription matches, whole (``image: true``)."""
         group = self.fan.audience.of.get(ctx)
@@ -356,6 +373,7 @@ class ProtocolV2(ProtocolVersion):
             return
         wanted = self._matching_views(group)
         changes = stream.resume(since, lambda m: m in wanted or state.key(m) is None)
+        changes.extend(deltas.closed(m) for m in self._stopped_matching(group, since, wanted))
         for market_id in wanted:
             self._hold_given(group, market_id)
         if group.wants_markets and changes:

@@ -189,3 +189,29 @@ async def test_every_position_a_client_is_told_resumes_without_a_gap(aiohttp_cli
     resumed = await back.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
     assert resumed["type"] == "resumed"
     assert back.markets[KEYS[0].id]["selections"][0]["decimal"]["draftkings"] == 2.4, "resume skipped a change"
+
+
+async def test_a_resumed_client_drops_markets_that_stopped_matching(aiohttp_client, tmp_path):
+    """Issue 22, item 7: a market whose subscribed book withdrew while the client was away is closed on resume,
+    as it was for a client that never left."""
+    app = await make_app(fast_settings(tmp_path, market_interval=0, arbitrage_interval=0), ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    feed = app[NODE].broker.feed
+    only_fanduel = {"sportsbooks": ["fanduel"]}
+    stay, _ = await v2_client(client, only_fanduel)
+    leave, _ = await v2_client(client, only_fanduel)
+    for c in (stay, leave):
+        await c.until(lambda m: m["type"] == "market_update" and m.get("image"))
+    assert KEYS[0].id in leave.markets
+    epoch, seq = leave.position
+    held = dict(leave.markets)
+    await leave.ws.close()
+    feed.push(batch_for("quotes", [(0, 0, "fanduel", 0.0), (0, 1, "fanduel", 0.0)]))  # fanduel leaves market 0
+    await stay.until(lambda m: m["type"] == "market_update" and any(d["id"] == KEYS[0].id for d in m["markets"]))
+    assert KEYS[0].id not in stay.markets
+    back, _ = await v2_client(client, only_fanduel, resume={"epoch": epoch, "seq": seq})
+    back.markets = held
+    resumed = await back.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
+    assert resumed["type"] == "resumed"
+    assert back.markets == stay.markets, "the resumed client still shows a market its book left"
