@@ -7,8 +7,9 @@ seconds × a random factor in [0.5, 1.5), any other status ends it.  The host
 is resolved at every attempt, by the connection itself, and refused when it
 points at an address that is not globally routable (unless
 ``--allow-private-webhooks``); only the status of the answer is read.  Every attempt is
-recorded in the ledger.  Deliveries run on a few worker tasks fed by a
-bounded queue, so a slow receiver delays only other deliveries.
+recorded in the ledger.  Deliveries run on a few worker tasks that serve the
+users in turn, one delivery in flight per user, with a bounded queue each: a
+slow or hanging receiver delays only its own user's deliveries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import hmac
 import random
 import socket
+from collections import deque
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -36,7 +38,8 @@ MAX_ATTEMPTS = 5
 BASE_DELAY = 0.5
 ATTEMPT_TIMEOUT = 5.0
 WORKERS = 4
-MAX_QUEUED = 10_000
+MAX_QUEUED_PER_USER = 1_000
+"""Deliveries one user may have waiting; past it new ones are dropped (logged)."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -93,7 +96,11 @@ class Deliverer:
     def __init__(self, ledger: Ledger, allow_private: bool) -> None:
         self.ledger = ledger
         self.allow_private = allow_private
-        self.queue: asyncio.Queue[Job] = asyncio.Queue(MAX_QUEUED)
+        self.pending: dict[str, deque[Job]] = {}
+        """Each user's waiting deliveries; a user with an entry is either ready or being served."""
+        self.ready: asyncio.Queue[str] = asyncio.Queue()
+        """Users with deliveries waiting and none in flight, in turn: each gets one worker at a time."""
+        self.in_flight = 0
         self.rng = random.Random()
         self.session: aiohttp.ClientSession | None = None
         self.workers: list[asyncio.Task[None]] = []
@@ -105,6 +112,10 @@ class Deliverer:
         self.workers = [asyncio.create_task(self._work(), name=f"webhook-{i}") for i in range(WORKERS)]
 
     async def stop(self) -> None:
+        """Deliveries still waiting or in flight are abandoned: counted and logged, not lost silently."""
+        abandoned = sum(len(jobs) for jobs in self.pending.values()) + self.in_flight
+        if abandoned:
+            log.warning("webhooks_abandoned", deliveries=abandoned, users=len(self.pending))
         for task in self.workers:
             task.cancel()
         await asyncio.gather(*self.workers, return_exceptions=True)
@@ -112,18 +123,33 @@ class Deliverer:
             await self.session.close()
 
     def enqueue(self, webhook: Webhook, alert_id: str, body: bytes) -> None:
-        try:
-            self.queue.put_nowait(Job(webhook, alert_id, body, new_id("dlv")))
-        except asyncio.QueueFull:
-            log.warning("webhook_queue_full", webhook_id=webhook.id, alert_id=alert_id)
+        """Fair by user: users take turns for the workers, one delivery in flight each, so one user's slow
+        receiver delays only that user's deliveries."""
+        user = webhook.user_id
+        waiting = self.pending.get(user)
+        if waiting is None:
+            self.pending[user] = deque([Job(webhook, alert_id, body, new_id("dlv"))])
+            self.ready.put_nowait(user)
+        elif len(waiting) < MAX_QUEUED_PER_USER:
+            waiting.append(Job(webhook, alert_id, body, new_id("dlv")))
+        else:
+            log.warning("webhook_queue_full", webhook_id=webhook.id, user_id=user, alert_id=alert_id)
 
     async def _work(self) -> None:
         while True:
-            job = await self.queue.get()
+            user = await self.ready.get()
+            job = self.pending[user].popleft()
+            self.in_flight += 1
             try:
                 await self._deliver(job)
             except Exception:
                 log.exception("webhook_failed", webhook_id=job.webhook.id)
+            finally:
+                self.in_flight -= 1
+                if self.pending[user]:
+                    self.ready.put_nowait(user)  # back of the line: the other users go first
+                else:
+                    del self.pending[user]
 
     async def _deliver(self, job: Job) -> None:
         for attempt in range(1, MAX_ATTEMPTS + 1):

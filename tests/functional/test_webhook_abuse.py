@@ -82,3 +82,57 @@ def test_only_globally_routable_unicast_addresses_are_allowed():
         assert not address_allowed(blocked, False), blocked
     for allowed in ("93.184.216.34", "2606:4700::1", "2002:5db8:d822::1", "::ffff:93.184.216.34"):
         assert address_allowed(allowed, False), allowed
+
+
+async def test_one_users_hanging_receiver_does_not_starve_another_users(aiohttp_server):
+    """Issue 22, item 8: deliveries are served user by user, one in flight each."""
+    import asyncio
+
+    from tests.helpers import wait_for
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    slow_app = web.Application()
+    slow_app.router.add_post("/hook", hang)
+    slow = await aiohttp_server(slow_app, host="127.0.0.1")
+    fast, hits = await receiver(aiohttp_server, b"{}", {})
+    deliverer = Deliverer(NoLedger(), allow_private=True)  # type: ignore[arg-type]
+    deliverer.start()
+    try:
+        a = Webhook("hook_a", "user_a", str(slow.make_url("/hook")), "a-long-enough-secret", 0)
+        b = Webhook("hook_b", "user_b", str(fast.make_url("/hook")), "a-long-enough-secret", 0)
+        for i in range(50):
+            deliverer.enqueue(a, f"alr_a{i}", b"{}")
+        for i in range(50):
+            deliverer.enqueue(b, f"alr_b{i}", b"{}")
+        await wait_for(lambda: len(hits) == 50, timeout=4.0)  # the slow one times out after 5 s per attempt
+    finally:
+        await deliverer.stop()
+
+
+async def test_deliveries_abandoned_at_shutdown_are_counted_and_logged(aiohttp_server, capsys):
+    """Issue 22, item 13 (in part): a stop with deliveries waiting or mid-retry says how many it drops."""
+    import asyncio
+    import json
+
+    from tests.helpers import structured_logs
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hang)
+    slow = await aiohttp_server(app, host="127.0.0.1")
+    with structured_logs():
+        deliverer = Deliverer(NoLedger(), allow_private=True)  # type: ignore[arg-type]
+        deliverer.start()
+        hook = Webhook("hook_a", "user_a", str(slow.make_url("/hook")), "a-long-enough-secret", 0)
+        for i in range(3):
+            deliverer.enqueue(hook, f"alr_{i}", b"{}")
+        await asyncio.sleep(0.2)  # one delivery in flight, two waiting
+        await deliverer.stop()
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "webhooks_abandoned" in line]
+    assert [(e["deliveries"], e["users"]) for e in lines] == [(3, 1)]
