@@ -220,8 +220,20 @@ class Node:
         await self.broker.publish_bet_event(self, user_id, frame)
 
     def _prune_history(self) -> None:
+        """The price history, and alerts and delivery attempts past ``--alert-days``."""
         if self.broker.is_leader:
-            self.background.spawn(self.history.prune(self.clock.ms()))
+            now = self.clock.ms()
+            self.background.spawn(self.history.prune(now))
+            self.background.spawn(self._prune_alerts(now - self.settings.alert_days * 86_400_000))
+
+    async def _prune_alerts(self, before_ms: int) -> None:
+        try:
+            gone = await self.service.ledger.prune_alerts(before_ms)
+        except Exception as exc:  # the ledger is down: the next prune tries again
+            log.warning("alert_prune_failed", error=str(exc))
+            return
+        if gone:
+            log.info("alerts_pruned", rows=gone, before=before_ms)
 
     # -- closing line value -------------------------------------------------------------
     def _record_closing_lines(self) -> None:

@@ -14,7 +14,7 @@ import orjson
 from engine.odds import exact_price, to_american_int
 
 from .clock import SYSTEM, Clock
-from .errors import CONFLICT, NOT_FOUND, UNAUTHORIZED, ProtocolError
+from .errors import CONFLICT, NOT_FOUND, TOO_MANY, UNAUTHORIZED, ProtocolError
 from . import signals
 from .history import series
 from .history.factory import History
@@ -49,9 +49,11 @@ def _retried(original: Bet, cmd: PlaceBet) -> Bet:
 class Service:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, ledger: Ledger, history: History,
                  feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0,
-                 clock: Clock = SYSTEM) -> None:
+                 clock: Clock = SYSTEM, max_alert_rules: int = 50, max_webhooks: int = 10) -> None:
         self.state = state
         self.clock = clock
+        self.max_alert_rules = max_alert_rules
+        self.max_webhooks = max_webhooks
         self.fragments = fragments
         self.ledger = ledger
         self.history_store = history
@@ -218,7 +220,10 @@ class Service:
             if hook is None or hook.user_id != who.user_id:
                 raise ProtocolError(NOT_FOUND, f"unknown webhook {spec.webhook!r}", "webhook")
         rule = await self.ledger.add_rule(NewRule(who.user_id, spec.kind, spec.min_edge, spec.min_ev, spec.sports,
-                                                  spec.bookmakers, spec.webhook))
+                                                  spec.bookmakers, spec.webhook), self.max_alert_rules)
+        if rule is None:
+            raise ProtocolError(TOO_MANY, f"at most {self.max_alert_rules} alert rules per user; delete one first",
+                                reason="limit", limit=self.max_alert_rules)
         return {"rule": views.rule(rule)}
 
     async def alerts(self, who: Identity) -> dict[str, Any]:
@@ -238,7 +243,11 @@ class Service:
         return {"rule": views.rule(rule)}
 
     async def create_webhook(self, who: Identity, spec: WebhookSpec) -> dict[str, Any]:
-        return {"webhook": views.webhook(await self.ledger.add_webhook(who.user_id, spec.url, spec.secret))}
+        hook = await self.ledger.add_webhook(who.user_id, spec.url, spec.secret, self.max_webhooks)
+        if hook is None:
+            raise ProtocolError(TOO_MANY, f"at most {self.max_webhooks} webhooks per user", reason="limit",
+                                limit=self.max_webhooks)
+        return {"webhook": views.webhook(hook)}
 
     async def webhooks(self, who: Identity) -> dict[str, Any]:
         return {"webhooks": [views.webhook(w) for w in await self.ledger.webhooks(who.user_id)]}

@@ -65,6 +65,9 @@ class Settings:
     steam_books: int = 3
     steam_window: float = 60.0
     allow_private_webhooks: bool = False
+    max_alert_rules: int = 50
+    max_webhooks: int = 10
+    alert_days: int = 30
     stake_rounding: float = 0.0
     max_stake: float = 10_000.0
     min_stake: float = 0.01
@@ -159,6 +162,9 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("steam_books", "steam: books that must move the same selection the same way", int, metavar="N"),
     Option("steam_window", "steam: seconds within which the books must move", float, metavar="SECONDS"),
     Option("allow_private_webhooks", "let alert webhooks reach loopback and private addresses (tests, self-hosted receivers)", _bool, flag_only=True),
+    Option("max_alert_rules", "alert rules one user may have (past it: NX-429, nothing changes)", int, metavar="N"),
+    Option("max_webhooks", "webhooks one user may have (past it: NX-429, nothing changes)", int, metavar="N"),
+    Option("alert_days", "days of alerts and webhook delivery attempts kept (pruned in the background)", int, metavar="DAYS"),
     Option("stake_rounding", "round each arbitrage leg's stake to this unit (0: exact)", float, metavar="UNIT"),
     Option("max_stake", "largest stake accepted for one bet", float, metavar="AMOUNT"),
     Option("min_stake", "smallest stake accepted for one bet", float, metavar="AMOUNT"),
@@ -254,6 +260,8 @@ def validate(s: Settings) -> None:
         problems.append("--max-ev must be above --min-ev")
     if s.replay_window < 0 or s.replay_max_bytes < 0:
         problems.append("--replay-window and --replay-max-bytes must be >= 0")
+    if s.max_alert_rules < 1 or s.max_webhooks < 1 or s.alert_days < 1:
+        problems.append("--max-alert-rules, --max-webhooks and --alert-days must be >= 1")
     if s.history_days < 1 or s.steam_move <= 0 or s.steam_books < 2 or s.steam_window <= 0:
         problems.append("--history-days must be >= 1, --steam-move > 0, --steam-books >= 2, --steam-window > 0")
     if s.heartbeat_interval <= 0:

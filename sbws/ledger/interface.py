@@ -73,8 +73,8 @@ class Ledger:
     async def clv_summary(self, user_id: str) -> tuple[int, float | None]:
         return await self.driver.run(plans.clv_summary(user_id))
 
-    async def add_webhook(self, user_id: str, url: str, secret: str) -> Webhook:
-        return await self.driver.run(plans.add_webhook(user_id, url, secret))
+    async def add_webhook(self, user_id: str, url: str, secret: str, limit: int) -> Webhook | None:
+        return await self.driver.run(plans.add_webhook(user_id, url, secret, limit))
 
     async def webhook(self, webhook_id: str) -> Webhook | None:
         return await self.driver.run(plans.webhook(webhook_id))
@@ -82,8 +82,11 @@ class Ledger:
     async def webhooks(self, user_id: str) -> list[Webhook]:
         return await self.driver.run(plans.webhooks(user_id))
 
-    async def add_rule(self, new: NewRule) -> Rule:
-        return await self.driver.run(plans.add_rule(new))
+    async def add_rule(self, new: NewRule, limit: int) -> Rule | None:
+        return await self.driver.run(plans.add_rule(new, limit))
+
+    async def prune_alerts(self, before_ms: int) -> int:
+        return await self.driver.run(plans.prune_alerts(before_ms))
 
     async def rules(self, user_id: str | None) -> list[Rule]:
         return await self.driver.run(plans.rules(user_id))

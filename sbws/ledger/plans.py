@@ -305,8 +305,13 @@ def active_bets_by_book() -> Plan[dict[str, int]]:
 
 
 # -- alert rules, webhooks, alerts, deliveries ---------------------------------------------------------------
-def add_webhook(user_id: str, url: str, secret: str) -> Plan[Webhook]:
-    def steps() -> Steps[Webhook]:
+def add_webhook(user_id: str, url: str, secret: str, limit: int) -> Plan[Webhook | None]:
+    """None when the user has ``limit`` webhooks already (nothing is written)."""
+
+    def steps() -> Steps[Webhook | None]:
+        count = yield Row("SELECT COUNT(*) FROM webhooks WHERE user_id = ?", (user_id,))
+        if int(count[0]) >= limit:
+            return None
         row = (alerts.new_id("hook"), user_id, url, secret, now_ms())
         yield Execute(schema.ADD_WEBHOOK, row)
         return alerts.webhook(row)
@@ -329,11 +334,27 @@ def webhooks(user_id: str) -> Plan[list[Webhook]]:
     return _read(steps())
 
 
-def add_rule(new: NewRule) -> Plan[Rule]:
-    def steps() -> Steps[Rule]:
+def add_rule(new: NewRule, limit: int) -> Plan[Rule | None]:
+    """None when the user has ``limit`` rules already (nothing is written)."""
+
+    def steps() -> Steps[Rule | None]:
+        count = yield Row("SELECT COUNT(*) FROM alert_rules WHERE user_id = ?", (new.user_id,))
+        if int(count[0]) >= limit:
+            return None
         row = alerts.rule_row(new)
         yield Execute(schema.ADD_RULE, row)
         return alerts.rule(row)
+
+    return _write(steps())
+
+
+def prune_alerts(before_ms: int) -> Plan[int]:
+    """Alerts and delivery attempts older than ``before_ms`` go; how many rows went."""
+
+    def steps() -> Steps[int]:
+        gone = yield Execute("DELETE FROM alerts WHERE created_at < ?", (before_ms,))
+        gone += yield Execute("DELETE FROM webhook_deliveries WHERE at < ?", (before_ms,))
+        return int(gone)
 
     return _write(steps())
 

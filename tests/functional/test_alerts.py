@@ -160,3 +160,20 @@ async def test_private_webhook_targets_need_the_flag(aiohttp_client, tmp_path):
     ok = await client.post("/api/webhooks", json={"url": "https://hooks.example.com/x", "secret": SECRET},
                            headers=auth(token))
     assert ok.status == 201
+
+
+async def test_rules_and_webhooks_are_capped_per_user(aiohttp_client, tmp_path):
+    """Issue 22, item 4: past --max-alert-rules or --max-webhooks a create is refused (429) and writes nothing."""
+    app = await make_app(fast_settings(tmp_path, max_alert_rules=2, max_webhooks=1), ScriptedFeed([opening_batch()]))
+    client = await aiohttp_client(app)
+    token, other = make_user(str(tmp_path / "ledger.db"), "dan"), make_user(str(tmp_path / "ledger.db"), "eve")
+    made = [await client.post("/api/alerts", json={"kind": "steam"}, headers=auth(token)) for _ in range(3)]
+    assert [r.status for r in made] == [201, 201, 429]
+    refused = await made[2].json()
+    assert refused["code"] == "NX-429" and refused["reason"] == "limit" and refused["limit"] == 2
+    assert len((await (await client.get("/api/alerts", headers=auth(token))).json())["rules"]) == 2
+    assert (await client.post("/api/alerts", json={"kind": "steam"}, headers=auth(other))).status == 201
+    hooks = [await client.post("/api/webhooks", json={"url": f"https://h.example.com/{i}", "secret": SECRET},
+                               headers=auth(token)) for i in range(2)]
+    assert [r.status for r in hooks] == [201, 429]
+    assert len((await (await client.get("/api/webhooks", headers=auth(token))).json())["webhooks"]) == 1

@@ -159,10 +159,10 @@ async def test_alert_rules_webhooks_and_deliveries(ledger):
     from sbws.ledger.models import AlertRecord, Delivery, NewRule
 
     alice, bob = await ledger.add_user("alice"), await ledger.add_user("bob")
-    hook = await ledger.add_webhook(alice, "https://hooks.example.com/x", "a-long-enough-secret")
+    hook = await ledger.add_webhook(alice, "https://hooks.example.com/x", "a-long-enough-secret", 10)
     assert await ledger.webhook(hook.id) == hook and await ledger.webhooks(bob) == []
-    rule = await ledger.add_rule(NewRule(alice, "arbitrage", 1.5, None, ("NBA",), ("a", "b"), hook.id))
-    other = await ledger.add_rule(NewRule(bob, "steam"))
+    rule = await ledger.add_rule(NewRule(alice, "arbitrage", 1.5, None, ("NBA",), ("a", "b"), hook.id), 10)
+    other = await ledger.add_rule(NewRule(bob, "steam"), 10)
     assert (rule.kind, rule.min_edge, rule.sports, rule.bookmakers, rule.webhook_id, rule.muted_until) == (
         "arbitrage", 1.5, ("NBA",), ("a", "b"), hook.id, None)
     assert await ledger.rules(alice) == [rule] and {r.id for r in await ledger.rules(None)} == {rule.id, other.id}
@@ -180,3 +180,22 @@ async def test_alert_rules_webhooks_and_deliveries(ledger):
     assert await ledger.deliveries(bob, hook.id, 10) == []
     assert not await ledger.delete_rule(bob, rule.id)
     assert await ledger.delete_rule(alice, rule.id) and await ledger.rules(alice) == []
+
+
+async def test_per_user_caps_and_alert_retention(ledger):
+    """Issue 22, item 4: a user past the rule or webhook cap writes nothing; old alerts and attempts are pruned."""
+    from sbws.ledger.models import AlertRecord, Delivery, NewRule
+
+    alice, bob = await ledger.add_user("alice"), await ledger.add_user("bob")
+    assert [await ledger.add_rule(NewRule(alice, "steam"), 2) is not None for _ in range(3)] == [True, True, False]
+    assert len(await ledger.rules(alice)) == 2 and await ledger.add_rule(NewRule(bob, "steam"), 2) is not None
+    hooks = [await ledger.add_webhook(alice, f"https://h.example.com/{i}", "a-long-enough-secret", 1) for i in range(2)]
+    assert hooks[0] is not None and hooks[1] is None and len(await ledger.webhooks(alice)) == 1
+    [rule] = await ledger.rules(bob)
+    await ledger.add_alerts([AlertRecord("alr_old", rule.id, bob, "steam", "s1", b'{"id":"alr_old"}', 1_000),
+                             AlertRecord("alr_new", rule.id, bob, "steam", "s2", b'{"id":"alr_new"}', 9_000)])
+    await ledger.add_delivery(Delivery("att_old", hooks[0].id, "dlv", "alr_old", 1, 200, None, 1_000))
+    await ledger.add_delivery(Delivery("att_new", hooks[0].id, "dlv", "alr_new", 1, 200, None, 9_000))
+    assert await ledger.prune_alerts(5_000) == 2
+    assert await ledger.recent_alerts(bob, 10) == [b'{"id":"alr_new"}']
+    assert [d.id for d in await ledger.deliveries(alice, hooks[0].id, 10)] == ["att_new"]
