@@ -35,6 +35,15 @@ def _newer(table: dict[K, int], floor: int) -> dict[K, int]:
     return table
 
 
+def _newer_per_market(tables: dict[str, dict[K, int]], floor: int) -> dict[str, dict[K, int]]:
+    out = {}
+    for market_id, table in tables.items():
+        kept = _newer(table, floor)
+        if kept:
+            out[market_id] = kept
+    return out
+
+
 def new_epoch() -> str:
     return "ep_" + secrets.token_hex(6)
 
@@ -63,8 +72,10 @@ class MarketStream:
         self.views: dict[str, View] = {}
         self.changed_at: dict[str, int] = {}
         self.closed_at: dict[str, int] = {}
-        self.gone_books: dict[tuple[str, str, str], int] = {}
-        self.gone_best: dict[tuple[str, str], int] = {}
+        self.gone_books: dict[str, dict[tuple[str, str], int]] = {}
+        """Per market: (selection, book) → the seq its quote went away (a resume touches its own market's only)."""
+        self.gone_best: dict[str, dict[str, int]] = {}
+        """Per market: selection → the seq its best price went away."""
         self.log: deque[tuple[int, float, int]] = deque()
         self.bytes = 0
         self.pending: dict[str, Delta] = {}
@@ -140,18 +151,18 @@ class MarketStream:
         for sel in delta.get("selections", ()):
             for book, price in sel.get("odds", {}).items():
                 if price is None:
-                    self.gone_books[(market_id, sel["id"], book)] = self.seq
+                    self.gone_books.setdefault(market_id, {})[(sel["id"], book)] = self.seq
         for sel, best in delta.get("bestOdds", {}).items():
             if best is None:
-                self.gone_best[(market_id, sel)] = self.seq
+                self.gone_best.setdefault(market_id, {})[sel] = self.seq
 
     def _prune(self, now: float) -> None:
         while self.log and (self.log[0][1] < now - self.window_s or self.bytes > self.max_bytes):
             seq, _ts, size = self.log.popleft()
             self.bytes -= size
             self.floor = seq
-        self.gone_books = _newer(self.gone_books, self.floor)
-        self.gone_best = _newer(self.gone_best, self.floor)
+        self.gone_books = _newer_per_market(self.gone_books, self.floor)
+        self.gone_best = _newer_per_market(self.gone_best, self.floor)
         self.closed_at = _newer(self.closed_at, self.floor)
 
     def take_pending(self) -> dict[str, Delta]:
@@ -178,14 +189,14 @@ class MarketStream:
             held = {s["id"]: s for s in view["selections"]}
             selections = [dict(s, odds=dict(s["odds"]), decimal=dict(s["decimal"])) for s in view["selections"]]
             by_id = {s["id"]: s for s in selections}
-            for (m, sel, book), when in self.gone_books.items():
-                if m == market_id and when > since and sel in by_id and book not in held[sel]["odds"]:
+            for (sel, book), when in self.gone_books.get(market_id, {}).items():
+                if when > since and sel in by_id and book not in held[sel]["odds"]:
                     by_id[sel]["odds"][book] = None
                     by_id[sel]["decimal"][book] = None
             delta["selections"] = selections
             best = dict(view["bestOdds"])
-            for (m, sel), when in self.gone_best.items():
-                if m == market_id and when > since and sel not in best:
+            for sel, when in self.gone_best.get(market_id, {}).items():
+                if when > since and sel not in best:
                     best[sel] = None
             delta["bestOdds"] = best
             out.append(delta)
