@@ -12,7 +12,7 @@ about sockets beyond their context.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import attrs
@@ -194,6 +194,8 @@ class ProtocolV2(ProtocolVersion):
         self.known_by: dict[str, set[Group]] = {}
         """Which groups hold each market (all their members, or some: ``Group.extra_known``)."""
         fan.audience.on_group_removed = self._drop
+        self._images: dict[Group, tuple[Hashable, Frames]] = {}
+        """Each group's last image and the state it shows (shared by members that ask at that state)."""
 
     def position(self) -> frames.Position | None:
         """Replies, heartbeats, sportsbooks and item pushes say where the sockets' market state is: the last
@@ -214,6 +216,7 @@ class ProtocolV2(ProtocolVersion):
     def push_markets(self, dirty: set[str], pending: dict[str, Delta]) -> None:
         """Each group gets what changed since the last push, merged per market; a market new to the group arrives
         whole, one that stopped matching (or closed) as ``{"id", "status": "closed"}``."""
+        self._images.clear()  # kept for the members that ask between two pushes
         if not pending:
             return
         state, stream = self.fan.state, self.fan.stream
@@ -299,6 +302,7 @@ class ProtocolV2(ProtocolVersion):
 
     def _drop(self, group: Group) -> None:
         """The group's last socket left: nothing of it is kept."""
+        self._images.pop(group, None)
         for market_id in group.known | group.extra_known:
             holders = self.known_by.get(market_id)
             if holders is not None:
@@ -320,6 +324,18 @@ class ProtocolV2(ProtocolVersion):
         return {m: views_[m] for m in self.matching_markets(group) if m in views_}
 
     def _image(self, group: Group) -> Frames:
+        """The group's image, built once for every member that asks in the same second at the same state."""
+        state, now = self.fan.state, self.fan.clock.time()
+        lives = tuple(state.found(k.name, now).version for k in signals.KINDS if k.wanted(group.sub))
+        key = (*self.fan.stream.position, lives, int(now))
+        cached = self._images.get(group)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        frames_ = self._build_image(group)
+        self._images[group] = (key, frames_)
+        return frames_
+
+    def _build_image(self, group: Group) -> Frames:
         out: Frames = []
         epoch, seq = self.fan.stream.position
         if group.wants_markets:
@@ -400,3 +416,4 @@ class ProtocolV2(ProtocolVersion):
             group.known.clear()
             group.extra_known.clear()
         self.known_by.clear()
+        self._images.clear()

@@ -106,6 +106,8 @@ class LiveSet(Generic[T]):
     """Ids closed since the last ``take`` (v1 pushes list them)."""
     changed: bool = False
     """Anything opened, changed or closed since the last ``take``."""
+    version: int = 0
+    """Moves on every change: equal versions, equal items (images are shared by it)."""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -128,10 +130,12 @@ class LiveSet(Generic[T]):
             if held is None:
                 self.items[i] = Live(item, now, now)
                 self.changed = True
+                self.version += 1
             elif held.item != item:
                 held.item = item
                 held.updated_at = now
                 self.changed = True
+                self.version += 1
         self.closed.difference_update(found)
 
     def drop(self, ids: Iterable[str]) -> None:
@@ -139,6 +143,7 @@ class LiveSet(Generic[T]):
             del self.items[i]
             self.closed.add(i)
             self.changed = True
+            self.version += 1
 
     def clear(self) -> None:
         """The market restarted: everything live is closed."""

@@ -26,7 +26,7 @@ from ..wire import commands, views
 from ..wire.commands import (
     Command, GetBets, GetHistory, GetMarkets, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
-from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, TokenBucket
+from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, SNAPSHOT_COST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
 from .auth import loopback_host, origin_allowed, request_token
 from .errors import translate
@@ -178,6 +178,18 @@ async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSoc
     return False
 
 
+def _afford_snapshot(app: web.Application, ctx: SocketContext) -> None:
+    """A (un)subscribe builds an image: it costs its weight in the socket's rate bucket, and the address's
+    sockets share a budget of images; refused, it changes nothing (NX-429)."""
+    now = time.monotonic()
+    if not ctx.bucket.take(now, SNAPSHOT_COST):
+        raise ProtocolError(TOO_MANY, "subscribing too often: each (un)subscribe costs a snapshot; slow down",
+                            reason="snapshot rate", retryable=True)
+    if not app[CONNECTIONS].snapshot_allowed(ctx.remote or "", now):
+        raise ProtocolError(TOO_MANY, "too many snapshots from your address; slow down", reason="snapshot rate",
+                            retryable=True)
+
+
 async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
                    data: str) -> None:
     metrics = app[METRICS]
@@ -206,6 +218,7 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         adding = isinstance(cmd, Subscribe)
         if adding:
             ctx.check_room(cmd.filters, app[SETTINGS].max_subscribed_markets, MAX_LIST)
+        _afford_snapshot(app, ctx)
         fanout.subscribe(ctx, cmd.filters, adding)
         state = views.subscriptions(ctx.subscription())
         return {"type": "subscribed" if adding else "unsubscribed", "subscriptions": state, "timestamp": now_ms()}

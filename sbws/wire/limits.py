@@ -42,16 +42,23 @@ class TokenBucket:
     tokens: float = -1.0
     stamp: float = field(factory=time.monotonic)
 
-    def take(self, now: float | None = None) -> bool:
+    def take(self, now: float | None = None, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens if there are that many (taking nothing otherwise)."""
         now = time.monotonic() if now is None else now
-        if self.tokens < 0:
-            self.tokens = self.burst
+        if self.tokens < 0:  # first use: full
+            self.tokens, self.stamp = self.burst, now
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
+
+
+SNAPSHOT_COST = 2.0
+"""Messages' worth of a socket's rate bucket that a subscribe or unsubscribe (which builds an image) costs on top."""
+SNAPSHOTS_PER_ADDRESS = (20.0, 50.0)
+"""(rate per second, burst) of images one client address may ask for, over all its sockets."""
 
 
 @define
@@ -62,6 +69,14 @@ class ConnectionLimiter:
     max_per_ip: int
     total: int = 0
     per_ip: dict[str, int] = field(factory=dict)
+    snapshots: dict[str, TokenBucket] = field(factory=dict)
+    """Per address with open sockets: the images it may still ask for (``SNAPSHOTS_PER_ADDRESS``)."""
+
+    def snapshot_allowed(self, ip: str, now: float | None = None) -> bool:
+        bucket = self.snapshots.get(ip)
+        if bucket is None:
+            bucket = self.snapshots[ip] = TokenBucket(*SNAPSHOTS_PER_ADDRESS)
+        return bucket.take(now)
 
     def admit(self, ip: str) -> str | None:
         """Count the connection in and return None, or return why it is refused (counting nothing)."""
@@ -80,3 +95,4 @@ class ConnectionLimiter:
             self.per_ip[ip] = left
         else:
             self.per_ip.pop(ip, None)
+            self.snapshots.pop(ip, None)

@@ -528,3 +528,41 @@ async def test_an_unmasked_client_frame_closes_1002(client):
     assert int.from_bytes(seen[-1][2:4], "big") == 1002
     assert not any(b'"pong"' in f for f in seen), "the unmasked message must not be processed"
     writer.close()
+
+
+async def test_subscribes_cost_their_snapshot_and_a_refused_one_changes_nothing(aiohttp_client, tmp_path, feed):
+    """Issue 22, item 3 (in part): each (un)subscribe costs the image it builds; past the budget it is refused."""
+    from sbws.wire.limits import SNAPSHOT_COST
+
+    settings = fast_settings(tmp_path, rate_limit=0.01, rate_burst=20)  # no refill during the test
+    client = await aiohttp_client(await make_app(settings, feed))
+    ws, _ = await connect(client)
+    allowed = int(20 // (1 + SNAPSHOT_COST))
+    sports = [f"S{i}" for i in range(allowed + 2)]  # each refused one still costs its message: two fit after
+    for i, sport in enumerate(sports):
+        await ws.send_json({"type": "subscribe", "id": i, "payload": {"sports": [sport]}})
+    replies = {}
+    while len(replies) < len(sports):
+        msg = await receive_type(ws, "*")
+        if msg.get("id") is not None:
+            replies[msg["id"]] = msg
+    assert [replies[i]["type"] for i in range(allowed)] == ["subscribed"] * allowed
+    refused = replies[allowed]
+    assert refused["type"] == "error" and refused["code"] == "NX-429" and refused["reason"] == "snapshot rate"
+    [ctx] = list(client.server.app[SOCKETS].values())
+    assert ctx.sport_filters == set(sports[:allowed]), "a refused subscribe must change nothing"
+
+
+def test_an_address_shares_one_budget_of_snapshots():
+    from sbws.wire.limits import SNAPSHOTS_PER_ADDRESS, ConnectionLimiter
+
+    limiter = ConnectionLimiter(max_total=100, max_per_ip=100)
+    limiter.admit("a")
+    limiter.admit("b")
+    burst = int(SNAPSHOTS_PER_ADDRESS[1])
+    t = time.monotonic()
+    assert all(limiter.snapshot_allowed("a", now=t) for _ in range(burst))
+    assert not limiter.snapshot_allowed("a", now=t) and limiter.snapshot_allowed("b", now=t)
+    assert limiter.snapshot_allowed("a", now=t + 1.0), "the budget refills"
+    limiter.release("a")
+    assert "a" not in limiter.snapshots

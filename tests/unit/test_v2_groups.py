@@ -80,3 +80,17 @@ def test_a_group_whose_last_socket_left_is_forgotten():
         b.detach(ctx)
     assert not b.audience.groups and not b.audience.contexts
     assert v2_version.known_by == {}, f"{len(v2_version.known_by)} markets still hold groups nobody is in"
+
+
+def test_members_asking_for_an_image_at_the_same_state_share_it():
+    """Issue 22, item 3 (in part): one image built for every member of a group that asks at the same state."""
+    b, _ = broadcaster()
+    b.stream.activate(b.state)
+    _a, ta = v2(b, "a", arbitrage=True, sports=frozenset({"NBA"}))
+    _b, tb = v2(b, "b", arbitrage=True, sports=frozenset({"NBA"}))
+    images = [[f for f in t.written if b'"image":true' in f] for t in (ta, tb)]
+    assert len(images[0]) == len(images[1]) == 2  # markets and arbitrage
+    assert all(x is y for x, y in zip(*images)), "the second member's image must be the same frames, not rebuilt"
+    feed(b, Quote(SPREAD, 0, "pinnacle", 1.90, time.time()))  # the state moves: a new image for the next one
+    _c, tc = v2(b, "c", arbitrage=True, sports=frozenset({"NBA"}))
+    assert not any(f is g for f in tc.written for g in images[0])
