@@ -6,6 +6,7 @@ sockets or HTTP.  Bets go through one path whichever door they came in by.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from .ledger.models import Bet, Identity, NewBet, NewRule
 from .ledger.rules import same_request, to_cents
 from .market.state import MarketState
 from .wire import views
+from .wire.limits import MAX_REPLY_POINTS
 from .wire.commands import AlertRuleSpec, GetBets, GetHistory, GetMarkets, GetSignals, PlaceBet, WebhookSpec
 
 
@@ -116,8 +118,14 @@ class Service:
             found = {k: v for k, v in found.items() if k.outcome == wanted}
             opening = {k: v for k, v in opening.items() if k.outcome == wanted}
             current = {k: v for k, v in current.items() if k.outcome == wanted}
-        sampled = {k: downsample(points, lo, hi, q.max_points) for k, points in found.items()}
-        body = series.reply(q.market_id, names, sampled, opening, current, [orjson.Fragment(b) for b in steam], lo, hi)
+        per_series = max(1, min(q.max_points, MAX_REPLY_POINTS // max(1, len(found))))
+
+        def build() -> dict[str, Any]:  # off the loop: a long history costs the event loop nothing
+            sampled = {k: downsample(points, lo, hi, per_series) for k, points in found.items()}
+            return series.reply(q.market_id, names, sampled, opening, current, [orjson.Fragment(b) for b in steam],
+                                lo, hi)
+
+        body = await asyncio.get_running_loop().run_in_executor(None, build)
         return {**body, "sharpBooks": list(self.state.value_config.sharp), "timestamp": self.clock.ms()}
 
     async def identity(self, token: str | None) -> Identity | None:

@@ -69,8 +69,8 @@ class Dialect:
     """Stored ``t`` is milliseconds since the day began."""
     ends: str
     """First (``{agg}`` MIN) or last (MAX) point per series of one day table: ``{table}``, ``{ids}``, ``{priced}``."""
-    buckets_in_sql: bool
-    """Dense series come back bucketed (the last point of each) instead of whole."""
+    bucketed: str
+    """The last point of each bucket of a dense series: ``{table}``, ``{ids}``, ``{bucket}`` (the bucket of ``t``)."""
 
     def table(self, day: int) -> str:
         return f"{self.points}{day}"
@@ -97,7 +97,8 @@ SQLITE = Dialect(
     relative_t=True,
     # SQLite returns the bare column of the row holding MIN()/MAX().
     ends="SELECT series, {agg}(t), price FROM {table} WHERE series IN ({ids}) {priced} GROUP BY series",
-    buckets_in_sql=True,
+    bucketed="SELECT series, MAX(t), price FROM {table} WHERE series IN ({ids}) AND t BETWEEN ? AND ? "
+             "GROUP BY series, {bucket} ORDER BY series, 2",
 )
 
 POSTGRES = Dialect(
@@ -112,7 +113,8 @@ POSTGRES = Dialect(
     relative_t=False,
     ends="SELECT DISTINCT ON (series) series, t, price FROM {table} WHERE series IN ({ids}) {priced} "
          "ORDER BY series, t {order}",
-    buckets_in_sql=False,
+    bucketed="SELECT DISTINCT ON (series, {bucket}) series, t, price FROM {table} WHERE series IN ({ids}) "
+             "AND t BETWEEN ? AND ? ORDER BY series, {bucket}, t DESC",
 )
 
 
@@ -206,9 +208,9 @@ def _prune(now_ms: int, days_kept: int, d: Dialect) -> Steps[set[int]]:
 
 
 def query(market_id: str, book: str | None, lo: int, hi: int, buckets: int, d: Dialect) -> Plan[Found]:
-    """Points in [lo, hi] per series (at most the last of each of ``buckets`` equal slices of it, where the
-    dialect buckets in SQL and a series has more points than that), each series' first priced and last point,
-    and the steam in [lo, hi]."""
+    """Points in [lo, hi] per series (at most the last of each of ``buckets`` equal slices of it where a series
+    has more points than that, bucketed in SQL on both stores), each series' first priced and last point, and
+    the steam in [lo, hi]."""
 
     def steps() -> Steps[Found]:
         rows = yield Rows(f"SELECT id, market_id, outcome, book FROM {d.series} WHERE market_id = ? "
@@ -220,7 +222,7 @@ def query(market_id: str, book: str | None, lo: int, hi: int, buckets: int, d: D
         if keys:
             days = sorted(d.days((yield Rows(d.list_tables))))
             spans = [day for day in days if day * DAY_MS + DAY_MS > lo and day * DAY_MS <= hi]
-            by_id = yield from _ranged(keys, spans, lo, hi, buckets if d.buckets_in_sql else 0, d)
+            by_id = yield from _ranged(keys, spans, lo, hi, buckets, d)
             series.update((keys[sid], points) for sid, points in by_id.items())
             yield from _ends(keys, days, opening, True, d)
             yield from _ends(keys, list(reversed(days)), current, False, d)
@@ -250,14 +252,13 @@ def _ranged(keys: dict[int, SeriesKey], days: list[int], lo: int, hi: int, bucke
     width = max(1, hi - lo + 1)
     by_id: dict[int, list[Point]] = {}
     for day in days:
-        base = day * DAY_MS
+        shift = (day * DAY_MS if d.relative_t else 0) - lo
         sparse = [i for i in keys if i not in dense]
         statements = [(sparse, f"SELECT series, t, price FROM {d.table(day)} WHERE series IN ({{ids}}) "
                                "AND t BETWEEN ? AND ? ORDER BY series, t")]
-        if dense:  # the last point of each bucket (SQLite's bare column of the row holding MAX)
-            statements.append((sorted(dense), f"SELECT series, MAX(t), price FROM {d.table(day)} WHERE series IN ({{ids}}) "
-                                              f"AND t BETWEEN ? AND ? GROUP BY series, ((t + {base - lo}) * {buckets}) "
-                                              f"/ {width} ORDER BY series, 2"))
+        if dense:  # the last point of each bucket
+            bucket = f"((t + {shift}) * {buckets}) / {width}"
+            statements.append((sorted(dense), d.bucketed.format(table=d.table(day), ids="{ids}", bucket=bucket)))
         for chosen, sql in statements:
             if not chosen:
                 continue

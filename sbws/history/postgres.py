@@ -92,8 +92,6 @@ class PgHistory:
                     payload.set()
 
     async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found:
-        """Every point in range; the service's ``downsample`` buckets them (``buckets`` is the SQLite store's
-        shortcut)."""
         try:
             async with self.pool.acquire() as conn:
                 return await run_steps(conn, plans.query(market_id, book, lo, hi, buckets, POSTGRES))

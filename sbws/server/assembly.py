@@ -38,10 +38,10 @@ from ..service import Service
 from ..settings import Settings, value_interval
 from ..signals import ARBITRAGE_CADENCE, VALUE_CADENCE
 from ..tasks import TaskSet
-from ..wire.limits import ConnectionLimiter, Limits
+from ..wire.limits import HISTORY_PER_ADDRESS, AddressBuckets, ConnectionLimiter, Limits
 from ..wire.views import MarketFragments
 from .errors import middleware
-from .keys import CONNECTIONS, LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS, SOCKETS
+from .keys import CONNECTIONS, HISTORY_LIMIT, LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS, SOCKETS
 
 log = structlog.get_logger("sbws.app")
 
@@ -72,6 +72,7 @@ async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | No
     app[LIMITS] = Limits(Decimal(str(settings.min_stake)), Decimal(str(settings.max_stake)))
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
+    app[HISTORY_LIMIT] = AddressBuckets(*HISTORY_PER_ADDRESS)
     app[READY] = {"ready": False}
     app[LEDGER] = ledger
     state = MarketState(arb_config(settings), value_config(settings), middle_config(settings), steam_config(settings))

@@ -21,6 +21,7 @@ from ..wire import commands, views
 from ..wire.documents import rendered
 from ..wire.limits import Limits
 from .auth import request_token
+from .budget import spend_history
 from .errors import json_response
 from .keys import LEDGER, LIMITS, METRICS, NODE, READY, SERVICE, SETTINGS
 
@@ -60,6 +61,7 @@ def _signals(kind: Kind) -> Handler:
 async def history(request: web.Request) -> web.Response:
     query = commands.query_payload(request.query, "get_history")
     q = commands.parse_get_history(query, request.match_info["market_id"])
+    spend_history(request.app, request.remote)
     return json_response(await request.app[SERVICE].history(q))
 
 

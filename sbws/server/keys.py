@@ -12,7 +12,7 @@ from ..node import Node
 from ..observability.metrics import Metrics
 from ..service import Service
 from ..settings import Settings
-from ..wire.limits import ConnectionLimiter, Limits
+from ..wire.limits import AddressBuckets, ConnectionLimiter, Limits
 
 SETTINGS = web.AppKey("settings", Settings)
 NODE = web.AppKey("node", Node)
@@ -23,3 +23,5 @@ LIMITS = web.AppKey("limits", Limits)
 SOCKETS: web.AppKey["weakref.WeakKeyDictionary[web.WebSocketResponse, SocketContext]"] = web.AppKey("sockets")
 READY = web.AppKey("ready", dict)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+HISTORY_LIMIT = web.AppKey("history_limit", AddressBuckets)
+"""History requests per client address, over both doors."""

@@ -29,6 +29,7 @@ from ..wire.commands import (
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, SNAPSHOT_COST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
 from .auth import loopback_host, origin_allowed, request_token
+from .budget import spend_history
 from .errors import translate
 from .keys import CONNECTIONS, LEDGER, LIMITS, METRICS, NODE, SERVICE, SETTINGS, SOCKETS
 
@@ -227,6 +228,7 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
     if isinstance(cmd, GetSignals):
         return {"type": signals.BY_NAME[cmd.kind].push, **service.signals(cmd)}
     if isinstance(cmd, GetHistory):
+        spend_history(app, ctx.remote)
         return {"type": "history", **await service.history(cmd)}
     if isinstance(cmd, PlaceBet):
         bet, duplicate = await service.place_bet(ctx.identity, cmd)

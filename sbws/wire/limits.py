@@ -19,6 +19,10 @@ MAX_EV = 1000.0
 """The largest ``minEv`` filter (percent) a request may give."""
 MAX_HISTORY_POINTS = 10_000
 """The most points per series one history answer may ask for."""
+MAX_REPLY_POINTS = 60_000
+"""The most points one history answer carries over all its series (each series gets its share)."""
+HISTORY_PER_ADDRESS = (5.0, 10.0)
+"""(rate per second, burst) of history requests one client address may make, over both doors."""
 MAX_URL = 2048
 MIN_SECRET = 16
 MAX_SECRET = 256
@@ -78,6 +82,7 @@ class ConnectionLimiter:
             bucket = self.snapshots[ip] = TokenBucket(*SNAPSHOTS_PER_ADDRESS)
         return bucket.take(now)
 
+
     def admit(self, ip: str) -> str | None:
         """Count the connection in and return None, or return why it is refused (counting nothing)."""
         if self.total >= self.max_total:
@@ -96,3 +101,21 @@ class ConnectionLimiter:
         else:
             self.per_ip.pop(ip, None)
             self.snapshots.pop(ip, None)
+
+
+@define
+class AddressBuckets:
+    """A token bucket per client address for one costly request (kept for the addresses seen lately)."""
+
+    rate: float
+    burst: float
+    buckets: dict[str, TokenBucket] = field(factory=dict)
+
+    def allowed(self, ip: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if len(self.buckets) > 10_000:  # a full bucket is as good as none: forget those
+            self.buckets = {a: b for a, b in self.buckets.items() if b.tokens < self.burst - (now - b.stamp) * self.rate}
+        bucket = self.buckets.get(ip)
+        if bucket is None:
+            bucket = self.buckets[ip] = TokenBucket(self.rate, self.burst)
+        return bucket.take(now)

@@ -146,3 +146,15 @@ async def test_history_writes_stay_off_the_event_loop(tmp_path):
     finally:
         blocker.close()
         store.close()
+
+
+async def test_history_requests_are_budgeted_per_address(client):
+    """Issue 22, item 9 (in part): past its budget an address gets 429 (both doors share it)."""
+    from sbws.wire.limits import HISTORY_PER_ADDRESS
+
+    statuses = [(await client.get(f"/api/markets/{MARKET}/history")).status for _ in range(int(HISTORY_PER_ADDRESS[1]) + 3)]
+    assert statuses.count(200) >= int(HISTORY_PER_ADDRESS[1]) and 429 in statuses
+    ws, _ = await connect(client)
+    await ws.send_json({"type": "get_history", "id": "h", "payload": {"marketId": MARKET}})
+    reply = await receive_type(ws, "*")
+    assert reply["code"] == "NX-429" and reply["reason"] == "history rate" and reply["id"] == "h"

@@ -60,3 +60,18 @@ async def test_a_failed_write_leaves_the_writer_sound(store):
     new, _o, _c, _s = await store.query("new:moneyline", None, 0, now + 10)
     assert other == {SeriesKey("other:moneyline", 0, "b"): [(now + 2, 1.8)]}
     assert new == {SeriesKey("new:moneyline", 0, "a"): [(now + 3, 2.1)]}
+
+
+async def test_dense_series_are_bucketed_in_sql_alike_on_both_stores(store):
+    """Issue 22, item 9 (in part): a series denser than the buckets asked comes back as the last point of each
+    bucket from either store, not every row."""
+    from sbws.history.series import downsample
+
+    lo, hi = 10 * DAY_MS, 10 * DAY_MS + 99_999
+    points = [(lo + i * 100, 1.5 + (i % 50) / 100) for i in range(1000)]
+    store.record([("d:moneyline", 0, "a", t, p) for t, p in points])
+    assert await store.flush()
+    series, _o, _c, _s = await store.query("d:moneyline", None, lo, hi, 20)
+    got = series[SeriesKey("d:moneyline", 0, "a")]
+    assert len(got) <= 21 and got == sorted(got)
+    assert downsample(got, lo, hi, 20) == downsample(points, lo, hi, 20)
