@@ -179,7 +179,9 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str, n
         cmd = [sys.executable, "-m", "sbws", "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.db"),
                "--arbitrage-interval", "1", "--heartbeat-interval", "30", "--log-level", args.log_level, *sim,
                # every load-generator socket comes from 127.0.0.1: lift the per-address limit (default 100)
-               "--max-connections-per-ip", str(max(100, 2 * n)), "--max-connections", str(max(10_000, 2 * n))]
+               "--max-connections-per-ip", str(max(100, 2 * n)), "--max-connections", str(max(10_000, 2 * n)),
+               # ... and the per-address image budget: every socket subscribes at once
+               "--address-snapshots", str(max(20, 10 * n))]
         if args.workers > 1:
             cmd += ["--workers", str(args.workers), "--broker", args.broker]
         if args.compress:

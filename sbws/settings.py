@@ -79,6 +79,7 @@ class Settings:
     max_subscribed_markets: int = 1000
     max_connections: int = 10_000
     max_connections_per_ip: int = 100
+    address_snapshots: float = 20.0
     header_timeout: float = 10.0
     sim_events: int = 24
     sim_books: int = 10
@@ -175,6 +176,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("max_message_bytes", "largest client frame accepted (bytes); larger closes with 1009", int, metavar="BYTES"),
     Option("max_connections", "open WebSockets the server accepts in all (past it: HTTP 503)", int, metavar="N"),
     Option("max_connections_per_ip", "open WebSockets one client address may hold (past it: HTTP 429)", int, metavar="N"),
+    Option("address_snapshots", "images (subscribe, unsubscribe, resume) one client address may ask for per second, over all its sockets (burst: 2.5 s of it; past it NX-429)", float, metavar="PER_SECOND"),
     Option("header_timeout", "seconds a new connection may take to send its first request head before it is closed", float, metavar="SECONDS"),
     Option("max_subscribed_markets", "market ids one socket may subscribe to (past it: NX-400, nothing changes)", int, metavar="N"),
     Option("sim_events", "simulator: concurrent events", int, metavar="N"),
@@ -270,6 +272,8 @@ def validate(s: Settings) -> None:
         problems.append("--min-stake must be > 0 and <= --max-stake")
     if s.log_level not in LOG_LEVELS:
         problems.append(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    if s.address_snapshots <= 0:
+        problems.append("--address-snapshots must be > 0")
     if s.max_connections < 1 or s.max_connections_per_ip < 1 or s.header_timeout <= 0:
         problems.append("--max-connections and --max-connections-per-ip must be >= 1, --header-timeout > 0")
     if s.max_subscribed_markets < 1:

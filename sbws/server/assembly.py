@@ -71,7 +71,8 @@ async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | No
     metrics = app[METRICS] = Metrics()
     app[LIMITS] = Limits(Decimal(str(settings.min_stake)), Decimal(str(settings.max_stake)))
     app[SOCKETS] = weakref.WeakKeyDictionary()
-    app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip)
+    app[CONNECTIONS] = ConnectionLimiter(settings.max_connections, settings.max_connections_per_ip,
+                                         snapshots_per_s=settings.address_snapshots)
     app[HISTORY_LIMIT] = AddressBuckets(*HISTORY_PER_ADDRESS)
     app[READY] = {"ready": False}
     app[LEDGER] = ledger

@@ -61,8 +61,8 @@ class TokenBucket:
 
 SNAPSHOT_COST = 2.0
 """Messages' worth of a socket's rate bucket that a subscribe or unsubscribe (which builds an image) costs on top."""
-SNAPSHOTS_PER_ADDRESS = (20.0, 50.0)
-"""(rate per second, burst) of images one client address may ask for, over all its sockets."""
+SNAPSHOT_BURST = 2.5
+"""An address's image budget holds this many seconds of its ``--address-snapshots`` rate."""
 
 
 @define
@@ -73,13 +73,15 @@ class ConnectionLimiter:
     max_per_ip: int
     total: int = 0
     per_ip: dict[str, int] = field(factory=dict)
+    snapshots_per_s: float = 20.0
+    """Images (subscribe, unsubscribe, resume) one address may ask for a second, over all its sockets."""
     snapshots: dict[str, TokenBucket] = field(factory=dict)
-    """Per address with open sockets: the images it may still ask for (``SNAPSHOTS_PER_ADDRESS``)."""
+    """Per address with open sockets: the images it may still ask for."""
 
     def snapshot_allowed(self, ip: str, now: float | None = None) -> bool:
         bucket = self.snapshots.get(ip)
         if bucket is None:
-            bucket = self.snapshots[ip] = TokenBucket(*SNAPSHOTS_PER_ADDRESS)
+            bucket = self.snapshots[ip] = TokenBucket(self.snapshots_per_s, self.snapshots_per_s * SNAPSHOT_BURST)
         return bucket.take(now)
 
 

@@ -554,12 +554,12 @@ async def test_subscribes_cost_their_snapshot_and_a_refused_one_changes_nothing(
 
 
 def test_an_address_shares_one_budget_of_snapshots():
-    from sbws.wire.limits import SNAPSHOTS_PER_ADDRESS, ConnectionLimiter
+    from sbws.wire.limits import SNAPSHOT_BURST, ConnectionLimiter
 
-    limiter = ConnectionLimiter(max_total=100, max_per_ip=100)
+    limiter = ConnectionLimiter(max_total=100, max_per_ip=100, snapshots_per_s=20.0)
     limiter.admit("a")
     limiter.admit("b")
-    burst = int(SNAPSHOTS_PER_ADDRESS[1])
+    burst = int(20.0 * SNAPSHOT_BURST)
     t = time.monotonic()
     assert all(limiter.snapshot_allowed("a", now=t) for _ in range(burst))
     assert not limiter.snapshot_allowed("a", now=t) and limiter.snapshot_allowed("b", now=t)
