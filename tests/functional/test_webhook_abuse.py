@@ -36,6 +36,19 @@ async def receiver(aiohttp_server, body: bytes, headers: dict[str, str]):  # typ
     return server, hits
 
 
+async def hanging(aiohttp_server):  # type: ignore[no-untyped-def]
+    """A receiver that never answers in time."""
+    import asyncio
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hang)
+    return await aiohttp_server(app, host="127.0.0.1")
+
+
 async def test_a_gzip_bomb_answer_costs_a_few_kilobytes(aiohttp_server):
     bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)  # about 200 KB that inflate to 200 MiB
     server, hits = await receiver(aiohttp_server, bomb, {"Content-Encoding": "gzip"})
@@ -90,13 +103,7 @@ async def test_one_users_hanging_receiver_does_not_starve_another_users(aiohttp_
 
     from tests.helpers import wait_for
 
-    async def hang(request: web.Request) -> web.Response:
-        await asyncio.sleep(30)
-        return web.Response()
-
-    slow_app = web.Application()
-    slow_app.router.add_post("/hook", hang)
-    slow = await aiohttp_server(slow_app, host="127.0.0.1")
+    slow = await hanging(aiohttp_server)
     fast, hits = await receiver(aiohttp_server, b"{}", {})
     deliverer = Deliverer(NoLedger(), allow_private=True)  # type: ignore[arg-type]
     deliverer.start()
@@ -119,13 +126,7 @@ async def test_deliveries_abandoned_at_shutdown_are_counted_and_logged(aiohttp_s
 
     from tests.helpers import structured_logs
 
-    async def hang(request: web.Request) -> web.Response:
-        await asyncio.sleep(30)
-        return web.Response()
-
-    app = web.Application()
-    app.router.add_post("/hook", hang)
-    slow = await aiohttp_server(app, host="127.0.0.1")
+    slow = await hanging(aiohttp_server)
     with structured_logs():
         deliverer = Deliverer(NoLedger(), allow_private=True)  # type: ignore[arg-type]
         deliverer.start()
