@@ -190,6 +190,11 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str, n
         cmd = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), "--port", str(port), *sim]
     log = open(os.path.join(tempfile.gettempdir(), f"fanout-{kind}-{port}.log"), "wb")
     proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=log, stderr=subprocess.STDOUT)
+    return wait_ready(proc, port, kind)
+
+
+def wait_ready(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
+    """The started server once its /readyz answers (killed, and an error, after 30 s)."""
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -198,7 +203,7 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str, n
         except OSError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"{kind} server did not start")
+    raise RuntimeError(f"{name} server did not start")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -18,38 +18,26 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from fanout import free_port, wait_ready  # noqa: E402
+
 SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(port: int, workdir: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "sbws", "serve", "--port", str(port), "--db", os.path.join(workdir, f"{port}.db"),
            "--seed", "1", "--sim-events", "48", "--log-level", "error"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("sbws did not start")
+    return wait_ready(proc, port, "sbws")
 
 
 def flood_main(url: str, sockets: int, stop_at: float, out: "mp.Queue[dict]") -> None:

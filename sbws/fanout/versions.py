@@ -194,6 +194,8 @@ class ProtocolV2(ProtocolVersion):
         self.known_by: dict[str, set[Group]] = {}
         """Which groups hold each market (all their members, or some: ``Group.extra_known``)."""
         fan.audience.on_group_removed = self._drop
+        self._given: set[Group] = set()
+        """Groups with ``extra_known`` markets (cleared at the next push, without visiting every group)."""
         self._images: dict[Group, tuple[Hashable, Frames]] = {}
         """Each group's last image and the state it shows (shared by members that ask at that state)."""
 
@@ -235,8 +237,9 @@ class ProtocolV2(ProtocolVersion):
             for group in holders - matching:
                 per_group.setdefault(group, {})[market_id] = deltas.closed(market_id)
                 self._forget(market_id, {group})
-        for group in self.fan.audience.groups.values():  # every member now holds what the group was sent
+        for group in self._given:  # every member now holds what the group was sent
             group.extra_known.clear()
+        self._given.clear()
         # A delta's "timestamp" is left out when it is the frame's "ts" (the update that made it): most are.
         ts = ms(state.last_batch_at)
         encoded: dict[int, bytes] = {}
@@ -298,11 +301,13 @@ class ProtocolV2(ProtocolVersion):
             self._hold(group, market_id)
             return
         group.extra_known.add(market_id)
+        self._given.add(group)
         self.known_by.setdefault(market_id, set()).add(group)
 
     def _drop(self, group: Group) -> None:
         """The group's last socket left: nothing of it is kept."""
         self._images.pop(group, None)
+        self._given.discard(group)
         for market_id in group.known | group.extra_known:
             holders = self.known_by.get(market_id)
             if holders is not None:
@@ -415,5 +420,6 @@ class ProtocolV2(ProtocolVersion):
         for group in self.fan.audience.groups.values():  # the next image says what each socket holds
             group.known.clear()
             group.extra_known.clear()
+        self._given.clear()
         self.known_by.clear()
         self._images.clear()
