@@ -63,6 +63,9 @@ class Node:
         self.history: History = service.history_store
         metrics.history_failures.set_function(lambda: self.history.failures)
         self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user, clock)
+        self.deliverer = deliverer
+        self.outbox: asyncio.Task[None] | None = None
+        """Reads back the deliveries a stopped server left, once this node leads (again while it fails)."""
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
         metrics.broker_up.set_function(lambda: 1.0 if self.broker.connected else 0.0)
         metrics.feed_lag.set_function(lambda: self.clock.time() - self.state.last_batch_at if self.state.batches else 0.0)
@@ -95,6 +98,8 @@ class Node:
         self._task(self._watch_tokens(), "tokens")
 
     async def stop(self) -> None:
+        if self.outbox is not None:
+            self.tasks.append(self.outbox)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -212,9 +217,18 @@ class Node:
     def _alert_tick(self) -> None:
         if not self.broker.is_leader:
             return
+        if self.outbox is None:
+            self.outbox = asyncio.create_task(self._resume_deliveries(), name="webhook-outbox")
         found = self.alerter.tick()
         if found:
             self.background.spawn(self.alerter.send(found))
+
+    async def _resume_deliveries(self) -> None:
+        try:
+            await self.deliverer.resume()
+        except Exception as exc:  # the ledger is down: the next tick tries again
+            log.warning("webhooks_not_resumed", error=str(exc))
+            self.outbox = None
 
     async def publish_to_user(self, user_id: str, frame: bytes) -> None:
         await self.broker.publish_bet_event(self, user_id, frame)

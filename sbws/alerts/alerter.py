@@ -21,12 +21,14 @@ from ..ledger.models import AlertRecord, Rule, Webhook
 from ..market.state import MarketState
 from ..signals import KINDS
 from .rules import STEAM, AlertBook, Candidate, Match
-from .webhooks import Deliverer
+from .webhooks import Deliverer, Job
 
 log = structlog.get_logger("sbws.alerts")
 
 RULES_REFRESH = 2.0
 ALERT_INTERVAL = 1.0
+ALERT_CHUNK = 100
+"""Alerts stored per background write: a bet waits at most for one chunk."""
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 """Send one frame to every socket of a user, on every node."""
@@ -84,26 +86,47 @@ class Alerter:
         return found
 
     async def send(self, found: list[Match]) -> None:
+        """Store the alerts (and the webhook deliveries they start) in chunks of background writes, then push
+        each to its owner and hand its delivery to the webhook workers."""
         created = self.clock.ms()
+        for start in range(0, len(found), ALERT_CHUNK):
+            await self._send(found[start:start + ALERT_CHUNK], created)
+
+    async def _send(self, found: list[Match], created: int) -> None:
         records: list[AlertRecord] = []
-        outgoing: list[tuple[Rule, dict[str, Any]]] = []
+        outgoing: list[tuple[Rule, dict[str, Any], bytes]] = []
+        jobs: list[Job] = []
         for match in found:
             alert: dict[str, Any] = {"id": new_id("alr"), "ruleId": match.rule.id, "kind": match.rule.kind,
-                     "item": match.candidate.item, "createdAt": created}
-            body = orjson.dumps(alert)
+                                     "item": match.candidate.item, "createdAt": created}
             records.append(AlertRecord(alert["id"], match.rule.id, match.rule.user_id, match.rule.kind,
-                                       match.candidate.item_id, body, created))
-            outgoing.append((match.rule, alert))
+                                       match.candidate.item_id, orjson.dumps(alert), created))
+            message = orjson.dumps({"type": "alert", "alert": alert, "timestamp": created})
+            outgoing.append((match.rule, alert, message))
+            hook = await self._webhook(match.rule)
+            job = None if hook is None else self.deliverer.admit(hook, alert["id"], message, created)
+            if job is not None:
+                jobs.append(job)
         try:
-            await self.ledger.add_alerts(records)
-        except Exception as exc:  # the ledger is down: still tell the user
+            await self.ledger.add_alerts(records, [job.pending() for job in jobs])
+            stored = True
+        except Exception as exc:  # the ledger is down or busy: still tell the user, and still deliver
             log.warning("alerts_not_stored", error=str(exc), alerts=len(records))
-        for rule, alert in outgoing:
+            stored = False
+        for rule, alert, message in outgoing:
             log.info("alert", alert_id=alert["id"], rule_id=rule.id, user_id=rule.user_id, kind=rule.kind)
-            message = orjson.dumps({"type": "alert", "alert": alert, "timestamp": self.clock.ms()})
             await self.publish(rule.user_id, message)
-            if rule.webhook_id is not None:
-                hook = self.hooks.get(rule.webhook_id) or await self.ledger.webhook(rule.webhook_id)
-                if hook is not None:
-                    self.hooks[hook.id] = hook
-                    self.deliverer.enqueue(hook, alert["id"], message)
+        for job in jobs:
+            self.deliverer.enqueue(job, stored)
+
+    async def _webhook(self, rule: Rule) -> Webhook | None:
+        if rule.webhook_id is None:
+            return None
+        try:
+            hook = self.hooks.get(rule.webhook_id) or await self.ledger.webhook(rule.webhook_id)
+        except Exception as exc:  # the ledger is down: the alert is still pushed, its delivery is not
+            log.warning("webhook_unreadable", webhook_id=rule.webhook_id, error=str(exc))
+            return None
+        if hook is not None:
+            self.hooks[hook.id] = hook
+        return hook

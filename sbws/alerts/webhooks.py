@@ -10,6 +10,12 @@ points at an address that is not globally routable (unless
 recorded in the ledger.  Deliveries run on a few worker tasks that serve the
 users in turn, one delivery in flight per user, with a bounded queue each: a
 slow or hanging receiver delays only its own user's deliveries.
+
+A delivery is stored in the ledger's outbox with its alert and leaves it with
+its last attempt, so a server stopped (or killed) with deliveries waiting or
+mid-retry resumes them when it next leads, from the next attempt and with the
+same ``X-Sbws-Delivery`` id: delivery is at least once, and receivers
+deduplicate by that id.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from attrs import frozen
 from ..clock import now_ms
 from ..ledger.alerts import new_id
 from ..ledger.interface import Ledger
-from ..ledger.models import Delivery, Webhook
+from ..ledger.models import Delivery, PendingDelivery, Webhook
 from ..wire.commands import address_allowed
 
 log = structlog.get_logger("sbws.webhooks")
@@ -40,6 +46,8 @@ ATTEMPT_TIMEOUT = 5.0
 WORKERS = 4
 MAX_QUEUED_PER_USER = 1_000
 """Deliveries one user may have waiting; past it new ones are dropped (logged)."""
+RESUME_LIMIT = 10_000
+"""Outbox rows read back at a start; the rest stay for the next start or go with retention."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -61,6 +69,13 @@ class Job:
     alert_id: str
     body: bytes
     delivery_id: str
+    created_at: int
+    attempts: int = 0
+    """Attempts made before this process took the delivery (a resumed one)."""
+
+    def pending(self) -> PendingDelivery:
+        return PendingDelivery(self.delivery_id, self.webhook.id, self.webhook.user_id, self.alert_id, self.body,
+                               self.attempts, self.created_at)
 
 
 MAX_RESPONSE_BYTES = 4096
@@ -100,7 +115,9 @@ class Deliverer:
         """Each user's waiting deliveries; a user with an entry is either ready or being served."""
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         """Users with deliveries waiting and none in flight, in turn: each gets one worker at a time."""
-        self.in_flight = 0
+        self.in_flight: dict[str, Job] = {}
+        self.stored: set[str] = set()
+        """Delivery ids of this process's jobs that are in the outbox."""
         self.rng = random.Random()
         self.session: aiohttp.ClientSession | None = None
         self.workers: list[asyncio.Task[None]] = []
@@ -112,50 +129,80 @@ class Deliverer:
         self.workers = [asyncio.create_task(self._work(), name=f"webhook-{i}") for i in range(WORKERS)]
 
     async def stop(self) -> None:
-        """Deliveries still waiting or in flight are abandoned: counted and logged, not lost silently."""
-        abandoned = sum(len(jobs) for jobs in self.pending.values()) + self.in_flight
-        if abandoned:
-            log.warning("webhooks_abandoned", deliveries=abandoned, users=len(self.pending))
+        """Deliveries still waiting or in flight stay in the outbox for the next start (those whose alert could
+        not be stored are lost): counted and logged either way."""
+        left = [job for jobs in self.pending.values() for job in jobs] + list(self.in_flight.values())
+        if left:
+            kept = sum(1 for job in left if job.delivery_id in self.stored)
+            log.warning("webhooks_left", deliveries=len(left), kept_for_restart=kept, lost=len(left) - kept)
         for task in self.workers:
             task.cancel()
         await asyncio.gather(*self.workers, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
 
-    def enqueue(self, webhook: Webhook, alert_id: str, body: bytes) -> None:
+    def admit(self, webhook: Webhook, alert_id: str, body: bytes, created_at: int) -> Job | None:
+        """A new delivery, or None when its user already has ``MAX_QUEUED_PER_USER`` waiting (logged)."""
+        if len(self.pending.get(webhook.user_id, ())) >= MAX_QUEUED_PER_USER:
+            log.warning("webhook_queue_full", webhook_id=webhook.id, user_id=webhook.user_id, alert_id=alert_id)
+            return None
+        return Job(webhook, alert_id, body, new_id("dlv"), created_at)
+
+    def enqueue(self, job: Job, stored: bool) -> None:
         """Fair by user: users take turns for the workers, one delivery in flight each, so one user's slow
-        receiver delays only that user's deliveries."""
-        user = webhook.user_id
+        receiver delays only that user's deliveries.  ``stored``: the job is in the outbox."""
+        if stored:
+            self.stored.add(job.delivery_id)
+        user = job.webhook.user_id
         waiting = self.pending.get(user)
         if waiting is None:
-            self.pending[user] = deque([Job(webhook, alert_id, body, new_id("dlv"))])
+            self.pending[user] = deque([job])
             self.ready.put_nowait(user)
-        elif len(waiting) < MAX_QUEUED_PER_USER:
-            waiting.append(Job(webhook, alert_id, body, new_id("dlv")))
         else:
-            log.warning("webhook_queue_full", webhook_id=webhook.id, user_id=user, alert_id=alert_id)
+            waiting.append(job)
+
+    async def resume(self) -> int:
+        """The outbox's deliveries this process does not hold, queued again; how many."""
+        held = {job.delivery_id for jobs in self.pending.values() for job in jobs} | set(self.in_flight)
+        resumed = 0
+        for row in await self.ledger.pending_deliveries(RESUME_LIMIT):
+            if row.delivery_id in held:
+                continue
+            hook = await self.ledger.webhook(row.webhook_id)
+            if hook is None:  # ends the delivery, with an attempt that says why
+                await self.ledger.add_delivery(Delivery(new_id("att"), row.webhook_id, row.delivery_id, row.alert_id,
+                                                        row.attempts + 1, None, "the webhook was deleted", now_ms()),
+                                               True)
+                continue
+            self.enqueue(Job(hook, row.alert_id, row.body, row.delivery_id, row.created_at, row.attempts), True)
+            resumed += 1
+        if resumed:
+            log.info("webhooks_resumed", deliveries=resumed)
+        return resumed
 
     async def _work(self) -> None:
         while True:
             user = await self.ready.get()
             job = self.pending[user].popleft()
-            self.in_flight += 1
+            self.in_flight[job.delivery_id] = job
             try:
                 await self._deliver(job)
             except Exception:
                 log.exception("webhook_failed", webhook_id=job.webhook.id)
             finally:
-                self.in_flight -= 1
+                del self.in_flight[job.delivery_id]
+                self.stored.discard(job.delivery_id)
                 if self.pending[user]:
                     self.ready.put_nowait(user)  # back of the line: the other users go first
                 else:
                     del self.pending[user]
 
     async def _deliver(self, job: Job) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(job.attempts + 1, MAX_ATTEMPTS + 1):
             status, error = await self._attempt(job)
-            await self._record(job, attempt, status, error)
-            if status is not None and (200 <= status < 300 or not retryable(status)):
+            answered = status is not None and (200 <= status < 300 or not retryable(status))
+            await self._record(job, attempt, status, error, final=answered or attempt == MAX_ATTEMPTS)
+            if answered:
                 return
             if attempt < MAX_ATTEMPTS:
                 await asyncio.sleep(backoff(attempt, self.rng))
@@ -177,11 +224,11 @@ class Deliverer:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:300]
 
-    async def _record(self, job: Job, attempt: int, status: int | None, error: str | None) -> None:
+    async def _record(self, job: Job, attempt: int, status: int | None, error: str | None, final: bool) -> None:
         record = Delivery(new_id("att"), job.webhook.id, job.delivery_id, job.alert_id, attempt, status, error, now_ms())
         log.info("webhook_attempt", webhook_id=job.webhook.id, delivery_id=job.delivery_id, attempt=attempt,
                  status=status, error=error)
         try:
-            await self.ledger.add_delivery(record)
+            await self.ledger.add_delivery(record, final)
         except Exception as exc:  # the ledger is down: the delivery itself went on
             log.warning("webhook_record_failed", error=str(exc))

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ..clock import now_ms
-from .models import Delivery, NewRule, Rule, Webhook
+from .models import Delivery, NewRule, PendingDelivery, Rule, Webhook
 
 
 def new_id(prefix: str) -> str:
@@ -33,3 +33,8 @@ def webhook(row: Sequence[Any]) -> Webhook:
 
 def delivery(row: Sequence[Any]) -> Delivery:
     return Delivery(*row)
+
+
+def pending(row: Sequence[Any]) -> PendingDelivery:
+    delivery_id, webhook_id, user_id, alert_id, body, attempts, created_at = row
+    return PendingDelivery(delivery_id, webhook_id, user_id, alert_id, bytes(body), attempts, created_at)

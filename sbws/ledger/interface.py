@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from . import plans
-from .models import AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, Rule, Webhook
+from .models import AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, PendingDelivery, Rule, Webhook
 from .plans import Plan
 
 T = TypeVar("T")
@@ -97,14 +97,17 @@ class Ledger:
     async def mute_rule(self, user_id: str, rule_id: str, until: int | None) -> Rule | None:
         return await self.driver.run(plans.mute_rule(user_id, rule_id, until))
 
-    async def add_alerts(self, records: Sequence[AlertRecord]) -> None:
-        await self.driver.run(plans.add_alerts(records))
+    async def add_alerts(self, records: Sequence[AlertRecord], outbox: Sequence[PendingDelivery] = ()) -> None:
+        await self.driver.run(plans.add_alerts(records, outbox))
 
     async def recent_alerts(self, user_id: str, limit: int) -> list[bytes]:
         return await self.driver.run(plans.recent_alerts(user_id, limit))
 
-    async def add_delivery(self, d: Delivery) -> None:
-        await self.driver.run(plans.add_delivery(d))
+    async def add_delivery(self, d: Delivery, final: bool) -> None:
+        await self.driver.run(plans.add_delivery(d, final))
+
+    async def pending_deliveries(self, limit: int) -> list[PendingDelivery]:
+        return await self.driver.run(plans.pending_deliveries(limit))
 
     async def deliveries(self, user_id: str, webhook_id: str, limit: int) -> list[Delivery]:
         return await self.driver.run(plans.deliveries(user_id, webhook_id, limit))

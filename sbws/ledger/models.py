@@ -143,3 +143,17 @@ class Delivery:
     """The receiver's HTTP status; None when no answer came."""
     error: str | None
     at: int
+
+
+@frozen
+class PendingDelivery:
+    """A webhook delivery not yet finished, kept in the ledger so a restart resumes it (``webhook_outbox``)."""
+
+    delivery_id: str
+    webhook_id: str
+    user_id: str
+    alert_id: str
+    body: bytes
+    attempts: int
+    """Attempts made so far; a resumed delivery goes on from the next one."""
+    created_at: int

@@ -19,7 +19,8 @@ from attrs import frozen
 from ..clock import now_ms
 from ..errors import LedgerError
 from . import alerts, schema
-from .models import PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, Rule, Webhook, check_username
+from .models import (PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, PendingDelivery, Rule, Webhook,
+                     check_username)
 from .rules import closing_line_value, outcome, payout_cents, settled_payout
 from .schema import BET_COLUMNS, CLOSING_COLUMNS, INSERTION_ORDER, SETTLE_COLUMNS
 from .tokens import check_token, inactive, new_token, split_token
@@ -71,6 +72,8 @@ class Plan(Generic[T]):
     steps: Steps[T]
     write: bool
     """Runs in one write transaction; otherwise on a read connection."""
+    background: bool = False
+    """A write that yields to the others (``lanes``): alerts, delivery attempts, pruning."""
 
 
 class Cursor(Generic[T]):
@@ -105,6 +108,10 @@ def _write(steps: Steps[T]) -> Plan[T]:
 
 def _read(steps: Steps[T]) -> Plan[T]:
     return Plan(steps, False)
+
+
+def _background(steps: Steps[T]) -> Plan[T]:
+    return Plan(steps, True, background=True)
 
 
 # -- users and tokens -------------------------------------------------------------------------------
@@ -354,9 +361,10 @@ def prune_alerts(before_ms: int) -> Plan[int]:
     def steps() -> Steps[int]:
         gone = yield Execute("DELETE FROM alerts WHERE created_at < ?", (before_ms,))
         gone += yield Execute("DELETE FROM webhook_deliveries WHERE at < ?", (before_ms,))
+        gone += yield Execute("DELETE FROM webhook_outbox WHERE created_at < ?", (before_ms,))
         return int(gone)
 
-    return _write(steps())
+    return _background(steps())
 
 
 def rules(user_id: str | None) -> Plan[list[Rule]]:
@@ -385,12 +393,17 @@ def mute_rule(user_id: str, rule_id: str, until: int | None) -> Plan[Rule | None
     return _write(steps())
 
 
-def add_alerts(records: Sequence[AlertRecord]) -> Plan[None]:
+def add_alerts(records: Sequence[AlertRecord], outbox: Sequence[PendingDelivery] = ()) -> Plan[None]:
+    """Alerts, and the webhook deliveries they start, in one transaction: a delivery is pending once stored."""
+
     def steps() -> Steps[None]:
         yield Many(schema.ADD_ALERT, tuple((a.id, a.rule_id, a.user_id, a.kind, a.item_id, a.body, a.created_at)
                                            for a in records))
+        if outbox:
+            yield Many(schema.ADD_OUTBOX, tuple((p.delivery_id, p.webhook_id, p.user_id, p.alert_id, p.body,
+                                                 p.attempts, p.created_at) for p in outbox))
 
-    return _write(steps())
+    return _background(steps())
 
 
 def recent_alerts(user_id: str, limit: int) -> Plan[list[bytes]]:
@@ -400,12 +413,27 @@ def recent_alerts(user_id: str, limit: int) -> Plan[list[bytes]]:
     return _read(steps())
 
 
-def add_delivery(d: Delivery) -> Plan[None]:
+def add_delivery(d: Delivery, final: bool) -> Plan[None]:
+    """One attempt; the delivery leaves the outbox with its ``final`` attempt (answered, or the last)."""
+
     def steps() -> Steps[None]:
         yield Execute(schema.ADD_DELIVERY, (d.id, d.webhook_id, d.delivery_id, d.alert_id, d.attempt, d.status, d.error,
                                             d.at))
+        if final:
+            yield Execute(schema.OUTBOX_DONE, (d.delivery_id,))
+        else:
+            yield Execute(schema.OUTBOX_ATTEMPTED, (d.attempt, d.delivery_id))
 
-    return _write(steps())
+    return _background(steps())
+
+
+def pending_deliveries(limit: int) -> Plan[list[PendingDelivery]]:
+    """The outbox, oldest first: deliveries a stopped server had not finished."""
+
+    def steps() -> Steps[list[PendingDelivery]]:
+        return [alerts.pending(r) for r in (yield Rows(schema.OUTBOX, (limit,)))]
+
+    return _read(steps())
 
 
 def deliveries(user_id: str, webhook_id: str, limit: int) -> Plan[list[Delivery]]:

@@ -18,6 +18,7 @@ import asyncpg
 
 from ..clock import now_ms
 from ..errors import LedgerUnavailable
+from .lanes import Lanes
 from .plans import Cursor, Many, Plan, Row, Rows, Statement
 from .schema import HEALTH_PROBE, POSTGRES, in_dialect, migrations, numbered
 
@@ -59,6 +60,8 @@ class PgDriver:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.lanes = Lanes()
+        """Background writes take one pooled connection at a time, never the pool a bet needs."""
 
     @classmethod
     async def connect(cls, dsn: str) -> PgDriver:
@@ -91,10 +94,11 @@ class PgDriver:
 
     @unavailable_on_outage
     async def run(self, plan: Plan[T]) -> T:
-        async with self.pool.acquire() as conn:
-            if not plan.write:
+        if not plan.write:
+            async with self.pool.acquire() as conn:
                 return await run_steps(conn, plan)
-            async with conn.transaction():
+        async with self.lanes.background() if plan.background else self.lanes.foreground():
+            async with self.pool.acquire() as conn, conn.transaction():
                 return await run_steps(conn, plan)
 
     async def writable(self) -> bool:

@@ -112,6 +112,18 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     {insertion_column}
     """,
+    """
+    CREATE TABLE webhook_outbox (
+        delivery_id TEXT PRIMARY KEY,
+        webhook_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        body {bytes} NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at {int64} NOT NULL
+    );
+    CREATE INDEX outbox_time ON webhook_outbox (created_at);
+    """,
 )
 
 HEALTH_PROBE = (
@@ -163,6 +175,11 @@ ADD_DELIVERY = (
     "INSERT INTO webhook_deliveries (id, webhook_id, delivery_id, alert_id, attempt, status, error, at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+OUTBOX_COLUMNS = "delivery_id, webhook_id, user_id, alert_id, body, attempts, created_at"
+ADD_OUTBOX = f"INSERT INTO webhook_outbox ({OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+OUTBOX = f"SELECT {OUTBOX_COLUMNS} FROM webhook_outbox ORDER BY created_at, delivery_id LIMIT ?"
+OUTBOX_ATTEMPTED = "UPDATE webhook_outbox SET attempts = ? WHERE delivery_id = ?"
+OUTBOX_DONE = "DELETE FROM webhook_outbox WHERE delivery_id = ?"
 DELIVERIES = (
     "SELECT d.id, d.webhook_id, d.delivery_id, d.alert_id, d.attempt, d.status, d.error, d.at "
     "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "

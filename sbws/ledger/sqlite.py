@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..clock import now_ms
 from ..errors import LedgerUnavailable
+from .lanes import Lanes
 from .plans import Cursor, Execute, Many, Plan, Rows, Statement
 from .schema import HEALTH_PROBE, SQLITE, in_dialect, migrations
 
@@ -128,12 +129,14 @@ def _one(conn: sqlite3.Connection, statement: Statement) -> Any:
 class AsyncSqliteDriver:
     """The SQLite driver for the event loop: writes on one dedicated thread, reads on another.
 
-    Token checks and bet listings never queue behind a write that waits for a lock.  A lock held too
-    long, a full disk or a read-only file become ``LedgerUnavailable`` (NX-503, retryable).
+    Token checks and bet listings never queue behind a write that waits for a lock, and bets never queue
+    behind background writes (``lanes``).  A lock held too long, a full disk or a read-only file become
+    ``LedgerUnavailable`` (NX-503, retryable).
     """
 
     def __init__(self, store: SqliteDriver) -> None:
         self.store = store
+        self.lanes = Lanes()
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-reads")
 
@@ -144,7 +147,10 @@ class AsyncSqliteDriver:
             raise LedgerUnavailable(str(exc)) from exc
 
     async def run(self, plan: Plan[T]) -> T:
-        return await self._call(self._writes if plan.write else self._reads, self.store.run, plan)
+        if not plan.write:
+            return await self._call(self._reads, self.store.run, plan)
+        async with self.lanes.background() if plan.background else self.lanes.foreground():
+            return await self._call(self._writes, self.store.run, plan)
 
     async def writable(self) -> bool:
         return await self._call(self._writes, self.store.writable)

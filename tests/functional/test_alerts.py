@@ -177,3 +177,36 @@ async def test_rules_and_webhooks_are_capped_per_user(aiohttp_client, tmp_path):
                                headers=auth(token)) for i in range(2)]
     assert [r.status for r in hooks] == [201, 429]
     assert len((await (await client.get("/api/webhooks", headers=auth(token))).json())["webhooks"]) == 1
+
+
+async def test_a_delivery_mid_retry_at_a_stop_is_finished_by_the_next_server(aiohttp_client, settings, receiver):
+    """Issue 22, item 13, end to end: the server stops between two attempts of a delivery; the next server on the
+    same ledger sends it again with the same X-Sbws-Delivery id, and the attempts go on where they stopped."""
+    receiver.statuses = [500] * 10  # the first server only ever sees failures
+    token = make_user(settings.db, "alice")
+    first = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch()])))
+    hook_id = (await (await first.post("/api/webhooks", json={"url": receiver.url, "secret": SECRET},
+                                       headers=auth(token))).json())["webhook"]["id"]
+    made = await first.post("/api/alerts", json={"kind": "arbitrage", "minEdge": 1, "webhook": hook_id},
+                            headers=auth(token))
+    assert made.status == 201
+    await wait_for(lambda: len(receiver.requests) >= 1, timeout=10)
+    await first.close()
+    tried = len(receiver.requests)
+    assert tried < 5
+    receiver.statuses = []  # from now on the receiver answers 200
+
+    second = await aiohttp_client(await make_app(settings, ScriptedFeed([])))
+    await wait_for(lambda: len(receiver.requests) == tried + 1, timeout=10)
+    ids = {headers["X-Sbws-Delivery"] for headers, _body, _at in receiver.requests}
+    assert len(ids) == 1 and receiver.requests[0][1] == receiver.requests[-1][1]
+    deliveries = []
+    for _ in range(100):  # the last attempt is recorded just after the receiver answered it
+        deliveries = (await (await second.get(f"/api/webhooks/{hook_id}/deliveries",
+                                              headers=auth(token))).json())["deliveries"]
+        if len(deliveries) == tried + 1:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted((d["attempt"], d["status"]) for d in deliveries) == [
+        *((n, 500) for n in range(1, tried + 1)), (tried + 1, 200)]
+    assert await second.server.app[NODE].service.ledger.pending_deliveries(10) == []

@@ -175,7 +175,8 @@ async def test_alert_rules_webhooks_and_deliveries(ledger):
     assert await ledger.recent_alerts(alice, 10) == [b'{"id":"alr_2"}', b'{"id":"alr_1"}']
     assert await ledger.recent_alerts(bob, 10) == []
     for attempt, status in ((1, 500), (2, 200)):
-        await ledger.add_delivery(Delivery(f"att_{attempt}", hook.id, "dlv_1", "alr_1", attempt, status, None, attempt))
+        await ledger.add_delivery(Delivery(f"att_{attempt}", hook.id, "dlv_1", "alr_1", attempt, status, None, attempt),
+                                  final=status == 200)
     assert [(d.attempt, d.status) for d in await ledger.deliveries(alice, hook.id, 10)] == [(2, 200), (1, 500)]
     assert await ledger.deliveries(bob, hook.id, 10) == []
     assert not await ledger.delete_rule(bob, rule.id)
@@ -194,8 +195,52 @@ async def test_per_user_caps_and_alert_retention(ledger):
     [rule] = await ledger.rules(bob)
     await ledger.add_alerts([AlertRecord("alr_old", rule.id, bob, "steam", "s1", b'{"id":"alr_old"}', 1_000),
                              AlertRecord("alr_new", rule.id, bob, "steam", "s2", b'{"id":"alr_new"}', 9_000)])
-    await ledger.add_delivery(Delivery("att_old", hooks[0].id, "dlv", "alr_old", 1, 200, None, 1_000))
-    await ledger.add_delivery(Delivery("att_new", hooks[0].id, "dlv", "alr_new", 1, 200, None, 9_000))
+    await ledger.add_delivery(Delivery("att_old", hooks[0].id, "dlv", "alr_old", 1, 200, None, 1_000), final=True)
+    await ledger.add_delivery(Delivery("att_new", hooks[0].id, "dlv", "alr_new", 1, 200, None, 9_000), final=True)
     assert await ledger.prune_alerts(5_000) == 2
     assert await ledger.recent_alerts(bob, 10) == [b'{"id":"alr_new"}']
     assert [d.id for d in await ledger.deliveries(alice, hooks[0].id, 10)] == ["att_new"]
+
+
+async def test_the_webhook_outbox_keeps_a_delivery_until_its_last_attempt(ledger):
+    """Issue 22, item 13: a delivery is pending from the transaction that stores its alert until its final attempt;
+    attempts in between are counted, so a restart goes on from the next one."""
+    from sbws.ledger.models import AlertRecord, Delivery, NewRule, PendingDelivery
+
+    alice = await ledger.add_user("alice")
+    hook = await ledger.add_webhook(alice, "https://hooks.example.com/x", "a-long-enough-secret", 10)
+    rule = await ledger.add_rule(NewRule(alice, "steam", webhook_id=hook.id), 10)
+    pending = [PendingDelivery(f"dlv_{i}", hook.id, alice, f"alr_{i}", b'{"n":%d}' % i, 0, 10 + i) for i in range(2)]
+    await ledger.add_alerts([AlertRecord(f"alr_{i}", rule.id, alice, "steam", "s", b"{}", 10 + i) for i in range(2)],
+                            pending)
+    assert await ledger.pending_deliveries(10) == pending
+    await ledger.add_delivery(Delivery("att_1", hook.id, "dlv_0", "alr_0", 1, 503, None, 20), final=False)
+    await ledger.add_delivery(Delivery("att_2", hook.id, "dlv_1", "alr_1", 1, 200, None, 21), final=True)
+    [left] = await ledger.pending_deliveries(10)
+    assert (left.delivery_id, left.attempts, left.body) == ("dlv_0", 1, b'{"n":0}')
+    assert await ledger.prune_alerts(11) == 2  # alert alr_0 and its pending delivery
+    assert await ledger.pending_deliveries(10) == []
+
+
+async def test_bets_go_before_background_writes_waiting_ahead_of_them(ledger):
+    """Issue 22, item 4: a flood of alert writes queued before a bet does not hold the bet back: it commits
+    while most of them still wait (before, it waited for every one)."""
+    from sbws.ledger.models import AlertRecord, NewRule
+
+    alice = await ledger.add_user("alice")
+    rule = await ledger.add_rule(NewRule(alice, "steam"), 10)
+    done: list[str] = []
+
+    async def alerts(n: int) -> None:
+        await ledger.add_alerts([AlertRecord(f"alr_{n}_{i}", rule.id, alice, "steam", "s", b"x" * 2000, i)
+                                 for i in range(300)])
+        done.append(f"alerts{n}")
+
+    async def bet() -> None:
+        await ledger.place_bet(new_bet(alice, "ref-1"))
+        done.append("bet")
+
+    flood = [asyncio.create_task(alerts(n)) for n in range(40)]
+    await asyncio.sleep(0)  # the alert writes are queued first
+    await asyncio.gather(bet(), *flood)
+    assert done.index("bet") <= 2, f"the bet committed after {done.index('bet')} of 40 alert writes"

@@ -15,12 +15,18 @@ from sbws.wire.commands import address_allowed
 
 
 class NoLedger:
-    async def add_delivery(self, record: object) -> None:
+    async def add_delivery(self, record: object, final: bool) -> None:
         return None
 
 
 def job(url: str) -> Job:
-    return Job(Webhook("hook_1", "user_1", url, "a-long-enough-secret", 0), "alr_1", b'{"type":"alert"}', "dlv_1")
+    return Job(Webhook("hook_1", "user_1", url, "a-long-enough-secret", 0), "alr_1", b'{"type":"alert"}', "dlv_1", 0)
+
+
+def enqueue(deliverer: Deliverer, hook: Webhook, alert_id: str) -> None:
+    admitted = deliverer.admit(hook, alert_id, b"{}", 0)
+    assert admitted is not None
+    deliverer.enqueue(admitted, stored=False)
 
 
 async def receiver(aiohttp_server, body: bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -111,29 +117,66 @@ async def test_one_users_hanging_receiver_does_not_starve_another_users(aiohttp_
         a = Webhook("hook_a", "user_a", str(slow.make_url("/hook")), "a-long-enough-secret", 0)
         b = Webhook("hook_b", "user_b", str(fast.make_url("/hook")), "a-long-enough-secret", 0)
         for i in range(50):
-            deliverer.enqueue(a, f"alr_a{i}", b"{}")
+            enqueue(deliverer, a, f"alr_a{i}")
         for i in range(50):
-            deliverer.enqueue(b, f"alr_b{i}", b"{}")
+            enqueue(deliverer, b, f"alr_b{i}")
         await wait_for(lambda: len(hits) == 50, timeout=4.0)  # the slow one times out after 5 s per attempt
     finally:
         await deliverer.stop()
 
 
-async def test_deliveries_abandoned_at_shutdown_are_counted_and_logged(aiohttp_server, capsys):
-    """Issue 22, item 13 (in part): a stop with deliveries waiting or mid-retry says how many it drops."""
+async def test_deliveries_left_at_a_stop_are_resumed_after_it_with_their_ids(aiohttp_server, tmp_path, capsys):
+    """Issue 22, item 13: a stop with deliveries waiting and one mid-attempt keeps them in the ledger's outbox;
+    the next process delivers each once, with the same X-Sbws-Delivery id, and the outbox empties."""
     import asyncio
     import json
 
-    from tests.helpers import structured_logs
+    from sbws.ledger.factory import open_ledger
+    from sbws.ledger.models import AlertRecord, NewRule
+    from tests.helpers import structured_logs, wait_for
 
-    slow = await hanging(aiohttp_server)
+    answering = asyncio.Event()
+    delivered: list[str] = []
+
+    async def hook_endpoint(request: web.Request) -> web.Response:
+        if not answering.is_set():
+            await asyncio.sleep(30)  # the first run's receiver hangs
+        delivered.append(request.headers["X-Sbws-Delivery"])
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook_endpoint)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    ledger = await open_ledger(str(tmp_path / "l.db"))
+    user = await ledger.add_user("alice")
+    hook = await ledger.add_webhook(user, str(server.make_url("/hook")), "a-long-enough-secret", 10)
+    assert hook is not None
+    rule = await ledger.add_rule(NewRule(user, "steam", webhook_id=hook.id), 10)
+    assert rule is not None
     with structured_logs():
-        deliverer = Deliverer(NoLedger(), allow_private=True)  # type: ignore[arg-type]
-        deliverer.start()
-        hook = Webhook("hook_a", "user_a", str(slow.make_url("/hook")), "a-long-enough-secret", 0)
-        for i in range(3):
-            deliverer.enqueue(hook, f"alr_{i}", b"{}")
+        first = Deliverer(ledger, allow_private=True)
+        first.start()
+        jobs = [first.admit(hook, f"alr_{i}", b'{"n":%d}' % i, i) for i in range(3)]
+        kept = [j for j in jobs if j is not None]
+        await ledger.add_alerts([AlertRecord(f"alr_{i}", rule.id, user, "steam", f"s{i}", b"{}", i) for i in range(3)],
+                                [j.pending() for j in kept])
+        for j in kept:
+            first.enqueue(j, stored=True)
         await asyncio.sleep(0.2)  # one delivery in flight, two waiting
-        await deliverer.stop()
-        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "webhooks_abandoned" in line]
-    assert [(e["deliveries"], e["users"]) for e in lines] == [(3, 1)]
+        await first.stop()
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "webhooks_left" in line]
+    assert [(e["deliveries"], e["kept_for_restart"], e["lost"]) for e in lines] == [(3, 3, 0)]
+    assert len(await ledger.pending_deliveries(10)) == 3
+
+    answering.set()
+    second = Deliverer(ledger, allow_private=True)
+    second.start()
+    try:
+        assert await second.resume() == 3
+        assert await second.resume() == 0  # what this process holds is not queued twice
+        await wait_for(lambda: len(delivered) == 3 and not second.in_flight and not second.pending, timeout=5.0)
+    finally:
+        await second.stop()
+    assert sorted(delivered) == sorted(j.delivery_id for j in kept)
+    assert await ledger.pending_deliveries(10) == []
+    await ledger.close()
