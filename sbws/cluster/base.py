@@ -59,7 +59,8 @@ class Broker(Protocol):
     async def run(self, sink: Sink) -> None: ...
 
     def healthy(self, now: float) -> bool:
-        """The feed delivers (one process), or Redis is reachable and the leader's feed delivers."""
+        """The feed delivers (one process), or the newest health entry read from the stream, still fresh, says
+        the leader's feed delivers (cluster)."""
         ...
 
     async def publish_bet_event(self, sink: Sink, user_id: str, frame: bytes) -> None: ...

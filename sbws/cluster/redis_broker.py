@@ -12,7 +12,13 @@
 * the leader also keeps a snapshot of the whole state in Redis; a node that
   starts, or reconnects after losing Redis, resets its state from the snapshot
   and sends every socket a fresh snapshot, so nobody silently misses state;
-* settled bets and socket counts cross nodes the same way.
+* settled bets and socket counts cross nodes the same way;
+* feed health travels with the stream: the leader appends a health entry
+  (its feed delivers, or not: failing, or finished) every third of the TTL,
+  and every node, leader included, is healthy only while the newest entry it
+  has read says so and is younger than ``HEALTH_STALE`` TTLs.  A follower
+  that stops reading, a leader whose feed finished and a cluster with no
+  leader all refuse bets, as one node with a stopped feed does.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ LEADER = b"sbws:leader"
 CLIENTS = b"sbws:clients"
 BET_EVENTS = b"sbws:bet-events"
 STREAM_MAXLEN = 100_000
+HEALTH_STALE = 1.5
+"""TTLs after the newest health entry read before a node counts the feed as not delivering."""
 RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end
 """
@@ -73,6 +81,10 @@ class RedisBroker:
         self.last_id = b"0-0"
         self.cluster_count = 0
         self._feed_task: asyncio.Task[None] | None = None
+        self.feed_done = False
+        """The leader's feed ended (a replay ran out): the leader says so in its health entries."""
+        self.health: tuple[bool, float] | None = None
+        """The newest health entry read from the stream, and when (monotonic), on every node."""
         self._renew = self.redis.register_script(RENEW)
 
     async def check(self) -> None:
@@ -101,11 +113,15 @@ class RedisBroker:
         await asyncio.sleep(min(5.0, 0.1 * 2 ** attempt) * random.uniform(0.5, 1.0))
 
     def healthy(self, now: float) -> bool:
-        if not self.connected:
+        if not self.connected or self.health is None:
             return False
-        if self.is_leader:
-            return self.feed.is_healthy(now)
-        return True
+        delivers, read_at = self.health
+        return delivers and time.monotonic() - read_at < HEALTH_STALE * self.ttl
+
+    def _feed_delivers(self) -> bool:
+        """The leader's own view, which it publishes: its feed task runs and the feed says it delivers."""
+        task = self._feed_task
+        return task is not None and not task.done() and not self.feed_done and self.feed.is_healthy(time.time())
 
     # -- leadership ------------------------------------------------------------------------------
     async def _lead(self, sink: Sink) -> None:
@@ -118,6 +134,10 @@ class RedisBroker:
                     if not renewed:
                         log.warning("leadership_lost", node=self.node_id)
                         await self._stop_feed()
+                    else:
+                        await self.redis.xadd(STREAM, {b"h": b"1" if self._feed_delivers() else b"0",
+                                                       b"n": self.node_id.encode()},
+                                              maxlen=STREAM_MAXLEN, approximate=True)
                 else:
                     if await self.redis.set(LEADER, self.node_id, nx=True, px=ttl_ms):
                         log.info("leadership_acquired", node=self.node_id)
@@ -146,6 +166,7 @@ class RedisBroker:
         feed = self.next_feed or self.feed_factory()
         self.next_feed = None
         self.feed = feed
+        self.feed_done = False
         first = True
         last_snapshot = 0.0
         epoch, seq = new_epoch(), 0  # a new term is a new market stream; the leader numbers its updates
@@ -160,6 +181,8 @@ class RedisBroker:
                 if time.monotonic() - last_snapshot > self.snapshot_every:
                     last_snapshot = time.monotonic()
                     await self._write_snapshot(sink)
+            self.feed_done = True
+            log.info("feed_finished", feed=feed.name, node=self.node_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -186,6 +209,10 @@ class RedisBroker:
                     reply = await self.redis.xread({STREAM: self.last_id}, block=1000, count=500)
                     for _stream, entries in reply or ():
                         for entry_id, fields in entries:
+                            self.last_id = entry_id
+                            if b"h" in fields:
+                                self.health = (fields[b"h"] == b"1", time.monotonic())
+                                continue
                             batch = Batch.from_json(fields[b"b"])
                             reset = bool(fields.get(b"reset"))
                             if reset:
@@ -193,7 +220,6 @@ class RedisBroker:
                             sink.apply_batch(batch, _position(fields))
                             if reset:
                                 sink.refresh_sockets()
-                            self.last_id = entry_id
                     await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise

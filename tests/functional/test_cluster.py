@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 
@@ -30,8 +31,8 @@ async def cluster(tmp_path):
     redis_server.start()
     nodes = []
 
-    def node(name: str) -> ServerProcess:
-        proc = ServerProcess(dsn, "--broker", redis_server.url, "--node-id", name, *SIM)
+    def node(name: str, *extra: str) -> ServerProcess:
+        proc = ServerProcess(dsn, "--broker", redis_server.url, "--node-id", name, *SIM, *extra)
         proc.log_path = tmp_path / f"{name}.log"
         nodes.append(proc)
         return proc
@@ -157,6 +158,82 @@ async def test_bets_through_both_nodes_land_exactly_once(cluster):
     rows = await ledger.driver.pool.fetch("SELECT client_ref, COUNT(*) FROM bets GROUP BY client_ref")
     assert {r[0]: r[1] for r in rows} == {ref: 1 for ref in refs}
     await ledger.close()
+
+
+def short_recording(path: Path, seconds: float) -> Path:
+    """A recording of ``seconds`` of simulator batches, 10 a second: a feed that finishes."""
+    from sbws.feeds.simulator import Simulator
+
+    now = [time.time()]
+    sim = Simulator(seed=3, events=6, tick_ms=100, realtime=False, clock=lambda: now[0])
+    with path.open("wb") as out:
+        for _ in range(int(seconds * 10)):
+            now[0] += 0.1
+            out.write(sim.step().to_json() + b"\n")
+    return path
+
+
+async def ready(url: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url + "/readyz") as resp:
+            return resp.status, await resp.json()
+
+
+async def test_a_finished_feed_makes_every_node_refuse_bets(cluster, tmp_path):
+    """Issue 22, item 12: the leader publishes its feed's health on the stream; when the feed finishes, the leader
+    and the follower both report it and refuse bets, as one node does (before: both accepted them)."""
+    from sbws.ledger.factory import open_ledger
+
+    ledger = await open_ledger(cluster["dsn"])
+    await ledger.add_user("trader")
+    _, token = await ledger.issue_token("trader")
+    await ledger.close()
+    recording = short_recording(tmp_path / "short.jsonl", 12.0)
+    leader = cluster["node"]("b", "--feed", f"replay:{recording}").start()
+    await wait_leader(leader.url, True)
+    follower = cluster["node"]("a", "--feed", f"replay:{recording}").start()
+    await wait_leader(follower.url, False)
+    _, markets = await get_json(follower.url + "/api/markets?limit=1000")
+    market = next(m for m in markets["markets"] if m["status"] == "open" and m["bestOdds"])
+    sel, best = next(iter(market["bestOdds"].items()))
+    deadline = time.monotonic() + 30
+    states: dict[str, tuple[int, dict]] = {}
+    while time.monotonic() < deadline:
+        states = {url: await ready(url) for url in (leader.url, follower.url)}
+        if all(status == 503 for status, _ in states.values()):
+            break
+        await asyncio.sleep(0.2)
+    assert all(status == 503 and not body["checks"]["feed"] for status, body in states.values()), states
+    async with aiohttp.ClientSession() as http:
+        for url in (leader.url, follower.url):
+            body = {"marketId": market["id"], "selectionId": sel, "bookmaker": best["bookmaker"], "stake": 2,
+                    "odds": -100000, "clientRef": f"after-{url[-5:]}"}
+            async with http.post(url + "/api/bets", json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+                refused = await resp.json()
+                assert resp.status == 409 and refused["reason"] == "stale", refused
+
+
+async def test_a_follower_whose_leader_stops_publishing_refuses_bets(cluster):
+    """Issue 22, item 12: health read from the stream goes stale; a follower cut off from a live leader (the
+    leader frozen, its lock held) does not call the feed healthy."""
+    import redis.asyncio as aioredis
+
+    leader, follower = await leader_then_follower(cluster)
+    assert (await ready(follower.url))[0] == 200
+    assert leader.proc is not None
+    leader.proc.send_signal(signal.SIGSTOP)  # no renewals, no health entries
+    store = aioredis.from_url(cluster["redis"].url)
+    await store.set(b"sbws:leader", b"b", px=60_000)  # its lock held meanwhile: a leader alive but not publishing
+    await store.aclose()
+    try:
+        deadline = time.monotonic() + 10
+        status, body = await ready(follower.url)
+        while time.monotonic() < deadline and status == 200:
+            await asyncio.sleep(0.1)
+            status, body = await ready(follower.url)
+        assert status == 503 and not body["checks"]["feed"], body
+    finally:
+        leader.proc.send_signal(signal.SIGCONT)
 
 
 async def test_killing_the_leader_hands_the_feed_over_within_the_ttl(cluster):
