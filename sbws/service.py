@@ -104,7 +104,7 @@ class Service:
         hi = q.to_ms if q.to_ms is not None else self.clock.ms()
         lo = q.from_ms if q.from_ms is not None else max(0, hi - DEFAULT_SPAN_MS)
         found, opening, current, steam = await self.history_store.query(q.market_id, q.bookmaker, lo, hi,
-                                                                        q.max_points)
+                                                                        q.max_points, MAX_REPLY_POINTS)
         key = self.state.key(q.market_id)
         if key is None and not (found or opening or current):
             raise ProtocolError(NOT_FOUND, f"no market {q.market_id!r} and no history of it", "marketId")

@@ -36,7 +36,10 @@ class History(Protocol):
 
     async def close(self) -> None: ...
 
-    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found: ...
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0,
+                    budget: int = 0) -> Found:
+        """``buckets``: at most that many points per series; ``budget``: at most that many over all series."""
+        ...
 
 
 def history_path(db: str) -> str:

@@ -207,22 +207,26 @@ def _prune(now_ms: int, days_kept: int, d: Dialect) -> Steps[set[int]]:
     return dropped
 
 
-def query(market_id: str, book: str | None, lo: int, hi: int, buckets: int, d: Dialect) -> Plan[Found]:
+def query(market_id: str, book: str | None, lo: int, hi: int, buckets: int, d: Dialect,
+          budget: int = 0) -> Plan[Found]:
     """Points in [lo, hi] per series (at most the last of each of ``buckets`` equal slices of it where a series
     has more points than that, bucketed in SQL on both stores), each series' first priced and last point, and
-    the steam in [lo, hi]."""
+    the steam in [lo, hi].  ``budget``: at most that many points over all series (each its share), so a
+    market with many series never brings hundreds of thousands of rows into Python to drop most of them."""
 
     def steps() -> Steps[Found]:
         rows = yield Rows(f"SELECT id, market_id, outcome, book FROM {d.series} WHERE market_id = ? "
                           "AND (CAST(? AS TEXT) IS NULL OR book = ?)", (market_id, book, book))
         keys = {int(i): SeriesKey(m, o, b) for i, m, o, b in rows}
+        share = max(1, budget // len(keys)) if budget and keys else 0
+        cap = min(buckets, share) if buckets and share else buckets or share
         series: dict[SeriesKey, list[Point]] = {}
         opening: dict[SeriesKey, Point] = {}
         current: dict[SeriesKey, Point] = {}
         if keys:
             days = sorted(d.days((yield Rows(d.list_tables))))
             spans = [day for day in days if day * DAY_MS + DAY_MS > lo and day * DAY_MS <= hi]
-            by_id = yield from _ranged(keys, spans, lo, hi, buckets, d)
+            by_id = yield from _ranged(keys, spans, lo, hi, cap, d)
             series.update((keys[sid], points) for sid, points in by_id.items())
             yield from _ends(keys, days, opening, True, d)
             yield from _ends(keys, list(reversed(days)), current, False, d)

@@ -91,9 +91,10 @@ class PgHistory:
                 if kind == "flush":
                     payload.set()
 
-    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found:
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0,
+                    budget: int = 0) -> Found:
         try:
             async with self.pool.acquire() as conn:
-                return await run_steps(conn, plans.query(market_id, book, lo, hi, buckets, POSTGRES))
+                return await run_steps(conn, plans.query(market_id, book, lo, hi, buckets, POSTGRES, budget))
         except OUTAGES as exc:
             raise LedgerUnavailable(f"price history: PostgreSQL: {exc}") from exc

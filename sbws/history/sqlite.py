@@ -118,8 +118,8 @@ class SqliteHistory:
         self.known.committed(made)
 
     # -- reads (their own thread and connection) -----------------------------------------------
-    def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found:
-        return run_steps(self.reader, plans.query(market_id, book, lo, hi, buckets, SQLITE))
+    def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0, budget: int = 0) -> Found:
+        return run_steps(self.reader, plans.query(market_id, book, lo, hi, buckets, SQLITE, budget))
 
     def size_bytes(self) -> int:
         page_size = self.reader.execute("PRAGMA page_size").fetchone()[0]
@@ -146,10 +146,12 @@ class AsyncSqliteHistory:
     async def prune(self, now_ms: int) -> None:
         self.store.prune(now_ms)
 
-    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0) -> Found:
+    async def query(self, market_id: str, book: str | None, lo: int, hi: int, buckets: int = 0,
+                    budget: int = 0) -> Found:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.store.reads, self.store.query, market_id, book, lo, hi, buckets)
+            return await loop.run_in_executor(self.store.reads, self.store.query, market_id, book, lo, hi, buckets,
+                                              budget)
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"price history: {exc}") from exc
 

@@ -7,6 +7,7 @@ import errno
 import resource
 import signal
 import socket
+import sys
 import time
 from typing import Any
 
@@ -22,6 +23,10 @@ from .keys import METRICS
 
 log = structlog.get_logger("sbws")
 ACCEPT_ERRORS = Throttle(10.0)
+GIL_SWITCH_INTERVAL = 0.0005
+"""Seconds a worker thread (history replies, the ledger's and the history's SQLite) may keep the GIL while the
+loop asks for it.  At Python's 5 ms, four history requests stretched one feed batch from a few ms to 250 ms:
+numpy and socket calls release the GIL and each waited up to 5 ms to get it back (``benchmarks/history_flood.py``)."""
 
 
 def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
@@ -71,6 +76,7 @@ def _report_crash(task: asyncio.Task[None]) -> None:
 async def serve(settings: Settings, reuse_port: bool = False) -> None:
     sock = bind(settings.host, settings.port, reuse_port)
     open_files = raise_open_files_limit()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_on_loop_error)
     try:

@@ -75,3 +75,16 @@ async def test_dense_series_are_bucketed_in_sql_alike_on_both_stores(store):
     got = series[SeriesKey("d:moneyline", 0, "a")]
     assert len(got) <= 21 and got == sorted(got)
     assert downsample(got, lo, hi, 20) == downsample(points, lo, hi, 20)
+
+
+async def test_a_budget_shares_its_points_between_the_series(store):
+    """Issue 22, item 9: with a budget, a market with many series brings at most about that many points out of
+    the store in all (each series its share, bucketed in SQL), however many points each series has."""
+    lo, hi = 10 * DAY_MS, 10 * DAY_MS + 99_999
+    store.record([("m:moneyline", o, b, lo + i * 100, 1.5 + (i % 50) / 100)
+                  for o in range(2) for b in ("a", "b", "c", "d", "e") for i in range(1000)])
+    assert await store.flush()
+    series, _o, _c, _s = await store.query("m:moneyline", None, lo, hi, 500, 100)
+    assert len(series) == 10 and all(len(points) <= 11 for points in series.values())  # 100 / 10 series, +1 edge
+    unbudgeted, _o, _c, _s = await store.query("m:moneyline", None, lo, hi, 500)
+    assert all(400 <= len(points) <= 501 for points in unbudgeted.values())
