@@ -37,6 +37,7 @@ class Broadcaster:
         self.audience: Audience = fan.audience
         self.delivery: Delivery = fan.delivery
         self.delivery.on_disconnect = self.audience.remove
+        self.delivery.conflated = lambda ctx: self.version(ctx).conflated(ctx)
         self.immediate = immediate
         self.versions: dict[int, ProtocolVersion] = {v.number: v for v in (ProtocolV1(fan), ProtocolV2(fan))}
         self.dirty: set[str] = set()
@@ -51,7 +52,7 @@ class Broadcaster:
         version = self.version(ctx)
         version.attached()
         self.audience.add(ctx)
-        return self.delivery.writer(ctx, version.conflated)
+        return self.delivery.writer(ctx)
 
     def outbox(self, protocol: int) -> Outbox:
         """A new socket's outbox, as its protocol version conflates."""

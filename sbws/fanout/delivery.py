@@ -40,6 +40,8 @@ class Delivery:
         self.clock = clock
         self.on_disconnect: Callable[[SocketContext], None] = lambda ctx: None
         """The broadcaster's way to forget a socket it closes."""
+        self.conflated: Conflated = lambda ctx: None
+        """The broadcaster's way to turn a socket's conflated markets into one frame (its protocol version's)."""
 
     def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, Any] | None = None) -> None:
         if self._offer(ctx, frame, fragments, self.clock()):
@@ -61,6 +63,10 @@ class Delivery:
         if decision is Decision.WRITE and transport is not None and transport.write_now(frame):
             return True
         if decision in (Decision.WRITE, Decision.QUEUE):
+            if box.conflated:  # the markets waiting go first: this frame may carry a newer position
+                waiting = self.conflated(ctx)
+                if waiting is not None:
+                    box.put(waiting)
             box.put(frame)
             return True
         if decision is Decision.CONFLATE and fragments is not None:
@@ -82,7 +88,7 @@ class Delivery:
         if ctx.transport is not None:
             self.spawn(ctx.transport.close(int(code), reason.encode()))
 
-    async def writer(self, ctx: SocketContext, conflated: Conflated) -> None:
+    async def writer(self, ctx: SocketContext) -> None:
         """Drains this socket's outbox whenever frames wait there (direct writes happen only when none do)."""
         box, transport = ctx.outbox, ctx.transport
         if transport is None:
@@ -94,7 +100,7 @@ class Delivery:
                 while not box.closing:
                     frame = box.pop()
                     if frame is None and box.conflated:
-                        frame = conflated(ctx)
+                        frame = self.conflated(ctx)
                     if frame is None:
                         break
                     await transport.send(frame)

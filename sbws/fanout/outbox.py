@@ -4,7 +4,10 @@ A healthy socket gets whole shared frames, written at once when nothing is
 queued for it.  Once the bytes it has not taken pass the soft limit, market
 updates are kept per market id (newest state only) and become one frame when
 the socket catches up; past the hard limit, or too long over the soft one,
-the socket is closed (1013).
+the socket is closed (1013).  Order holds: a market update never overtakes
+the conflated markets (it joins them) and any other frame waits behind them
+(the delivery queues them first), so no frame tells a position the socket's
+markets have not reached.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class Outbox:
                 return Decision.CONFLATE
         else:
             self.over_soft_since = None
+        if conflatable and self.conflated:  # newer market states join the older ones waiting, never overtake them
+            return Decision.CONFLATE
         return Decision.QUEUE if (self.frames or self.conflated) else Decision.WRITE
 
     def put(self, frame: bytes) -> None:

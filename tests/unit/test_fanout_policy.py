@@ -76,7 +76,7 @@ def broadcaster() -> tuple[Broadcaster, Metrics]:
 
 
 def writer(b: Broadcaster, ctx: SocketContext) -> Coroutine[Any, Any, None]:
-    return b.delivery.writer(ctx, b.version(ctx).conflated)
+    return b.delivery.writer(ctx)
 
 
 # -- the outbox's decisions ----------------------------------------------------------------
@@ -96,6 +96,14 @@ def test_over_the_soft_limit_market_updates_conflate_and_others_still_queue():
     assert box.over_soft_since == 5.0, "the first time over the limit is kept"
     assert box.offer(BUDGET, buffered=10, now=7.0, conflatable=True) is Decision.WRITE
     assert box.over_soft_since is None, "back under the soft limit resets the clock"
+
+
+def test_under_the_soft_limit_a_market_update_joins_the_conflated_ones_waiting():
+    box = Outbox()
+    assert box.offer(BUDGET, buffered=1500, now=5.0, conflatable=True) is Decision.CONFLATE
+    box.conflate({"m": b"1"})
+    assert box.offer(BUDGET, buffered=0, now=6.0, conflatable=True) is Decision.CONFLATE, "it must not overtake them"
+    assert box.offer(BUDGET, buffered=0, now=6.0, conflatable=False) is Decision.QUEUE
 
 
 def test_queued_bytes_count_towards_the_limits():

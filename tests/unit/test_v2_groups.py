@@ -94,3 +94,45 @@ def test_members_asking_for_an_image_at_the_same_state_share_it():
     feed(b, Quote(SPREAD, 0, "pinnacle", 1.90, time.time()))  # the state moves: a new image for the next one
     _c, tc = v2(b, "c", arbitrage=True, sports=frozenset({"NBA"}))
     assert not any(f is g for f in tc.written for g in images[0])
+
+
+def test_a_conflating_socket_is_told_no_position_ahead_of_its_markets():
+    """Issue 22, item 2 (its edge): over the soft limit a socket's market deltas conflate; a heartbeat then waits
+    behind them, and a market delta pushed once the socket is back under the limit follows them instead of
+    overtaking them.  Before, the heartbeat and the newer delta went first and the older conflated one last:
+    the client was told a position its markets had not reached, and ended on the older price."""
+    import asyncio
+
+    async def run() -> None:
+        b, _ = broadcaster()
+        b.stream.activate(b.state)
+        ctx, t = v2(b, "slow", sports=frozenset({"NBA"}))
+        held: dict = {}
+        for m in frames_of(t, "market_update")[0]["markets"]:
+            deltas.apply(held, m)
+        writer = asyncio.create_task(b.delivery.writer(ctx))
+        t.pending = 5000  # over the soft limit, under the hard one
+        feed(b, Quote("lal-bos:moneyline", 0, "pinnacle", 1.70, time.time()))
+        b.push_markets()
+        assert ctx.outbox.conflated
+        b.push_heartbeat(1)
+        t.pending = 0
+        feed(b, Quote("lal-bos:moneyline", 0, "pinnacle", 1.75, time.time()))
+        b.push_markets()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        ctx.outbox.shut()
+        await asyncio.wait_for(writer, 1.0)
+        sent = [orjson.loads(f) for f in t.sent]
+        assert [m["type"] for m in sent] == ["market_update", "heartbeat", "market_update"]
+        reached = 0
+        for message in sent:
+            if message["type"] == "market_update":
+                reached = message["seq"]
+                for m in message["markets"]:
+                    deltas.apply(held, m)
+            else:
+                assert message["seq"] <= reached, "a heartbeat told a position ahead of the markets sent"
+        assert held["lal-bos:moneyline"]["selections"][0]["odds"]["pinnacle"] == -133  # 1.75 in American
+
+    asyncio.run(run())
