@@ -215,3 +215,41 @@ async def test_a_resumed_client_drops_markets_that_stopped_matching(aiohttp_clie
     resumed = await back.until(lambda m: m["type"] in ("resumed", "snapshot_required"))
     assert resumed["type"] == "resumed"
     assert back.markets == stay.markets, "the resumed client still shows a market its book left"
+
+
+async def test_subscription_churn_over_real_sockets_leaves_no_group_behind(aiohttp_client, tmp_path):
+    """Issue 22, item 11, the soak: v2 sockets with their own filters connect, subscribe, resubscribe, get
+    pushes and leave, round after round, while prices move; once they are gone the v2 bookkeeping holds no group
+    (before, groups whose last socket left stayed referenced per market with all their state)."""
+    import gc
+    import weakref
+
+    app = await make_app(fast_settings(tmp_path, market_interval=0.02, arbitrage_interval=0.02, rate_limit=1000,
+                                       rate_burst=1000, address_snapshots=1000),
+                         ScriptedFeed([opening()]))
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
+    broadcaster = app[NODE].broadcaster
+    v2_version = broadcaster.versions[2]
+    seen: list[weakref.ref] = []
+    for round_ in range(30):
+        sockets = []
+        for i in range(5):
+            c, _hello = await v2_client(client, {"sports": ["NBA"], "sportsbooks": [BOOKS[i % 3], f"x{round_}-{i}"],
+                                                 "arbitrage": True})
+            sockets.append(c)
+        app[NODE].broker.feed.push(Batch(time.time(), (), (), [Quote(KEYS[round_ % 6].id, 0, BOOKS[round_ % 3],
+                                                                     1.8 + (round_ % 5) / 10, time.time())]))
+        for c in sockets:
+            await c.until(lambda m: m["type"] == "market_update" and not m.get("image"))
+            await c.ws.send_json({"type": "subscribe", "payload": {"marketTypes": ["spread"]}})
+            await c.until(lambda m: m["type"] == "subscribed")
+        seen.extend(weakref.ref(g) for g in broadcaster.audience.groups.values())
+        for c in sockets:
+            await c.ws.close()
+        await wait_for(lambda: not broadcaster.audience.contexts)
+    assert len(seen) >= 30
+    gc.collect()
+    held = {id(g) for groups in v2_version.known_by.values() for g in groups}
+    assert held == set() and not v2_version._images and not v2_version._given
+    assert sum(1 for ref in seen if ref() is not None) == 0, "a group outlived its sockets"
