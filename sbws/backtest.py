@@ -10,7 +10,7 @@ strategy would have returned, not just how many edges there were.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from engine.markets import MarketKey
 
 from .ledger.models import PUSH, VOID, WON
 from .ledger.rules import outcome
-from .feeds.football_data import PHASES, Match, read_season
+from .feeds.football_data import PHASES, Match, Season, read_seasons
 
 
 def find_opportunities(matches: Sequence[Match], config: ArbConfig) -> list[tuple[Match, str, MarketKey, Opportunity]]:
@@ -46,11 +46,12 @@ def find_opportunities(matches: Sequence[Match], config: ArbConfig) -> list[tupl
 
 def settle_opportunity(match: Match, key: MarketKey, opp: Opportunity) -> float | None:
     """Net profit of taking the opportunity, or None when the result is unknown."""
-    if match.home_goals is None or match.away_goals is None:
+    score = match.score(key.market_type)
+    if score is None:
         return None
     paid = 0.0
     for leg in opp.legs:
-        status = outcome(key.market_type, key.line, key.outcomes[leg.outcome], match.home_goals, match.away_goals, key.three_way)
+        status = outcome(key.market_type, key.line, key.outcomes[leg.outcome], *score, key.three_way)
         if status == WON:
             paid += leg.stake * leg.effective
         elif status in (PUSH, VOID):
@@ -58,8 +59,27 @@ def settle_opportunity(match: Match, key: MarketKey, opp: Opportunity) -> float 
     return paid - sum(leg.stake for leg in opp.legs)
 
 
+def by_season(rows: Sequence[tuple[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """Per season (a file of the extra-leagues layout spans many): how many, and what they returned."""
+    out: dict[str, dict[str, Any]] = {}
+    for season, profit in rows:
+        entry = out.setdefault(season, {"count": 0, "settled": 0, "profit": 0.0})
+        entry["count"] += 1
+        if profit is not None:
+            entry["settled"] += 1
+            entry["profit"] = round(entry["profit"] + profit, 4)
+    return dict(sorted(out.items()))
+
+
+def sources(seasons: Sequence[Season]) -> dict[str, Any]:
+    """How each file was read, for the report: layout, encoding, convention, seasons, skips."""
+    return {"sources": [s.report() for s in seasons],
+            "conventions": sorted({r["convention"] for s in seasons if (r := s.report())["convention"]})}
+
+
 def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[str, Any]:
-    matches = [m for p in paths for m in read_season(p, strict)]
+    seasons = read_seasons(paths, strict)
+    matches = [m for s in seasons for m in s.matches]
     found = find_opportunities(matches, config)
     markets = sum(len(ms) for m in matches for ms in m.phases.values())
     edges = np.array([opp.edge for _, _, _, opp in found]) if found else np.zeros(0)
@@ -89,7 +109,9 @@ def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[s
     ]
     return {
         "files": list(paths),
+        **sources(seasons),
         "matches": len(matches),
+        "bySeason": by_season([(m.season, p) for (m, _, _, _), p in zip(found, profits)]),
         "markets": markets,
         "opportunities": opportunities,
         "byMarketType": dict(Counter(o["marketType"] for o in opportunities)),
@@ -112,10 +134,32 @@ def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[s
     }
 
 
+def render_sources(report: Mapping[str, Any]) -> list[str]:
+    """One line per file (how it was read, what was skipped and why), then one per season."""
+    lines = []
+    for s in report["sources"]:
+        if s["problem"]:
+            lines.append(f"  {s['file']}: not used: {s['problem']}")
+            continue
+        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(s["skipped"].items())) or "none"
+        ignored = ", ".join(f"{n} {reason}" for reason, n in sorted(s["ignoredPrices"].items()))
+        lines.append(f"  {s['file']}: {s['layout']} layout, {s['encoding']}, {s['matches']} matches "
+                     f"({s['fixtures']} without a result), rows skipped: {skipped}"
+                     + (f", prices ignored: {ignored}" if ignored else ""))
+        lines.extend(f"    note: {note}" for note in s["notes"])
+    for convention in report["conventions"]:
+        lines.append(f"books:          {convention}")
+    for season, entry in report["bySeason"].items():
+        lines.append(f"  season {season or '?'}: {entry['count']} ({entry['settled']} settled), "
+                     f"profit {entry['profit']:+.2f}")
+    return lines
+
+
 def render(report: dict[str, Any]) -> str:
     e = report["edge"]
     lines = [
         f"files:          {', '.join(report['files'])}",
+        *render_sources(report),
         f"matches:        {report['matches']}",
         f"markets:        {report['markets']} (opening and closing prices counted separately)",
         f"opportunities:  {len(report['opportunities'])}  by type {report['byMarketType']}  by phase {report['byPhase']}",

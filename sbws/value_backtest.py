@@ -20,7 +20,8 @@ from engine.devig import devig_prices
 from engine.markets import MONEYLINE
 from engine.value import kelly_stake
 
-from .feeds.football_data import Match, read_season
+from .backtest import by_season, render_sources, sources
+from .feeds.football_data import Match, PricedMarket, read_seasons
 from .ledger.models import WON
 from .ledger.rules import outcome
 
@@ -38,17 +39,17 @@ class ValueOptions:
     commission: Mapping[str, float] = field(factory=dict)
 
 
-def _moneyline(match: Match, phase: str) -> tuple[dict[str, float], ...] | None:
+def _moneyline(match: Match, phase: str) -> PricedMarket | None:
     for market in match.phases.get(phase, ()):
         if market.market_type == MONEYLINE:
-            return market.prices
+            return market
     return None
 
 
-def _sharp_line(prices: tuple[dict[str, float], ...] | None, method: str) -> list[float] | None:
-    if prices is None or any(SHARP not in p for p in prices):
+def _sharp_line(market: PricedMarket | None, method: str) -> list[float] | None:
+    if market is None or len(market.prices) != 3 or any(SHARP not in p for p in market.prices):
         return None
-    decimals = [p[SHARP] for p in prices]
+    decimals = [p[SHARP] for p in market.prices]
     if sum(1 / d for d in decimals) < 1:
         return None
     return devig_prices(method, decimals)
@@ -58,32 +59,34 @@ def value_bets(matches: Sequence[Match], options: ValueOptions) -> list[dict[str
     """Every bet the strategy takes, in kickoff order, with its flat and Kelly results."""
     bets = []
     bankroll = options.bankroll
-    for match in sorted(matches, key=lambda m: (m.kickoff_ms, m.id)):
+    for match in sorted(matches, key=lambda m: (m.kickoff_ms, m.home, m.away, m.id)):
         opening = _moneyline(match, "opening")
         fair = _sharp_line(opening, options.method)
         if opening is None or fair is None:
             continue
         closing = _sharp_line(_moneyline(match, "closing"), options.method)
+        score = match.score(MONEYLINE)
         for o, selection in enumerate(SELECTIONS):
+            # Named books, and the extra-leagues layout's market maximum (a price at some book): the best.
+            prices = {**opening.prices[o], **(opening.pseudo[o] if opening.pseudo else {})}
             offers = {
                 book: 1 + (price - 1) * (1 - options.commission.get(book, 0.0))
-                for book, price in opening[o].items() if book != SHARP
+                for book, price in prices.items() if book != SHARP
             }
             if not offers:
                 continue
             book = max(offers, key=lambda b: (offers[b], b))
-            price, effective = opening[o][book], offers[book]
+            price, effective = prices[book], offers[book]
             ev = fair[o] * effective - 1
             if ev * 100 < options.min_ev:
                 continue
-            won = None
-            if match.home_goals is not None and match.away_goals is not None:
-                won = outcome(MONEYLINE, None, selection, match.home_goals, match.away_goals, True) == WON
+            won = None if score is None else outcome(MONEYLINE, None, selection, *score, True) == WON
             stake = kelly_stake(ev / (effective - 1), bankroll, options.kelly_fraction, options.kelly_cap)
             kelly_profit = None if won is None else (stake * (effective - 1) if won else -stake)
             bankroll += kelly_profit or 0.0
             bets.append({
                 "date": match.date,
+                "season": match.season,
                 "home": match.home,
                 "away": match.away,
                 "phase": "opening",
@@ -122,12 +125,15 @@ def summary(bets: Sequence[Mapping[str, Any]], start: float) -> dict[str, Any]:
 
 
 def run(paths: Sequence[str], options: ValueOptions, strict: bool = False) -> dict[str, Any]:
-    matches = [m for p in paths for m in read_season(p, strict)]
+    seasons = read_seasons(paths, strict)
+    matches = [m for s in seasons for m in s.matches]
     bets = value_bets(matches, options)
     return {
         "strategy": "value",
         "files": list(paths),
+        **sources(seasons),
         "matches": len(matches),
+        "bySeason": by_season([(b["season"], b["flatProfit"]) for b in bets]),
         "method": options.method,
         "minEv": options.min_ev,
         "bets": bets,
@@ -139,6 +145,7 @@ def render(report: Mapping[str, Any]) -> str:
     s = report["summary"]
     lines = [
         f"files:      {', '.join(report['files'])}",
+        *render_sources(report),
         f"matches:    {report['matches']}  de-vig {report['method']}  min EV {report['minEv']}%",
         f"bets:       {s['bets']} (won {s['won']})",
         f"flat:       staked {s['flat']['staked']:g} units, profit {s['flat']['profit']:+.2f}, roi {s['flat']['roi']}%",

@@ -17,10 +17,10 @@ import attrs
 from engine.board import Quote
 from engine.markets import MONEYLINE, MarketKey
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FeedError
 from ..market.records import ONLINE, Batch, BookStatus, EventInfo, EventResult
 from .base import NO_QUOTA
-from .football_data import Match, iter_seasons
+from .football_data import Match, read_seasons
 
 
 def rebase(batch: Batch, shift_s: float) -> Batch:
@@ -76,9 +76,14 @@ class SeasonReplay:
     quota = NO_QUOTA
 
     def __init__(self, paths: list[str], tick_s: float = 0.5) -> None:
+        """Reads the files at once, with the backtest's reader: a file or a run that gives nothing says why."""
         for p in paths:
             if not Path(p).is_file():
                 raise ConfigError(f"no such season file {p}")
+        try:
+            self.matches = [m for s in read_seasons(paths) for m in s.matches]
+        except FeedError as exc:
+            raise ConfigError(f"--feed replay: {exc}") from None
         self.paths = paths
         self.tick = tick_s
 
@@ -91,7 +96,8 @@ class SeasonReplay:
         specs: list[MarketKey] = []
         quotes: list[Quote] = []
         for m in matches:
-            events.append(EventInfo(m.id, "Soccer", "EPL", m.home, m.away, start_ms, three_way=True))
+            events.append(EventInfo(m.id, "Soccer", m.league or "football-data", m.home, m.away, start_ms,
+                                    three_way=True))
             for market in m.phases.get(phase, ()):
                 spec = MarketKey(m.id, market.market_type, market.line, market.market_type == MONEYLINE)
                 specs.append(spec)
@@ -103,7 +109,7 @@ class SeasonReplay:
 
     async def batches(self) -> AsyncIterator[Batch]:
         days: dict[int, list[Match]] = {}
-        for m in iter_seasons(self.paths):
+        for m in self.matches:
             days.setdefault(m.kickoff_ms // 86_400_000, []).append(m)
         for day in sorted(days):
             matches = days[day]

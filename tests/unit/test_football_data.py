@@ -49,7 +49,7 @@ def brute_force(path) -> set[tuple[str, str, str, str]]:
 
 @pytest.mark.parametrize("path", SEASONS, ids=[p.name for p in SEASONS])
 def test_engine_finds_exactly_the_brute_force_arbitrages(path):
-    matches = read_season(path)
+    matches = read_season(path).matches
     assert len(matches) == 380
     found = find_opportunities(matches, ArbConfig(max_age=0.0, max_edge=100.0))
     engine = {(m.date, m.home, phase, key.market_type) for m, phase, key, _ in found}
@@ -63,7 +63,7 @@ def test_engine_finds_exactly_the_brute_force_arbitrages(path):
 
 
 def test_reader_reads_every_market_kind():
-    kinds = {(phase, mk.market_type) for m in read_season(SEASONS[0]) for phase, ms in m.phases.items() for mk in ms}
+    kinds = {(phase, mk.market_type) for m in read_season(SEASONS[0]).matches for phase, ms in m.phases.items() for mk in ms}
     assert kinds == {(p, t) for p in ("opening", "closing") for t in ("moneyline", "total", "spread")}
 
 
@@ -74,7 +74,7 @@ def test_reader_follows_the_header(tmp_path):
         "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,B365H,B365D,B365A,LBH,LBD,LBA,MaxH,MaxD,MaxA\n"
         "E0,14/08/04,Aston Villa,Southampton,2,0,2.2,3.2,3.6,1.9,3.1,4.2,9,9,9\n"
     )
-    [m] = read_season(path)
+    [m] = read_season(path).matches
     [ml] = m.phases["opening"]
     assert m.phases["closing"] == ()
     assert ml.prices[0] == {"bet365": 2.2, "ladbrokes": 1.9} and ml.prices[2] == {"bet365": 3.6, "ladbrokes": 4.2}
@@ -118,9 +118,9 @@ def test_every_date_format_in_circulation_reads_the_same(tmp_path):
     for n, variant in enumerate(sorted(variants)):
         path = tmp_path / f"v{n}.csv"
         path.write_text("\n".join([header, ",".join([first[0], variant, *first[2:]])]) + "\n")
-        [match] = read_season(path)
+        [match] = read_season(path).matches
         dates.add((match.date, match.kickoff_ms, match.id.split("-")[0]))
-    assert dates == {(f"{year}-{month}-{day}", read_season(SEASONS[0])[0].kickoff_ms, "fd")}
+    assert dates == {(f"{year}-{month}-{day}", read_season(SEASONS[0]).matches[0].kickoff_ms, "fd")}
 
 
 def test_an_unreadable_row_is_skipped_with_its_line_unless_strict(tmp_path, capsys):
@@ -129,7 +129,7 @@ def test_an_unreadable_row_is_skipped_with_its_line_unless_strict(tmp_path, caps
     broken[1] = "31/02/2023"
     path = tmp_path / "broken.csv"
     path.write_text("\n".join([lines[0], lines[1], ",".join(broken), lines[3]]) + "\n")
-    assert len(read_season(path)) == 2
+    assert len(read_season(path).matches) == 2
     with pytest.raises(FeedError, match=r"broken.csv:3: unreadable date '31/02/2023'"):
         read_season(path, strict=True)
     report = run([str(path)], ArbConfig(max_age=0.0))
