@@ -10,7 +10,7 @@ strategy would have returned, not just how many edges there were.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,8 @@ from engine.markets import MarketKey
 
 from .ledger.models import PUSH, VOID, WON
 from .ledger.rules import outcome
-from .feeds.football_data import PHASES, Match, Season, read_seasons
+from .feeds.football_data import PHASES, Match, read_seasons
+from .season_report import by_season, render_sources, sources
 
 
 def find_opportunities(matches: Sequence[Match], config: ArbConfig) -> list[tuple[Match, str, MarketKey, Opportunity]]:
@@ -57,24 +58,6 @@ def settle_opportunity(match: Match, key: MarketKey, opp: Opportunity) -> float 
         elif status in (PUSH, VOID):
             paid += leg.stake
     return paid - sum(leg.stake for leg in opp.legs)
-
-
-def by_season(rows: Sequence[tuple[str, float | None]]) -> dict[str, dict[str, Any]]:
-    """Per season (a file of the extra-leagues layout spans many): how many, and what they returned."""
-    out: dict[str, dict[str, Any]] = {}
-    for season, profit in rows:
-        entry = out.setdefault(season, {"count": 0, "settled": 0, "profit": 0.0})
-        entry["count"] += 1
-        if profit is not None:
-            entry["settled"] += 1
-            entry["profit"] = round(entry["profit"] + profit, 4)
-    return dict(sorted(out.items()))
-
-
-def sources(seasons: Sequence[Season]) -> dict[str, Any]:
-    """How each file was read, for the report: layout, encoding, convention, seasons, skips."""
-    return {"sources": [s.report() for s in seasons],
-            "conventions": sorted({r["convention"] for s in seasons if (r := s.report())["convention"]})}
 
 
 def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[str, Any]:
@@ -132,27 +115,6 @@ def run(paths: Sequence[str], config: ArbConfig, strict: bool = False) -> dict[s
         "profit": round(sum(settled), 2),
         "roi": round(sum(settled) / staked * 100, 4) if staked else None,
     }
-
-
-def render_sources(report: Mapping[str, Any]) -> list[str]:
-    """One line per file (how it was read, what was skipped and why), then one per season."""
-    lines = []
-    for s in report["sources"]:
-        if s["problem"]:
-            lines.append(f"  {s['file']}: not used: {s['problem']}")
-            continue
-        skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(s["skipped"].items())) or "none"
-        ignored = ", ".join(f"{n} {reason}" for reason, n in sorted(s["ignoredPrices"].items()))
-        lines.append(f"  {s['file']}: {s['layout']} layout, {s['encoding']}, {s['matches']} matches "
-                     f"({s['fixtures']} without a result), rows skipped: {skipped}"
-                     + (f", prices ignored: {ignored}" if ignored else ""))
-        lines.extend(f"    note: {note}" for note in s["notes"])
-    for convention in report["conventions"]:
-        lines.append(f"books:          {convention}")
-    for season, entry in report["bySeason"].items():
-        lines.append(f"  season {season or '?'}: {entry['count']} ({entry['settled']} settled), "
-                     f"profit {entry['profit']:+.2f}")
-    return lines
 
 
 def render(report: dict[str, Any]) -> str:

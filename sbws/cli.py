@@ -1,4 +1,4 @@
-"""The ``sbws`` command: serve, users, tokens and backtest."""
+"""The ``sbws`` command: serve, users, tokens, backtest and watch."""
 
 from __future__ import annotations
 
@@ -80,6 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--bankroll", type=float, default=1000.0, help="value: starting Kelly bankroll [default 1000]")
     backtest.add_argument("--report", metavar="FILE.html", help="value: write a self-contained HTML report")
     add_arguments(backtest, [o for o in SERVE_OPTIONS if o.name in BACKTEST_OPTIONS])
+
+    watch = sub.add_parser(
+        "watch", help="a live terminal view of arbitrage, value and middles (docs/client.md)",
+        description="Arbitrage, value and middles as they open and close, with the connection state and bet "
+        "updates, over the Python client. The screen needs the watch extra (pip install 'sbws[watch]'); "
+        "--json prints one event per line instead.",
+    )
+    watch.add_argument("--url", default=os.environ.get("SBWS_URL", "ws://127.0.0.1:3000"),
+                       help="the server [env SBWS_URL; default ws://127.0.0.1:3000]")
+    watch.add_argument("--token", default=os.environ.get("SBWS_TOKEN"),
+                       help="an API token, for your bet updates [env SBWS_TOKEN]")
+    watch.add_argument("--sport", action="append", default=[], help="only this sport (repeatable)")
+    watch.add_argument("--book", action="append", default=[], help="only items whose legs are all at these books "
+                       "(repeatable)")
+    watch.add_argument("--min-edge", type=float, default=None, metavar="PCT",
+                       help="hide arbitrage below this edge and value or middles below this EV (percent)")
+    watch.add_argument("--sort", choices=("edge", "ev", "age"), default="edge",
+                       help="edge/ev: best first; age: newest first [default edge]")
+    watch.add_argument("--rows", type=int, default=15, help="rows per table [default 15]")
+    watch.add_argument("--json", action="store_true", help="print one JSON event per line")
     return parser
 
 
@@ -139,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "backtest":
             return backtest(args)
+        if args.command == "watch":
+            return watch(args)
         return asyncio.run(_admin(args))
     except SbwsError as exc:
         print(f"sbws: {exc}", file=sys.stderr)
@@ -177,6 +199,31 @@ def backtest(args: argparse.Namespace) -> int:
     else:
         print(printable(vb.render(report) if args.strategy == "value" else bt.render(report)))
     return 0
+
+
+def watch(args: argparse.Namespace) -> int:
+    from .client.errors import ClientError
+    from .client.watch import Options, watch as run_watch
+
+    if not args.json:
+        try:
+            import rich  # noqa: F401
+        except ImportError:
+            print("sbws: sbws watch draws its screen with rich: pip install 'sbws[watch]' (or use --json)",
+                  file=sys.stderr)
+            return 1
+    options = Options(args.url, args.token, tuple(args.sport), tuple(args.book), args.min_edge, args.sort,
+                      max(1, args.rows), args.json)
+    try:
+        return asyncio.run(run_watch(options))
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # `sbws watch --json | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except ClientError as exc:
+        print(f"sbws: {exc}", file=sys.stderr)
+        return 1
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -20,7 +20,7 @@ from engine.devig import devig_prices
 from engine.markets import MONEYLINE
 from engine.value import kelly_stake
 
-from .backtest import by_season, render_sources, sources
+from .season_report import by_season, render_sources, sources
 from .feeds.football_data import Match, PricedMarket, read_seasons
 from .ledger.models import WON
 from .ledger.rules import outcome

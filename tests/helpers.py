@@ -20,7 +20,7 @@ from sbws.ledger.sqlite import SqliteDriver
 from sbws.market.records import Batch, BookStatus, EventInfo
 from sbws.server.keys import SERVICE
 from sbws.settings import Settings
-from tests.reference import documented_reducer
+from sbws.client.state import State
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():
@@ -183,26 +183,32 @@ def structured_logs(level: str = "info") -> Iterator[None]:
         logging.getLogger().setLevel(logging.WARNING)
 
 
-REDUCER = documented_reducer()
-
-
 class V2Client:
-    """A v2 client with the reducer docs/protocol.md prints (run from the document itself): an image replaces,
-    deltas apply."""
+    """A raw v2 socket whose state is reduced by the Python client's own ``State`` (``sbws.client``, written
+    from docs/protocol.md): tests that need every frame read them here, the rest use ``sbws.client.Client``."""
 
     def __init__(self, ws):
         self.ws = ws
-        self.markets: dict = {}
-        self.position = None
+        self.state = State()
         self.seen: list[dict] = []
+
+    @property
+    def markets(self) -> dict:
+        return self.state.markets
+
+    @markets.setter
+    def markets(self, value: dict) -> None:
+        self.state.markets = value
+
+    @property
+    def position(self):
+        return self.state.position
 
     def take(self, msg):
         self.seen.append(msg)
-        if "epoch" in msg:
-            self.position = (msg["epoch"], msg["seq"])
         if msg["type"] == "market_update" and msg.get("id") is None:
             assert msg.get("image") or msg.get("delta") is True, msg
-            REDUCER(self.markets, copy.deepcopy(msg))  # the reducer keeps image objects; seen stays as received
+        self.state.take(copy.deepcopy(msg))  # the state keeps image objects; seen stays as received
 
     async def until(self, predicate, timeout=5.0):
         deadline = time.monotonic() + timeout

@@ -99,7 +99,7 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
             if msg.type == WSMsgType.TEXT:
                 await _on_text(app, fanout, ws, ctx, msg.data)
             elif msg.type == WSMsgType.PING:
-                if await _within_rate(app, fanout, ws, ctx, reply=False):
+                if await _within_rate(app, fanout, ws, ctx, None):
                     await ws.pong(msg.data)
             elif msg.type == WSMsgType.PONG:
                 continue
@@ -161,8 +161,9 @@ def protocol_version(request: web.Request) -> int:
 
 
 async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
-                       reply: bool) -> bool:
-    """One message (text or ping) against the socket's bucket; a flood closes with 1008."""
+                       data: str | None) -> bool:
+    """One message (a text frame's ``data``, or a ping: None) against the socket's bucket; a refused text frame
+    gets NX-429 with its ``id``; a flood closes with 1008."""
     now = time.monotonic()
     if ctx.bucket.take(now):
         return True
@@ -174,8 +175,12 @@ async def _within_rate(app: web.Application, fanout: Broadcaster, ws: web.WebSoc
     if ctx.strikes >= FLOOD_STRIKES:
         log.warning("flood_closed", client_id=ctx.client_id, strikes=ctx.strikes)
         await ws.close(code=CloseCode.POLICY_VIOLATION, message=b"rate limit exceeded repeatedly")
-    elif reply:
-        fanout.error(ctx, ProtocolError(TOO_MANY, "Rate limit exceeded").body())
+    elif data is not None:
+        refused = ProtocolError(TOO_MANY, "Rate limit exceeded", retryable=True)
+        msg_id = commands.message_id(data)
+        if msg_id is not None:
+            refused.extra["id"] = msg_id
+        fanout.error(ctx, refused.body())
     return False
 
 
@@ -194,7 +199,7 @@ def _afford_snapshot(app: web.Application, ctx: SocketContext) -> None:
 async def _on_text(app: web.Application, fanout: Broadcaster, ws: web.WebSocketResponse, ctx: SocketContext,
                    data: str) -> None:
     metrics = app[METRICS]
-    if not await _within_rate(app, fanout, ws, ctx, reply=True):
+    if not await _within_rate(app, fanout, ws, ctx, data):
         return
     ctx.last_activity = now_ms()
     msg_id: str | int | None = None

@@ -559,6 +559,22 @@ NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
 """The fields a REST query string carries as numbers, per request."""
 
 
+def valid_id(msg_id: Any) -> bool:
+    return msg_id is None or (not isinstance(msg_id, bool) and isinstance(msg_id, (str, int))
+                              and len(str(msg_id)) <= MAX_ID_LENGTH)
+
+
+def message_id(data: str | bytes) -> str | int | None:
+    """A frame's ``id`` when it has a valid one, for an error raised before the frame is parsed (the rate limit):
+    the error then reaches the request that caused it, as every error does."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    msg_id = doc.get("id") if isinstance(doc, dict) else None
+    return msg_id if valid_id(msg_id) else None
+
+
 def parse_message(data: str | bytes, limits: Limits) -> Envelope:
     """Parse one client frame; raises ProtocolError (with ``extra['id']`` when known)."""
     try:
@@ -568,9 +584,7 @@ def parse_message(data: str | bytes, limits: Limits) -> Envelope:
     if not isinstance(doc, dict):
         raise ProtocolError(BAD_REQUEST, "message must be a JSON object", None)
     msg_id = doc.get("id")
-    if msg_id is not None and (
-        isinstance(msg_id, bool) or not isinstance(msg_id, (str, int)) or len(str(msg_id)) > MAX_ID_LENGTH
-    ):
+    if not valid_id(msg_id):
         raise bad("id", "must be a string or an integer")
     try:
         kind = doc.get("type")

@@ -285,10 +285,14 @@ async def test_rate_limit_429_then_close_1008(aiohttp_client, tmp_path, feed):
     settings = fast_settings(tmp_path, rate_limit=5.0, rate_burst=5)
     client = await aiohttp_client(await make_app(settings, feed))
     ws, _ = await connect(client)
-    for _ in range(10):
-        await ws.send_str('{"type":"ping"}')
-    kinds = [(await receive_type(ws, "*"))["type"] for _ in range(10)]
+    for i in range(10):
+        await ws.send_str('{"type":"ping","id":%d}' % i)
+    replies = [await receive_type(ws, "*") for _ in range(10)]
+    kinds = [m["type"] for m in replies]
     assert kinds.count("pong") == 5 and kinds.count("error") == 5
+    # A refused message's error carries its id, as every error does: a client can match it to its request.
+    assert sorted(m["id"] for m in replies) == list(range(10))
+    assert all(m["retryable"] is True for m in replies if m["type"] == "error")
     for _ in range(100):
         await ws.send_str('{"type":"ping"}')
     codes = []

@@ -1,5 +1,5 @@
-"""One fixture of v2 reducer cases (state held, one frame, state after), run against the server's reducer and
-the one docs/protocol.md prints; tests/functional/test_dashboard_browser.py runs the dashboard's on the same cases."""
+"""One fixture of v2 reducer cases (state held, one frame, state after), run against the server's reducer, the
+Python client's (``sbws.client``) and the one docs/protocol.md prints; tests/functional/test_dashboard_browser.py runs the dashboard's on the same cases."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sbws.client.state import State, apply_markets
 from sbws.wire import deltas
 from tests.reference import documented_reducer
 
@@ -24,8 +25,16 @@ def server_reducer(markets: dict, msg: dict) -> None:
         deltas.apply(markets, delta, msg.get("ts"))
 
 
+def client_state(markets: dict, msg: dict) -> None:
+    """The whole client state (events computed too), not only its reducer."""
+    state = State()
+    state.markets = markets
+    state.take(msg)
+
+
+@pytest.mark.parametrize("reducer", [server_reducer, apply_markets, client_state, documented_reducer()],
+                         ids=["server", "client", "client-state", "documented"])
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-@pytest.mark.parametrize("reducer", [server_reducer, documented_reducer()], ids=["server", "documented"])
 def test_reducer_cases(case, reducer):
     markets = copy.deepcopy(case["state"])
     reducer(markets, copy.deepcopy(case["message"]))

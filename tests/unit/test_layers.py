@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (
     "sbws.__main__",
     "sbws.cli",
+    "sbws.client",
     "sbws.backtest",
     "sbws.value_report",
     "sbws.value_backtest",
+    "sbws.season_report",
     "sbws.server",
     "sbws.node",
     "sbws.service",
@@ -165,6 +167,14 @@ def test_only_the_server_imports_aiohttp_web_and_only_the_adapter_its_internals(
                     internal_users.add(name)
     assert web_users and all(n.startswith("sbws.server.") for n in web_users), web_users
     assert internal_users == {"sbws.server.adapter"}
+
+
+def test_the_client_imports_nothing_of_the_server():
+    """``sbws.client`` can be copied or installed alone: it imports only its own modules (and no engine)."""
+    edges = graph()
+    outside = {(name, target) for name, targets in edges.items() if name.startswith("sbws.client")
+               for target in targets if not target.startswith("sbws.client")}
+    assert outside == set()
 
 
 def test_every_package_is_shipped():
