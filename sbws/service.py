@@ -12,7 +12,10 @@ from typing import Any
 
 import orjson
 
+from decimal import Decimal
+
 from engine.odds import exact_price, to_american_int
+from engine.runners import dutch
 
 from .clock import SYSTEM, Clock
 from .errors import CONFLICT, NOT_FOUND, TOO_MANY, UNAUTHORIZED, ProtocolError
@@ -22,11 +25,12 @@ from .history.factory import History
 from .history.series import DEFAULT_SPAN_MS, downsample, outcome_names
 from .ledger.interface import Ledger
 from .ledger.models import Bet, Identity, NewBet, NewRule
-from .ledger.rules import same_request, to_cents
+from .ledger.rules import from_cents, same_request, to_cents
 from .market.state import MarketState
 from .wire import views
 from .wire.limits import MAX_REPLY_POINTS
-from .wire.commands import AlertRuleSpec, GetBets, GetHistory, GetMarkets, GetSignals, PlaceBet, WebhookSpec
+from .wire.commands import (AlertRuleSpec, GetBets, GetDutch, GetHistory, GetMarkets, GetSignals, PlaceBet,
+                            WebhookSpec)
 
 
 RECENT_ALERTS = 50
@@ -90,6 +94,37 @@ class Service:
         if self.state.key(market_id) is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {market_id!r}", "marketId")
         return self.fragments(market_id)
+
+    def dutch(self, q: GetDutch) -> dict[str, Any]:
+        """Stakes over the chosen selections at their best prices now (after commission), returning the same
+        whichever wins; each stake to the cent."""
+        state = self.state
+        key = state.key(q.market_id)
+        if key is None:
+            raise ProtocolError(NOT_FOUND, f"unknown market {q.market_id!r}", "marketId")
+        unknown = [s for s in q.selections if s not in key.outcomes]
+        if unknown:
+            raise ProtocolError(NOT_FOUND, f"{q.market_id!r} has no selection {unknown[0]!r}; it has "
+                                f"{', '.join(key.outcomes)}", "selections")
+        if not state.is_open(q.market_id):
+            raise ProtocolError(CONFLICT, "market is closed", "marketId")
+        view, keep = state.view(q.market_id), state.config.commission
+        chosen = []
+        for selection in q.selections:
+            quotes = view.selections[key.outcomes.index(selection)].prices
+            if not quotes:
+                raise ProtocolError(CONFLICT, f"no book prices {selection!r} now", "selections")
+            book, price, american = max(quotes, key=lambda p: 1.0 + (p[1] - 1.0) * (1.0 - keep.get(p[0], 0.0)))
+            chosen.append((selection, book, price, american, 1.0 + (price - 1.0) * (1.0 - keep.get(book, 0.0))))
+        split = dutch([c[4] for c in chosen], float(q.stake))
+        legs = []
+        for (selection, book, price, american, effective), stake in zip(chosen, split.stakes):
+            cents = from_cents(to_cents(Decimal(repr(stake))))
+            legs.append({"selection": selection, "selectionName": view.selections[key.outcomes.index(selection)].name,
+                         "bookmaker": book, "odds": american, "decimal": price, "effectiveDecimal": round(effective, 6),
+                         "stake": float(cents), "returns": round(float(cents) * effective, 2)})
+        return {"marketId": q.market_id, "stake": float(q.stake), "selections": legs,
+                "returns": round(split.returns, 2), "profit": round(split.profit, 2), "timestamp": self.clock.ms()}
 
     def signals(self, q: GetSignals) -> dict[str, Any]:
         """One kind's live items that the request's filters keep, best first, as both doors list them."""

@@ -351,6 +351,12 @@ class Client:
         """``selection``, ``bookmaker``, ``from_ms``, ``to_ms``, ``max_points``: the ``history`` reply."""
         return await self.request("get_history", payload(market_id=market_id, **filters))
 
+    async def get_dutch(self, market_id: str, selections: Sequence[str],
+                        stake: Decimal | int | float | str) -> dict[str, Any]:
+        """Stakes on ``selections`` of one market that return the same whichever wins: the ``dutch`` reply."""
+        return await self.request("get_dutch", {"marketId": market_id, "selections": list(selections),
+                                                "stake": money(stake)})
+
     async def get_bets(self, **filters: Any) -> list[dict[str, Any]]:
         """``status``, ``bookmaker``, ``market_id``, ``from_ms``, ``to_ms``, ``limit``; newest first."""
         return list((await self.request("get_bets", payload(**filters)))["bets"])

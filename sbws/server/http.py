@@ -65,6 +65,16 @@ async def history(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].history(q))
 
 
+async def dutch(request: web.Request) -> web.Response:
+    """``GET /api/dutch?marketId=&selections=a,b&stake=T``: the selections comma-separated."""
+    query = commands.query_payload(request.query, "get_dutch")
+    if isinstance(query.get("selections"), str):
+        query["selections"] = query["selections"].split(",")
+    limits = request.app[LIMITS]
+    return json_response(request.app[SERVICE].dutch(commands.parse_get_dutch(query, limits.min_stake,
+                                                                              limits.max_stake)))
+
+
 async def _who(request: web.Request) -> Identity:
     identity = await request.app[SERVICE].identity(request_token(request))
     if identity is None:
@@ -189,6 +199,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/markets", markets)
     app.router.add_get("/api/markets/{market_id}", market)
     app.router.add_get("/api/markets/{market_id}/history", history)
+    app.router.add_get("/api/dutch", dutch)
     for kind in KINDS:
         app.router.add_get(f"/api/{kind.name}", _signals(kind))
     app.router.add_post("/api/bets", place_bet)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
@@ -26,7 +27,10 @@ from .fields import rule
 from .limits import (
     MAX_CLIENT_REF,
     MAX_DECIMAL_PRICE,
+    MAX_DUTCH,
     MAX_ID_LENGTH,
+    MAX_SELECTION_ID,
+    SELECTION_ID,
     MAX_LIST,
     MAX_NOTES,
     MAX_SECRET,
@@ -133,6 +137,16 @@ class WebhookSpec:
 
 
 @frozen
+class GetDutch:
+    """Stakes on several selections of one market that return the same whichever of them wins."""
+
+    market_id: str
+    selections: tuple[str, ...]
+    stake: Decimal
+    """The total staked over them."""
+
+
+@frozen
 class PlaceBet:
     market_id: str
     selection_id: str
@@ -162,7 +176,7 @@ class Ping:
     pass
 
 
-Command = Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | PlaceBet | GetBets | Ping
+Command = Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | GetDutch | PlaceBet | GetBets | Ping
 
 
 @frozen
@@ -514,6 +528,20 @@ def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
     return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None, decimal, requested)
 
 
+def parse_get_dutch(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal) -> GetDutch:
+    market_id = _required_str(p, "marketId")
+    raw = p.get("selections")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_DUTCH:
+        raise bad("selections", f"must be a list of 1 to {MAX_DUTCH} selection ids")
+    if any(not isinstance(s, str) or len(s) > MAX_SELECTION_ID or not re.match(SELECTION_ID, s) for s in raw):
+        raise bad("selections", f"must hold selection ids (1 to {MAX_SELECTION_ID} letters, digits, _ . : -)")
+    if len(set(raw)) != len(raw):
+        raise bad("selections", "names a selection twice")
+    if "stake" not in p:
+        raise bad("stake", "is required")
+    return GetDutch(market_id, tuple(raw), parse_stake(p["stake"], min_stake, max_stake))
+
+
 def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     status = _enum(p, "status")
     return GetBets(
@@ -541,6 +569,7 @@ PARSERS: Mapping[str, Parser] = {
     "get_markets": lambda p, limits: parse_get_markets(p),
     **{name: (lambda parse: lambda p, limits: parse(p))(parse) for name, parse in SIGNAL_PARSERS.items()},
     "get_history": lambda p, limits: parse_get_history(p),
+    "get_dutch": lambda p, limits: parse_get_dutch(p, limits.min_stake, limits.max_stake),
     "place_bet": lambda p, limits: parse_place_bet(p, limits.min_stake, limits.max_stake),
     "get_bets": lambda p, limits: parse_get_bets(p),
     "ping": lambda p, limits: Ping(),
@@ -554,6 +583,7 @@ NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
     "get_value": ("minEv", "bankroll"),
     "get_middles": ("minEv",),
     "get_history": ("from", "to", "maxPoints"),
+    "get_dutch": ("stake",),
     "get_bets": ("from", "to", "limit"),
 }
 """The fields a REST query string carries as numbers, per request."""

@@ -57,7 +57,7 @@ _RULES: Mapping[tuple[str, str | None], Rule] = {
 
 OPERATIONS: Mapping[str, str] = {
     "listMarkets": "get_markets", "listArbitrage": "get_arbitrage", "listValue": "get_value",
-    "listMiddles": "get_middles", "getHistory": "get_history", "placeBet": "place_bet", "listBets": "get_bets",
+    "listMiddles": "get_middles", "getHistory": "get_history", "getDutch": "get_dutch", "placeBet": "place_bet", "listBets": "get_bets",
     "createAlertRule": "create_alert_rule", "muteAlertRule": "mute_alert_rule", "createWebhook": "create_webhook",
 }
 """REST operation ids and the request type whose rules they follow."""

@@ -10,6 +10,13 @@ from attrs import define, field, frozen
 MAX_ID_LENGTH = 128
 MAX_LIST = 1000
 MAX_MARKETS = 1000
+MAX_DUTCH = 100
+"""Selections one dutching request may name: with ``MAX_SELECTION_ID`` it keeps ``GET /api/dutch`` under the
+HTTP server's 8 KB request line."""
+MAX_SELECTION_ID = 48
+SELECTION_ID = r"^[A-Za-z0-9_.:-]+$"
+"""What a selection id is made of (``home``, ``over``, a runner's normalised name): never a comma, which
+separates them in a query string."""
 MAX_BETS = 500
 MAX_NOTES = 500
 MAX_CLIENT_REF = 64

@@ -106,6 +106,8 @@ async def test_requests_errors_and_a_failed_first_connect(aiohttp_client, tmp_pa
                                   client_ref="ref-1")
         assert again.duplicate and again.bet["id"] == placed.bet["id"]
         assert [b["id"] for b in await c.get_bets()] == [placed.bet["id"]]
+        split = await c.get_dutch(market["id"], [selection], Decimal("20.00"))
+        assert split["selections"][0]["stake"] == 20.0 and split["stake"] == 20.0
         assert (await c.subscribe(market_types=["spread"]))["marketTypes"] == ["spread"]
         await wait_for(lambda: bool(c.markets))
         assert {m["marketType"] for m in c.markets.values()} == {"spread"}
