@@ -6,6 +6,7 @@ import { BetsPanel } from "./bets.js";
 import { Board } from "./board.js";
 import { Filters, renderBooks } from "./books.js";
 import { Connection } from "./connection.js";
+import { DutchPanel } from "./dutch.js";
 import { MiddlesPanel } from "./middles.js";
 import { MovementPanel } from "./movement.js";
 import { Session } from "./session.js";
@@ -18,8 +19,10 @@ const session = new Session();
 const conn = new Connection({ onMessage, onState, token: sessionStorage.getItem("sbws-token") });
 const bets = new BetsPanel(conn);
 const openSlip = (pick) => bets.open(pick);
-const board = new Board({ onPrice: openSlip, onChart: (market) => movement.open(market) });
+const board = new Board({ onPrice: openSlip, onChart: (market) => movement.open(market),
+  onDutch: (market) => dutch.open(market) });
 const movement = new MovementPanel(conn, board.markets);
+const dutch = new DutchPanel(conn, board.markets);
 const filters = new Filters(subscribe);
 const alertsPanel = new AlertsPanel(document.querySelector("section.alerts"), () => conn.token);
 const panels = {

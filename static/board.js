@@ -8,9 +8,10 @@ const AUTO_FOLD_EVENTS = 40;
 const $ = (id) => document.getElementById(id);
 
 export class Board {
-  constructor({ onPrice, onChart }) {
+  constructor({ onPrice, onChart, onDutch }) {
     this.onPrice = onPrice;
     this.onChart = onChart;
+    this.onDutch = onDutch;
     this.markets = new Map();
     this.nodes = new Map();
     this.lastPrices = new Map();
@@ -124,7 +125,9 @@ export class Board {
     const books = [...new Set(market.selections.flatMap((s) => Object.keys(s.odds)))].sort();
     const head = el("tr", {}, el("th", {}, `${market.marketType} ${line(market.line)}`.trim(),
       el("button", { type: "button", class: "chart-open", text: "chart", title: "line movement",
-        dataset: { chart: market.id }, onclick: () => this.onChart(market) })), books.map((b) => el("th", { text: b })));
+        dataset: { chart: market.id }, onclick: () => this.onChart(market) }),
+      el("button", { type: "button", class: "dutch-open", text: "dutch", title: "split a stake over its selections",
+        dataset: { dutch: market.id }, onclick: () => this.onDutch(market) })), books.map((b) => el("th", { text: b })));
     const rows = market.selections.map((sel) => {
       const best = market.bestOdds[sel.id];
       return el("tr", {},

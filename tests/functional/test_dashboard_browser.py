@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -438,4 +439,30 @@ async def test_the_dashboard_reducer_passes_the_shared_cases(server, page):
     }""", CASES)
     for case, got in zip(CASES, results, strict=True):
         assert got == case["expected"], case["name"]
+    assert page.errors == []
+
+
+async def test_dutching_calculator_splits_a_stake_over_picked_selections(server, page):
+    """Issue 23, in part: the dutch button opens the calculator; two picks and a stake give the server's split."""
+    await page.goto(server.url)
+    await page.wait_for_selector('div.market[data-market="ars-che:moneyline"]')
+    await page.click('button.dutch-open[data-dutch="ars-che:moneyline"]')
+    await page.wait_for_selector('#dutch-picks input[value="away"]')
+    assert await page.locator('input[name="dutch-pick"]').count() == 3  # home, draw, away
+    await page.uncheck('#dutch-picks input[value="away"]')
+    await page.fill("#dutch-stake", "50")
+    await page.click('#dutch-form button[type="submit"]')
+    await page.wait_for_selector("#dutch-legs tr")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "api/dutch", params={"marketId": "ars-che:moneyline",
+                                                              "selections": "home,draw", "stake": "50"}) as resp:
+            want = await resp.json()
+    stakes = await page.locator("#dutch-legs td.stake").all_text_contents()
+    assert stakes == [f"{leg['stake']:.2f}" for leg in want["selections"]]
+    assert f"returns {want['returns']:.2f}" in await page.text_content("#dutch-summary")
+    await page.uncheck('#dutch-picks input[value="home"]')
+    await page.uncheck('#dutch-picks input[value="draw"]')
+    await page.click('#dutch-form button[type="submit"]')
+    await page.wait_for_function("document.getElementById('dutch-msg').textContent.includes('selections')")
+    assert await page.locator("#dutch-legs tr").count() == 0
     assert page.errors == []
