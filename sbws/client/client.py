@@ -256,10 +256,14 @@ class Client:
         return True
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            self._handle(orjson.loads(message.data))
+        try:
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                self._handle(orjson.loads(message.data))
+        finally:  # a request waiting for its reply learns at once that none will come on this socket
+            self._ready.clear()
+            self._fail_pending(ConnectionLost(f"the connection closed ({ws.close_code})"))
 
     def _handle(self, body: dict[str, Any]) -> None:
         reply_to = body.get("id")
