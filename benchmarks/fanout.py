@@ -53,8 +53,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def subscription(i: int) -> dict:
-    """A realistic mix: single sports, sport pairs by market type, book-restricted, totals, arbitrage."""
+def subscription(i: int, mix: str = "realistic") -> dict:
+    """``realistic``: single sports, sport pairs by market type, book-restricted, totals, arbitrage (about 10
+    updates a frame); ``trader``: every sport and arbitrage, as the dashboard subscribes (several times more)."""
+    if mix == "trader":
+        return {"sports": list(SPORTS), "arbitrage": True}
     kind = i % 20
     sport = SPORTS[i % len(SPORTS)]
     if kind < 7:
@@ -70,7 +73,7 @@ def subscription(i: int) -> dict:
 
 # -- load generator (runs in child processes) ------------------------------------------------
 def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start_at: float, stop_at: float, out,
-                protocol: int = 1) -> None:
+                protocol: int = 1, mix: str = "realistic") -> None:
     raise_nofile()
     import orjson
 
@@ -82,7 +85,7 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
         pass
     import aiohttp
 
-    async def run() -> dict:
+    async def run() -> None:
         stats = {"frames": 0, "updates": 0, "latencies": [], "connected": 0, "closed": 0, "errors": 0, "update_bytes": 0}
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -124,7 +127,7 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
                     stats["errors"] += 1
                     continue
                 if not idle:
-                    await ws.send_str(orjson.dumps({"type": "subscribe", "payload": subscription(i)}).decode())
+                    await ws.send_str(orjson.dumps({"type": "subscribe", "payload": subscription(i, mix)}).decode())
                 sockets.append((i, ws))
             stats["connected"] = len(sockets)
             tasks = [asyncio.create_task(reader(ws)) for i, ws in sockets if i not in stall and not idle]
@@ -135,11 +138,16 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for _, ws in sockets:
-                await ws.close()
-        return stats
+            out.put(stats)  # the figures first: a slow teardown must not lose the run
+            # Close every socket at once, and give up after a few seconds: one by one, thousands of close
+            # handshakes took minutes at 5,000 sockets and the run was lost.
+            closing = asyncio.gather(*(ws.close() for _, ws in sockets), return_exceptions=True)
+            try:
+                await asyncio.wait_for(closing, 5.0)
+            except asyncio.TimeoutError:
+                pass
 
-    out.put(asyncio.run(run()))
+    asyncio.run(run())
 
 
 # -- the server under test -------------------------------------------------------------------
@@ -229,7 +237,8 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         queue: mp.Queue = mp.Queue()
         workers = [
             mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if protocol == 2 else ""),
-                                                list(range(k, n, procs)), stall, idle, start_at, stop_at, queue, protocol))
+                                                list(range(k, n, procs)), stall, idle, start_at, stop_at, queue, protocol,
+                                                args.mix))
             for k in range(procs)
         ]
         for w in workers:
@@ -244,7 +253,9 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         cpu1, t1 = proc_cpu(server.pid), time.time()
         results = [queue.get(timeout=120) for _ in workers]
         for w in workers:
-            w.join(30)
+            w.join(15)
+            if w.is_alive():  # its figures are in; its teardown may not hold the run up
+                w.terminate()
     finally:
         pids = tree(server.pid)
         server.terminate()
@@ -304,6 +315,8 @@ def main() -> None:
     ap.add_argument("--compress", action="store_true", help="run sbws with per-message deflate")
     ap.add_argument("--log-level", default="warning", help="server log level (logs go to $TMPDIR/fanout-*.log)")
     ap.add_argument("--protocol", default="1", help="protocol versions to run sbws with, in one run (1, 2 or 1,2)")
+    ap.add_argument("--mix", choices=("realistic", "trader"), default="realistic",
+                    help="subscriptions: a realistic mix, or every sport and arbitrage on every socket")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
