@@ -11,7 +11,7 @@ import numpy as np
 from attrs import frozen
 
 from engine.markets import outcome_line
-from engine.odds import decimal_to_american, hold_percent
+from engine.odds import to_american_int
 
 from .records import EventInfo
 
@@ -56,17 +56,16 @@ def selection_name(event: EventInfo | None, outcome: str) -> str:
 def build(market_id: str, event_id: str, event: EventInfo | None, market_type: str, line: float | None,
           outcomes: tuple[str, ...], prices: np.ndarray, books: list[str], is_open: bool,
           updated_at: float) -> MarketView:
-    """``prices``: (outcome, book) decimal prices, NaN where a book has none."""
-    american = decimal_to_american(prices)
+    """``prices``: (outcome, book) decimal prices, NaN where a book has none.  Plain lists, not numpy: a market
+    is a few dozen prices, and numpy's cost per call was most of a view's time."""
     selections = []
-    for o, outcome in enumerate(outcomes):
-        row = prices[o]
-        quoted = np.flatnonzero(~np.isnan(row)).tolist()
-        decimals = row.tolist()
-        amer = american[o].tolist()
-        quotes = tuple((books[b], decimals[b], int(amer[b])) for b in quoted)
+    bests: list[float] = []
+    for outcome, row in zip(outcomes, prices.tolist()):
+        quotes = tuple((books[b], d, to_american_int(d)) for b, d in enumerate(row) if d == d)
         best = max(quotes, key=lambda q: q[1]) if quotes else None
+        if best is not None:
+            bests.append(best[1])
         selections.append(SelectionView(outcome, selection_name(event, outcome),
                                         outcome_line(market_type, line, outcome), quotes, best))
-    hold = hold_percent(np.fmax.reduce(prices, axis=1)) if prices.shape[1] else None
+    hold = (sum(1.0 / d for d in bests) - 1.0) * 100.0 if bests and len(bests) == len(outcomes) else None
     return MarketView(market_id, event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at)

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from engine import odds
 
@@ -56,3 +56,10 @@ def test_hold_over_the_best_prices():
     assert hold_percent([2.10, 2.05]) == pytest.approx(-3.600465, abs=1e-6)  # an arbitrage
     assert hold_percent([2.0, 3.4, 3.8]) == pytest.approx(5.727554, abs=1e-6)  # 0.5 + 0.294118 + 0.263158
     assert hold_percent([2.0, float("nan")]) is None and hold_percent([]) is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.floats(1.0001, 10_000.0), st.sampled_from([1.5, 1.91, 2.0, 1.995, 2.005, 1.01, 101.0, 1.9999])))
+def test_the_scalar_conversion_equals_the_vectorized_one(d):
+    """Market views convert each quote with the scalar form: it must give what the array form gives, exactly."""
+    assert odds.to_american_int(d) == int(odds.decimal_to_american(np.array([d]))[0])
