@@ -42,24 +42,27 @@ def reference_scan(markets, books, commission, now, max_age, total, unit):
 
 
 # -- de-vig and value, one market at a time -------------------------------------------
-def ref_devig(method, prices):
-    """Fair probabilities of one market's decimal prices, by the formulas of issue 14, in plain loops."""
+def ref_devig(method, prices, k=1):
+    """Fair probabilities of one market's decimal prices, summing to ``k`` winners, by the formulas of issues 14
+    and 23, in plain loops (Shin has one winner: NaN for k > 1)."""
     r = [1 / d for d in prices]
     n = len(r)
     s = sum(r)
     if method == "multiplicative":
-        return [x / s for x in r]
+        return [k * x / s for x in r]
     if method == "additive":
-        return [max(x - (s - 1) / n, 0.0) for x in r]
+        return [min(1.0, max(x - (s - k) / n, 0.0)) for x in r]
     if method == "power":
-        lo, hi = 0.01, 100.0  # bisection on k: Σ r^k decreases in k
+        lo, hi = 0.01, 100.0  # bisection on c: Σ r^c decreases in c
         for _ in range(200):
-            k = (lo + hi) / 2
-            if sum(x ** k for x in r) > 1:
-                lo = k
+            c = (lo + hi) / 2
+            if sum(x ** c for x in r) > k:
+                lo = c
             else:
-                hi = k
+                hi = c
         return [x ** ((lo + hi) / 2) for x in r]
+    if method == "shin" and k != 1:
+        return [math.nan] * n
     if method == "shin":
         def probs(z):
             return [(math.sqrt(z * z + 4 * (1 - z) * x * x / s) - z) / (2 * (1 - z)) for x in r]
@@ -72,8 +75,8 @@ def ref_devig(method, prices):
                 hi = z
         return probs((lo + hi) / 2)
     if method == "worst":
-        each = [ref_devig(m, prices) for m in ("multiplicative", "additive", "power", "shin")]
-        return [min(col) for col in zip(*each)]
+        each = [ref_devig(m, prices, k) for m in ("multiplicative", "additive", "power", "shin")]
+        return [min(x for x in col if not math.isnan(x)) for col in zip(*each)]
     raise ValueError(method)
 
 

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from engine.devig import METHODS, devig, devig_prices, power_exponent, shin_z
 from engine.runners import dutch, sure_bets
+from tests.reference import ref_devig
 
 
 # -- known values -------------------------------------------------------------------------------------------
@@ -55,49 +56,7 @@ def test_shin_has_no_meaning_for_several_winners_and_worst_takes_the_others():
         assert sum(devig_prices(method, prices, winners=2)) == pytest.approx(2.0)
 
 
-# -- plain references ---------------------------------------------------------------------------------------
-def ref_power(r: list[float], k: int) -> list[float]:
-    lo, hi = 1e-6, 50.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if sum(x ** mid for x in r) > k:
-            lo = mid
-        else:
-            hi = mid
-    return [x ** lo for x in r]
-
-
-def ref_shin(r: list[float]) -> list[float]:
-    s = sum(r)
-
-    def probs(z: float) -> list[float]:
-        return [(math.sqrt(z * z + 4 * (1 - z) * x * x / s) - z) / (2 * (1 - z)) for x in r]
-
-    lo, hi = 0.0, 0.999
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if sum(probs(mid)) > 1:
-            lo = mid
-        else:
-            hi = mid
-    return probs(lo)
-
-
-def ref(method: str, decimals: list[float], k: int) -> list[float]:
-    r = [1 / d for d in decimals]
-    s = sum(r)
-    if method == "multiplicative":
-        return [k * x / s for x in r]
-    if method == "additive":
-        return [min(1.0, max(0.0, x - (s - k) / len(r))) for x in r]
-    if method == "power":
-        return ref_power(r, k)
-    if method == "shin":
-        return ref_shin(r) if k == 1 else [math.nan] * len(r)
-    candidates = [ref(m, decimals, k) for m in ("multiplicative", "additive", "power", "shin")]
-    return [min(c[i] for c in candidates if not math.isnan(c[i])) for i in range(len(r))]
-
-
+# -- against the plain reference (tests/reference.py) ----------------------------------------------------
 @st.composite
 def markets(draw):  # type: ignore[no-untyped-def]
     n = draw(st.integers(2, 40))
@@ -118,7 +77,7 @@ def test_devig_over_n_outcomes_and_k_winners_equals_the_reference(rows, method):
         r[i, : len(decimals)] = [1 / d for d in decimals]
     got = devig(method, r, np.array([len(d) for d, _ in rows]), np.array([k for _, k in rows]))
     for i, (decimals, k) in enumerate(rows):
-        want = ref(method, decimals, k)
+        want = ref_devig(method, decimals, k)
         assert got[i, : len(decimals)] == pytest.approx(want, abs=1e-7, nan_ok=True), (method, decimals, k)
         assert np.isnan(got[i, len(decimals):]).all()
 
