@@ -9,10 +9,12 @@ terminal and, whole, under a pseudo-terminal against a real server.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO, Any
 
 import attrs
@@ -128,7 +130,18 @@ async def watch(options: Options, out: IO[bytes] | None = None) -> int:
         from rich.live import Live
 
         bets: deque[str] = deque(maxlen=6)
-        with Live(screen(client, options, bets), refresh_per_second=4, screen=False) as view:
+        view_options = [options]
+        done = asyncio.Event()
+
+        def key(char: str) -> None:
+            """``s`` cycles the sort (edge, EV, age); ``q`` quits."""
+            if char == "s":
+                current = view_options[0]
+                view_options[0] = attrs.evolve(current, sort=SORTS[(SORTS.index(current.sort) + 1) % len(SORTS)])
+            elif char == "q":
+                done.set()
+
+        with keys(key), Live(screen(client, options, bets), refresh_per_second=4, screen=False) as view:
             async def follow() -> None:
                 async for event in client.events():
                     if isinstance(event, (BetPlaced, BetSettled, BetUpdated)):
@@ -136,9 +149,37 @@ async def watch(options: Options, out: IO[bytes] | None = None) -> int:
 
             follower = asyncio.create_task(follow())
             try:
-                while True:
-                    view.update(screen(client, options, bets))
-                    await asyncio.sleep(0.25)
+                while not done.is_set():
+                    view.update(screen(client, view_options[0], bets))
+                    try:
+                        await asyncio.wait_for(done.wait(), 0.25)
+                    except asyncio.TimeoutError:
+                        pass
             finally:
                 follower.cancel()
     return 0
+
+
+@contextmanager
+def keys(on_key: Callable[[str], None]) -> Iterator[None]:
+    """Single key presses from the terminal (cbreak mode, restored on the way out); nothing when stdin is not one."""
+    fd = sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None
+    if fd is None:
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    loop = asyncio.get_running_loop()
+    try:
+        tty.setcbreak(fd)
+        def read() -> None:
+            for char in os.read(fd, 32).decode(errors="ignore"):
+                on_key(char)
+
+        loop.add_reader(fd, read)
+        yield
+    finally:
+        loop.remove_reader(fd)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

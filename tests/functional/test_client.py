@@ -260,8 +260,12 @@ def test_sbws_watch_under_a_pseudo_terminal(live_server):
         assert "sbws watch: live at ws://" in screen, screen[-2000:]
         assert re.search(r"arbitrage \(\d+ live, \d+ shown\)", screen) and "edge %" in screen
         assert re.search(r"value \(\d+ live", screen) and re.search(r"middles \(\d+ live", screen)
-        os.killpg(proc.pid, signal.SIGINT)
+        assert "sort edge" in screen
+        os.write(parent, b"s")  # the next sort: EV
+        assert "sort ev" in strip(read_pty(parent, 10, re.compile(r"sort ev")))
+        os.write(parent, b"q")
         assert proc.wait(10) == 0
+        assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             proc.kill()
