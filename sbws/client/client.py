@@ -230,6 +230,7 @@ class Client:
             if hello.get("type") != "connected" or hello.get("protocol") != 2:
                 raise ClientError(f"{url} does not speak protocol v2 (first message {hello.get('type')!r})")
             self._ws = ws
+            self.url = url  # before anything of this socket is read: a Resumed event names this node
             reader = asyncio.create_task(self._read(ws))
             try:
                 resuming = self._held and self.subscription is not None and self.state.position is not None
@@ -245,7 +246,6 @@ class Client:
                     await self._exchange(ws, "ping", None, self.connect_timeout)
                 if not resuming:
                     self.status = LIVE
-                self.url = url
                 self._ready.set()
                 self._emit(Connected(url, str(hello.get("epoch")), int(hello.get("seq", 0))))
                 await reader
