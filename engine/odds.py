@@ -10,7 +10,7 @@ prices in (1.995, 2.005) round to +100 (an even price).
 from __future__ import annotations
 
 import math
-
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -37,15 +37,18 @@ def decimal_to_american(decimal: ArrayLike) -> FloatArray:
     return np.where(d > 1.0, rounded, np.nan)
 
 
-def hold_percent(best: ArrayLike) -> float | None:
+def hold_percent(best: Iterable[float]) -> float | None:
     """The margin left over the best price of each outcome: 100·(Σ 1/d − 1), negative for an arbitrage.
 
-    None unless every outcome has a price.
+    None unless every outcome has a price.  Plain floats: one market's few prices, read per market view.
     """
-    d = np.asarray(best, dtype=np.float64)
-    if d.size == 0 or bool(np.isnan(d).any()) or bool((d <= 1.0).any()):
-        return None
-    return float((np.sum(1.0 / d) - 1.0) * 100.0)
+    total, count = 0.0, 0
+    for d in best:
+        if not d > 1.0:  # NaN fails the comparison too
+            return None
+        total += 1.0 / d
+        count += 1
+    return (total - 1.0) * 100.0 if count else None
 
 
 def implied_probability(decimal: ArrayLike) -> FloatArray:

@@ -88,7 +88,6 @@ class RunnerBoard:
     def __init__(self, books: int = 8, slots: int = 1024) -> None:
         self.prices = np.full((books, slots), np.nan)
         self.best = np.full(slots, np.nan)
-        self.best_book = np.full(slots, -1, dtype=np.intp)
         self.book_index: dict[str, int] = {}
         self.market_index: dict[str, int] = {}
         self.runner_index: list[dict[str, int]] = []
@@ -122,7 +121,6 @@ class RunnerBoard:
             self.prices = np.concatenate([self.prices, np.full((self.prices.shape[0], grown - self.prices.shape[1]),
                                                                np.nan)], axis=1)
             self.best = np.concatenate([self.best, np.full(grown - self.best.size, np.nan)])
-            self.best_book = np.concatenate([self.best_book, np.full(grown - self.best_book.size, -1, np.intp)])
         return start
 
     def _book(self, book: str) -> int:
@@ -147,11 +145,10 @@ class RunnerBoard:
     def _move(self, market: int, capacity: int) -> None:
         old, used = self.start[market], len(self.runner_index[market]) - 1
         new = self._take(capacity)
-        for array in (self.prices,):
-            array[:, new:new + used] = array[:, old:old + used]
-            array[:, old:old + used] = np.nan
-        self.best[new:new + used], self.best_book[new:new + used] = self.best[old:old + used], self.best_book[old:old + used]
-        self.best[old:old + used], self.best_book[old:old + used] = np.nan, -1
+        self.prices[:, new:new + used] = self.prices[:, old:old + used]
+        self.prices[:, old:old + used] = np.nan
+        self.best[new:new + used] = self.best[old:old + used]
+        self.best[old:old + used] = np.nan
         self.start[market], self.capacity[market] = new, capacity
 
     def update(self, quotes: Iterable[tuple[str, str, str, float]]) -> NDArray[np.intp]:
@@ -174,10 +171,7 @@ class RunnerBoard:
         if slots:
             self.prices[np.array(books), np.array(slots)] = values
             touched = np.unique(np.array(slots))
-            plane = self.prices[:, touched]
-            filled = np.where(np.isnan(plane), -np.inf, plane)
-            self.best_book[touched] = np.where(np.isnan(plane).all(axis=0), -1, filled.argmax(axis=0))
-            self.best[touched] = np.fmax.reduce(plane, axis=0)
+            self.best[touched] = np.fmax.reduce(self.prices[:, touched], axis=0)
         return np.fromiter(sorted(markets), dtype=np.intp, count=len(markets))
 
     def rows(self, markets: NDArray[np.intp], values: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:

@@ -63,7 +63,6 @@ class Node:
         self.history: History = service.history_store
         metrics.history_failures.set_function(lambda: self.history.failures)
         self.alerter = Alerter(self.state, service.ledger, deliverer, self.publish_to_user, clock)
-        self.deliverer = deliverer
         self.outbox: asyncio.Task[None] | None = None
         """Reads back the deliveries a stopped server left, once this node leads (again while it fails)."""
         metrics.leader.set_function(lambda: 1.0 if self.broker.is_leader else 0.0)
@@ -225,7 +224,7 @@ class Node:
 
     async def _resume_deliveries(self) -> None:
         try:
-            await self.deliverer.resume()
+            await self.alerter.deliverer.resume()
         except Exception as exc:  # the ledger is down: the next tick tries again
             log.warning("webhooks_not_resumed", error=str(exc))
             self.outbox = None

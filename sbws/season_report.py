@@ -22,8 +22,8 @@ def by_season(rows: Sequence[tuple[str, float | None]]) -> dict[str, dict[str, A
 
 def sources(seasons: Sequence[Season]) -> dict[str, Any]:
     """How each file was read, for the report: layout, encoding, convention, seasons, skips."""
-    return {"sources": [s.report() for s in seasons],
-            "conventions": sorted({r["convention"] for s in seasons if (r := s.report())["convention"]})}
+    reports = [s.report() for s in seasons]
+    return {"sources": reports, "conventions": sorted({r["convention"] for r in reports if r["convention"]})}
 
 
 def render_sources(report: Mapping[str, Any]) -> list[str]:

@@ -111,11 +111,12 @@ class Service:
         view, keep = state.view(q.market_id), state.config.commission
         chosen = []
         for selection in q.selections:
-            quotes = view.selections[key.outcomes.index(selection)].prices
+            quotes = [(1.0 + (price - 1.0) * (1.0 - keep.get(book, 0.0)), book, price, american)
+                      for book, price, american in view.selections[key.outcomes.index(selection)].prices]
             if not quotes:
                 raise ProtocolError(CONFLICT, f"no book prices {selection!r} now", "selections")
-            book, price, american = max(quotes, key=lambda p: 1.0 + (p[1] - 1.0) * (1.0 - keep.get(p[0], 0.0)))
-            chosen.append((selection, book, price, american, 1.0 + (price - 1.0) * (1.0 - keep.get(book, 0.0))))
+            effective, book, price, american = max(quotes, key=lambda quote: quote[0])
+            chosen.append((selection, book, price, american, effective))
         split = dutch([c[4] for c in chosen], float(q.stake))
         legs = []
         for (selection, book, price, american, effective), stake in zip(chosen, split.stakes):

@@ -209,9 +209,7 @@ class Client:
                 reason = "the connection closed"
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ClientError, ValueError) as exc:
                 established, reason = False, f"{type(exc).__name__}: {exc}"
-            self._ready.clear()
             self._last_error = reason
-            self._fail_pending(ConnectionLost(reason))
             if self._closing:
                 return
             attempt = 0 if established else attempt + 1
@@ -233,12 +231,12 @@ class Client:
             self.url = url  # before anything of this socket is read: a Resumed event names this node
             reader = asyncio.create_task(self._read(ws))
             try:
-                resuming = self._held and self.subscription is not None and self.state.position is not None
+                held = self.state.position if self._held else None
+                resuming = held is not None and self.subscription is not None
                 if self.subscription is not None:
                     body = dict(self.subscription)
-                    if resuming and self.state.position is not None:
-                        epoch, seq = self.state.position
-                        body["resume"] = {"epoch": epoch, "seq": seq}
+                    if held is not None:
+                        body["resume"] = {"epoch": held[0], "seq": held[1]}
                     reply = await self._exchange(ws, "subscribe", body, self.connect_timeout)
                     self.subscription = dict(reply.get("subscriptions", self.subscription))
                     # The images (or the replay and "resumed") follow the reply; a ping's pong comes after them,

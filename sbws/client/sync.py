@@ -28,15 +28,12 @@ class SyncClient:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sbws-client", daemon=True)
         self._thread.start()
-        self._client: Client = self._call(self._make(args, kwargs))
+        self._client = Client(*args, **kwargs)
         try:
             self._call(self._client.start())
         except BaseException:
             self._stop_loop()
             raise
-
-    async def _make(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Client:
-        return Client(*args, **kwargs)
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)

@@ -130,14 +130,14 @@ async def watch(options: Options, out: IO[bytes] | None = None) -> int:
         from rich.live import Live
 
         bets: deque[str] = deque(maxlen=6)
-        view_options = [options]
+        shown = options
         done = asyncio.Event()
 
         def key(char: str) -> None:
             """``s`` cycles the sort (edge, EV, age); ``q`` quits."""
+            nonlocal shown
             if char == "s":
-                current = view_options[0]
-                view_options[0] = attrs.evolve(current, sort=SORTS[(SORTS.index(current.sort) + 1) % len(SORTS)])
+                shown = attrs.evolve(shown, sort=SORTS[(SORTS.index(shown.sort) + 1) % len(SORTS)])
             elif char == "q":
                 done.set()
 
@@ -150,7 +150,7 @@ async def watch(options: Options, out: IO[bytes] | None = None) -> int:
             follower = asyncio.create_task(follow())
             try:
                 while not done.is_set():
-                    view.update(screen(client, view_options[0], bets))
+                    view.update(screen(client, shown, bets))
                     try:
                         await asyncio.wait_for(done.wait(), 0.25)
                     except asyncio.TimeoutError:

@@ -167,6 +167,8 @@ class Season:
     """Prices not used (non-numeric, <= 1), per reason."""
     notes: list[str] = Factory(list)
     first_skip: str | None = None
+    untimed: int = 0
+    """Matches whose kick-off time could not be read: they keep their date alone."""
 
     def skip(self, line: int, reason: str, strict: bool) -> None:
         if strict:
@@ -368,7 +370,7 @@ def _markets(row: Row, layout: Layout, phase: str) -> tuple[PricedMarket, ...]:
     return tuple(m for m in markets if any(m.prices) or any(m.pseudo))
 
 
-def _match(source: str, row: Row, layout: str, sources: Layout, time_ok: list[bool]) -> Match | None:
+def _match(source: str, row: Row, layout: str, sources: Layout) -> Match | None:
     names = COLUMNS[layout]
     home, away, date = row.text(names["home"]), row.text(names["away"]), row.text("Date")
     if not home and not away and not date:
@@ -383,7 +385,7 @@ def _match(source: str, row: Row, layout: str, sources: Layout, time_ok: list[bo
         if clock is not None:
             kickoff = day.replace(hour=clock[0], minute=clock[1])
         else:
-            time_ok[0] = False
+            row.season.untimed += 1
     hg, ag = row.goals(names["home_goals"]), row.goals(names["away_goals"])
     stated = row.text(names["result"]).upper() or None
     if stated is not None and stated not in ("H", "D", "A"):
@@ -460,7 +462,6 @@ def read_season(path: str | Path, strict: bool = False) -> Season:
             season.notes.append(f"duplicate column {name!r}: the first is used")
         index.setdefault(name, i)
     sources = _layout(header, season.layout)
-    time_ok = [True]
     while True:
         try:
             cells = next(reader)
@@ -472,7 +473,7 @@ def read_season(path: str | Path, strict: bool = False) -> Season:
             continue
         season.rows += 1
         try:
-            match = _match(Path(path).stem, Row(index, cells, season), season.layout, sources, time_ok)
+            match = _match(Path(path).stem, Row(index, cells, season), season.layout, sources)
         except FeedError as exc:
             season.skip(reader.line_num, str(exc), strict)
             continue
@@ -481,7 +482,7 @@ def read_season(path: str | Path, strict: bool = False) -> Season:
             continue
         season.matches.append(match)
         season.fixtures += match.result is None
-    if not time_ok[0]:
+    if season.untimed:
         note = "some kick-off times could not be read: those matches use their date alone"
         season.notes.append(note)
         log.warning("times_unreadable", file=season.path, detail=note)

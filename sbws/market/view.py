@@ -7,11 +7,13 @@ once however many frames carry it.  Prices come in the board's book order.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from attrs import frozen
 
 from engine.markets import outcome_line
-from engine.odds import to_american_int
+from engine.odds import hold_percent, to_american_int
 
 from .records import EventInfo
 
@@ -59,13 +61,10 @@ def build(market_id: str, event_id: str, event: EventInfo | None, market_type: s
     """``prices``: (outcome, book) decimal prices, NaN where a book has none.  Plain lists, not numpy: a market
     is a few dozen prices, and numpy's cost per call was most of a view's time."""
     selections = []
-    bests: list[float] = []
     for outcome, row in zip(outcomes, prices.tolist()):
         quotes = tuple((books[b], d, to_american_int(d)) for b, d in enumerate(row) if d == d)
         best = max(quotes, key=lambda q: q[1]) if quotes else None
-        if best is not None:
-            bests.append(best[1])
         selections.append(SelectionView(outcome, selection_name(event, outcome),
                                         outcome_line(market_type, line, outcome), quotes, best))
-    hold = (sum(1.0 / d for d in bests) - 1.0) * 100.0 if bests and len(bests) == len(outcomes) else None
+    hold = hold_percent([s.best[1] if s.best else math.nan for s in selections])
     return MarketView(market_id, event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at)
