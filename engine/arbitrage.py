@@ -8,7 +8,11 @@ the book offering it), S = sum(1/d_i).  S < 1 is an arbitrage:
 * stakes s_i = T * (1/d_i) / S pay out T/S whichever outcome wins, so the
   guaranteed profit is T/S - T.
 
-An arbitrage needs S < 1 - TOLERANCE.  An exchange's commission c turns a back price d into 1 + (d - 1)(1 - c),
+A market where k outcomes win (an outright's place market) is an arbitrage
+when S < k: the same stakes return T·k/S, so edge = (1 - S/k) * 100 and
+roi = (k/S - 1) * 100 (``runners`` has the derivation).
+
+An arbitrage needs S < k(1 - TOLERANCE).  An exchange's commission c turns a back price d into 1 + (d - 1)(1 - c),
 and the scan uses those effective prices.  Everything is vectorized over
 markets; Python code runs only for the markets that are arbitrages.
 """
@@ -110,11 +114,17 @@ def effective_prices(prices: NDArray[np.float64], keep: NDArray[np.float64]) -> 
 
 
 def round_stakes(
-    stakes: NDArray[np.float64], prices: NDArray[np.float64], unit: float
+    stakes: NDArray[np.float64], prices: NDArray[np.float64], unit: float, winners: NDArray[np.float64] | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Round stakes to ``unit`` (half up) and recompute the guaranteed profit per row."""
+    """Round stakes to ``unit`` (half up) and recompute the guaranteed profit per row: the payout of the k
+    outcomes that pay least (k = 1 unless ``winners`` says otherwise)."""
     rounded = np.floor(stakes / unit + 0.5) * unit
-    payout = np.where(np.isnan(prices), np.inf, rounded * prices).min(axis=1)
+    payouts = np.where(np.isnan(prices), np.inf, rounded * prices)
+    if winners is None or not (winners > 1).any():
+        payout = payouts.min(axis=1)
+    else:
+        ordered = np.sort(payouts, axis=1)
+        payout = np.where(np.arange(ordered.shape[1]) < winners[:, None], ordered, 0.0).sum(axis=1)
     return rounded, payout - np.nansum(rounded, axis=1)
 
 
@@ -152,7 +162,7 @@ class Scanner:
             return []
         n_out = board.n_outcomes[ids]
         s = self._s(best_over_books(raw), n_out)
-        rows = ids[(s < 1.0 - TOLERANCE) & (n_out > 0)]
+        rows = ids[(s < self._limit(ids)) & (n_out > 0)]
         if rows.size == 0:
             return []
         prices = board.prices[:nb].take(rows, axis=1)
@@ -163,13 +173,19 @@ class Scanner:
             prices = np.where(times >= now - self.config.max_age, prices, np.nan)
         best = best_over_books(prices)
         s = self._s(best, board.n_outcomes[rows])
-        keep = s < 1.0 - TOLERANCE
+        keep = s < self._limit(rows)
         if not keep.any():
             return []
         return self._materialize(rows[keep], prices[:, keep], times[:, keep], best[keep], s[keep])
 
+    def _limit(self, rows: IntArray) -> NDArray[np.float64] | float:
+        """S must be below k(1 − TOLERANCE); a board whose markets all have one winner compares with a scalar."""
+        if not self.board.several_winners:
+            return 1.0 - TOLERANCE
+        return np.asarray(self.board.winners[rows] * (1.0 - TOLERANCE))
+
     @staticmethod
-    def _s(best: NDArray[np.float64], n_out: NDArray[np.int8]) -> NDArray[np.float64]:
+    def _s(best: NDArray[np.float64], n_out: NDArray[np.int16]) -> NDArray[np.float64]:
         """Sum of implied probabilities of the used outcomes; NaN when one has no quote."""
         used = np.arange(best.shape[1]) < n_out[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -192,18 +208,19 @@ class Scanner:
         book_idx = np.where(np.isnan(prices), -np.inf, prices).argmax(axis=0)
         best = np.where(used, best, np.nan)
         total = cfg.total_stake
+        winners = board.winners[rows]
         stakes = np.where(used, total * (1.0 / best) / s[:, None], np.nan)
-        profit = total / s - total
+        profit = total * winners / s - total
         if cfg.stake_rounding > 0:
-            stakes, profit = round_stakes(stakes, best, cfg.stake_rounding)
+            stakes, profit = round_stakes(stakes, best, cfg.stake_rounding, winners)
         raw = board.prices[book_idx, rows[:, None], outcomes[None, :]]
         quoted = board.times[book_idx, rows[:, None], outcomes[None, :]]
         out: list[Opportunity] = []
         for r in range(len(rows)):
             if not profit[r] > TOLERANCE:
                 continue
-            k = int(n_out[r])
-            books = tuple(board.books[int(b)] for b in book_idx[r, :k])
+            n = int(n_out[r])
+            books = tuple(board.books[int(b)] for b in book_idx[r, :n])
             market_id = board.markets[int(rows[r])].id
             legs = tuple(
                 Leg(
@@ -214,20 +231,21 @@ class Scanner:
                     stake=float(stakes[r, i]),
                     quoted_at=float(quoted[r, i]),
                 )
-                for i in range(k)
+                for i in range(n)
             )
-            edge = (1.0 - float(s[r])) * 100.0
+            k_win = float(winners[r])
+            edge = (1.0 - float(s[r]) / k_win) * 100.0
             out.append(
                 Opportunity(
                     id=opportunity_id(market_id, books),
                     market_id=market_id,
                     s=float(s[r]),
                     edge=edge,
-                    roi=(1.0 / float(s[r]) - 1.0) * 100.0,
+                    roi=(k_win / float(s[r]) - 1.0) * 100.0,
                     profit=float(profit[r]),
                     total_stake=total,
                     legs=legs,
-                    oldest_quote=float(np.min(quoted[r, :k])),
+                    oldest_quote=float(np.min(quoted[r, :n])),
                     suspect_reason=suspect_reason(books, edge, cfg.max_edge),
                 )
             )

@@ -6,6 +6,12 @@ contiguous (market, outcome) plane per book, which numpy runs with SIMD
 (about 6x faster than reducing a short trailing book axis).  Missing quotes
 are NaN.  Markets and books get dense integer indices on first sight; arrays
 grow by doubling so that registration stays amortised O(1).
+
+The outcome axis is as wide as the board's widest market.  The server keeps
+two boards so that width never costs the 2/3-way markets anything: one of
+fixed markets (width 3) and one of outrights, whose markets gain runners as
+sources price them (``add_outcome``; the axis doubles when one outgrows it).
+``winners`` holds each market's number of winners.
 """
 
 from __future__ import annotations
@@ -32,17 +38,27 @@ class Quote:
     ts: float
 
 
+def _doubled(capacity: int, needed: int) -> int:
+    size = max(capacity, 1)
+    while size < needed:
+        size *= 2
+    return size
+
+
 class QuoteBoard:
-    def __init__(self, market_capacity: int = 1024, book_capacity: int = 16) -> None:
+    def __init__(self, market_capacity: int = 1024, book_capacity: int = 16, width: int = MAX_OUTCOMES) -> None:
         self.market_index: dict[str, int] = {}
         self.markets: list[MarketKey] = []
         self.book_index: dict[str, int] = {}
         self.books: list[str] = []
-        self.prices = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
-        self.times = np.full((book_capacity, market_capacity, MAX_OUTCOMES), np.nan)
-        self.n_outcomes = np.zeros(market_capacity, dtype=np.int8)
-        self.used = np.zeros((market_capacity, MAX_OUTCOMES), dtype=bool)
+        self.prices = np.full((book_capacity, market_capacity, width), np.nan)
+        self.times = np.full((book_capacity, market_capacity, width), np.nan)
+        self.n_outcomes = np.zeros(market_capacity, dtype=np.int16)
+        self.used = np.zeros((market_capacity, width), dtype=bool)
         """Which outcome columns each market has (the third is a draw's, in 3-way markets only)."""
+        self.winners = np.ones(market_capacity)
+        self.several_winners = False
+        """Whether any market ever had k > 1 (scans of a board of k = 1 markets compare with 1)."""
         self.open = np.zeros(market_capacity, dtype=bool)
         self._free: list[int] = []
 
@@ -50,24 +66,27 @@ class QuoteBoard:
     def n_markets(self) -> int:
         return len(self.markets)
 
-    def _grow(self, markets: int, books: int) -> None:
-        b_cap, m_cap, _ = self.prices.shape
-        if markets <= m_cap and books <= b_cap:
+    @property
+    def width(self) -> int:
+        return int(self.prices.shape[2])
+
+    def _grow(self, markets: int, books: int, width: int = 0) -> None:
+        b_cap, m_cap, w_cap = self.prices.shape
+        if markets <= m_cap and books <= b_cap and width <= w_cap:
             return
-        new_m = max(m_cap, 1)
-        while new_m < markets:
-            new_m *= 2
-        new_b = max(b_cap, 1)
-        while new_b < books:
-            new_b *= 2
+        new_m, new_b, new_w = _doubled(m_cap, markets), _doubled(b_cap, books), _doubled(w_cap, width)
         for name in ("prices", "times"):
             old = getattr(self, name)
-            new = np.full((new_b, new_m, MAX_OUTCOMES), np.nan)
-            new[:b_cap, :m_cap] = old
+            new = np.full((new_b, new_m, new_w), np.nan)
+            new[:b_cap, :m_cap, :w_cap] = old
             setattr(self, name, new)
+        if new_m != m_cap or new_w != w_cap:
+            used = np.zeros((new_m, new_w), bool)
+            used[:m_cap, :w_cap] = self.used
+            self.used = used
         if new_m != m_cap:
-            self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int8)])
-            self.used = np.concatenate([self.used, np.zeros((new_m - m_cap, MAX_OUTCOMES), bool)])
+            self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int16)])
+            self.winners = np.concatenate([self.winners, np.ones(new_m - m_cap)])
             self.open = np.concatenate([self.open, np.zeros(new_m - m_cap, bool)])
 
     def add_market(self, key: MarketKey) -> int:
@@ -84,9 +103,19 @@ class QuoteBoard:
             self.markets.append(key)
         self.market_index[key.id] = idx
         self.n_outcomes[idx] = len(key.outcomes)
-        self.used[idx] = np.arange(MAX_OUTCOMES) < len(key.outcomes)
+        self.used[idx] = np.arange(self.width) < len(key.outcomes)
+        self.winners[idx] = key.winners
+        self.several_winners |= key.winners > 1
         self.open[idx] = True
         return idx
+
+    def add_outcome(self, idx: int) -> int:
+        """A new runner of market ``idx``: its outcome column (the axis widens when the market outgrows it)."""
+        column = int(self.n_outcomes[idx])
+        self._grow(len(self.markets), len(self.books), column + 1)
+        self.n_outcomes[idx] = column + 1
+        self.used[idx, column] = True
+        return column
 
     def remove_market(self, market_id: str) -> int | None:
         """Forget a market (its event is over) and recycle its row."""
@@ -95,6 +124,7 @@ class QuoteBoard:
             del self.market_index[market_id]
             self.n_outcomes[idx] = 0
             self.used[idx] = False
+            self.winners[idx] = 1.0
             self._free.append(idx)
         return idx
 

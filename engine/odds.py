@@ -37,8 +37,9 @@ def decimal_to_american(decimal: ArrayLike) -> FloatArray:
     return np.where(d > 1.0, rounded, np.nan)
 
 
-def hold_percent(best: Iterable[float]) -> float | None:
-    """The margin left over the best price of each outcome: 100·(Σ 1/d − 1), negative for an arbitrage.
+def hold_percent(best: Iterable[float], winners: int = 1) -> float | None:
+    """The margin left over the best price of each outcome: 100·(Σ 1/d − k)/k for k winners, negative for an
+    arbitrage.
 
     None unless every outcome has a price.  Plain floats: one market's few prices, read per market view.
     """
@@ -48,7 +49,7 @@ def hold_percent(best: Iterable[float]) -> float | None:
             return None
         total += 1.0 / d
         count += 1
-    return (total - 1.0) * 100.0 if count else None
+    return (total - winners) / winners * 100.0 if count else None
 
 
 def implied_probability(decimal: ArrayLike) -> FloatArray:

@@ -2,8 +2,10 @@
 
 For each market a fair probability p per outcome comes from the sharp
 source: the first book of ``ValueConfig.sharp`` that quotes the whole market
-(fresh quotes only), de-vigged by ``ValueConfig.method``; a line under 100 %
-(Σ 1/d < 1) is a data error and gives no fair price; or, with
+(fresh quotes only: a book that omits a runner of an outright gives it no
+line), de-vigged by ``ValueConfig.method`` to sum to the market's number of
+winners k; a line under 100 % (Σ 1/d < k) is a data error and gives no fair
+price; or, with
 ``sharp = ("consensus",)``, the mean of the de-vigged probabilities of every
 book quoting the whole market.  Then, for every other book's price d (after
 its commission, d_eff):
@@ -160,10 +162,14 @@ class ValueScanner:
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(used[has], 1.0 / sharp[has], 0.0)
         s = row_sum(r)
-        sane = s >= 1.0  # a book's own line under 100 % is a data error, not a fair price
-        has, r, s = has[sane], r[sane], s[sane]
-        p = devig(method, r, n_out[has])
-        return FairLine(ids[has], p, chosen[has], None, (s - 1.0) * 100.0, None)
+        k = self._winners(ids[has])
+        sane = s >= k  # a book's own line under 100 % is a data error, not a fair price
+        has, r, s, k = has[sane], r[sane], s[sane], k[sane]
+        p = devig(method, r, n_out[has], k)
+        return FairLine(ids[has], p, chosen[has], None, (s - k) / k * 100.0, None)
+
+    def _winners(self, rows: IntArray) -> NDArray[np.float64]:
+        return np.asarray(self.board.winners[rows]) if self.board.several_winners else np.ones(rows.size)
 
     def sharp_quoted_at(self, line: FairLine, which: IntArray) -> NDArray[np.float64]:
         """The oldest sharp quote behind each of these rows of ``line``."""
@@ -173,9 +179,10 @@ class ValueScanner:
         times = self.board.times[line.sharp_book[which], rows, :]
         return row_min(np.where(self.board.used[rows], times, np.inf))
 
-    def _consensus(self, ids: IntArray, n_out: NDArray[np.int8], used: NDArray[np.bool_], now: float,
+    def _consensus(self, ids: IntArray, n_out: NDArray[np.int16], used: NDArray[np.bool_], now: float,
                    method: str) -> FairLine:
         board = self.board
+        k = self._winners(ids)
         total = np.zeros(used.shape)
         holds = np.zeros(ids.size)
         count = np.zeros(ids.size)
@@ -189,12 +196,12 @@ class ValueScanner:
             quoting[b] = complete
             with np.errstate(divide="ignore"):
                 r = np.where(used, 1.0 / prices, 0.0)
-            complete &= row_sum(r) >= 1.0
+            complete &= row_sum(r) >= k
             if not complete.any():
                 continue
-            p = devig(method, r[complete], n_out[complete])
+            p = devig(method, r[complete], n_out[complete], k[complete])
             total[complete] += np.nan_to_num(p)
-            holds[complete] += (row_sum(r[complete]) - 1.0) * 100.0
+            holds[complete] += (row_sum(r[complete]) - k[complete]) / k[complete] * 100.0
             count[complete] += 1
             oldest[complete] = np.minimum(oldest[complete], row_min(np.where(used[complete], times[complete], np.inf)))
         has = count > 0

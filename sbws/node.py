@@ -270,7 +270,7 @@ class Node:
     # -- settlement -------------------------------------------------------------------
     async def _settle(self, result: EventResult) -> None:
         try:
-            settled = await self.service.settle(result.event_id, result.home_score, result.away_score)
+            settled = await self.service.settle(result)
         except Exception:
             log.exception("settlement_failed", event_id=result.event_id)
             return

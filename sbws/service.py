@@ -26,6 +26,7 @@ from .history.series import DEFAULT_SPAN_MS, downsample, outcome_names
 from .ledger.interface import Ledger
 from .ledger.models import Bet, Identity, NewBet, NewRule
 from .ledger.rules import from_cents, same_request, to_cents
+from .market.records import EventResult
 from .market.state import MarketState
 from .wire import views
 from .wire.limits import MAX_REPLY_POINTS
@@ -102,17 +103,18 @@ class Service:
         key = state.key(q.market_id)
         if key is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {q.market_id!r}", "marketId")
-        unknown = [s for s in q.selections if s not in key.outcomes]
+        outcomes = state.outcomes(q.market_id)
+        unknown = [s for s in q.selections if s not in outcomes]
         if unknown:
             raise ProtocolError(NOT_FOUND, f"{q.market_id!r} has no selection {unknown[0]!r}; it has "
-                                f"{', '.join(key.outcomes)}", "selections")
+                                f"{listed(outcomes)}", "selections")
         if not state.is_open(q.market_id):
             raise ProtocolError(CONFLICT, "market is closed", "marketId")
         view, keep = state.view(q.market_id), state.config.commission
         chosen = []
         for selection in q.selections:
             quotes = [(1.0 + (price - 1.0) * (1.0 - keep.get(book, 0.0)), book, price, american)
-                      for book, price, american in view.selections[key.outcomes.index(selection)].prices]
+                      for book, price, american in view.selections[outcomes.index(selection)].prices]
             if not quotes:
                 raise ProtocolError(CONFLICT, f"no book prices {selection!r} now", "selections")
             effective, book, price, american = max(quotes, key=lambda quote: quote[0])
@@ -121,7 +123,7 @@ class Service:
         legs = []
         for (selection, book, price, american, effective), stake in zip(chosen, split.stakes):
             cents = from_cents(to_cents(Decimal(repr(stake))))
-            legs.append({"selection": selection, "selectionName": view.selections[key.outcomes.index(selection)].name,
+            legs.append({"selection": selection, "selectionName": view.selections[outcomes.index(selection)].name,
                          "bookmaker": book, "odds": american, "decimal": price, "effectiveDecimal": round(effective, 6),
                          "stake": float(cents), "returns": round(float(cents) * effective, 2)})
         return {"marketId": q.market_id, "stake": float(q.stake), "selections": legs,
@@ -145,11 +147,11 @@ class Service:
         if key is None and not (found or opening or current):
             raise ProtocolError(NOT_FOUND, f"no market {q.market_id!r} and no history of it", "marketId")
         highest = max((k.outcome for k in (*found, *opening, *current)), default=0)
-        names = key.outcomes if key is not None else outcome_names(q.market_id, highest)
+        names = self.state.outcomes(q.market_id) if key is not None else outcome_names(q.market_id, highest)
         if q.selection is not None:
             if q.selection not in names:
                 raise ProtocolError(NOT_FOUND, f"{q.market_id!r} has no selection {q.selection!r}; it has "
-                                    f"{', '.join(names)}", "selection")
+                                    f"{listed(names)}", "selection")
             wanted = names.index(q.selection)
             found = {k: v for k, v in found.items() if k.outcome == wanted}
             opening = {k: v for k, v in opening.items() if k.outcome == wanted}
@@ -183,10 +185,10 @@ class Service:
         key = state.key(cmd.market_id)
         if key is None:
             raise ProtocolError(NOT_FOUND, f"unknown market {cmd.market_id!r}", "marketId")
-        if cmd.selection_id not in key.outcomes:
+        outcomes = state.outcomes(cmd.market_id)
+        if cmd.selection_id not in outcomes:
             raise ProtocolError(
-                NOT_FOUND, f"unknown selection {cmd.selection_id!r}; expected one of {', '.join(key.outcomes)}",
-                "selectionId",
+                NOT_FOUND, f"unknown selection {cmd.selection_id!r}; expected one of {listed(outcomes)}", "selectionId",
             )
         if cmd.bookmaker not in state.known_books():
             raise ProtocolError(NOT_FOUND, f"unknown sportsbook {cmd.bookmaker!r}", "bookmaker")
@@ -195,7 +197,7 @@ class Service:
         event = state.event_of(cmd.market_id)
         if event is not None and not self.live_betting and event.start_ms <= self.clock.ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
-        outcome = key.outcomes.index(cmd.selection_id)
+        outcome = outcomes.index(cmd.selection_id)
         price = state.price(cmd.market_id, outcome, cmd.bookmaker)
         if price is None:
             raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not offer this selection now", "bookmaker")
@@ -216,6 +218,7 @@ class Service:
             market_type=key.market_type,
             line=key.line,
             three_way=key.three_way,
+            winners=key.winners,
             selection_id=cmd.selection_id,
             bookmaker=cmd.bookmaker,
             stake_cents=to_cents(cmd.stake),
@@ -303,8 +306,8 @@ class Service:
         found = await self.ledger.deliveries(who.user_id, webhook_id, RECENT_DELIVERIES)
         return {"deliveries": [views.delivery(d) for d in found], "total": len(found)}
 
-    async def settle(self, event_id: str, home: int, away: int) -> list[Bet]:
-        settled = await self.ledger.settle_event(event_id, home, away)
+    async def settle(self, result: EventResult) -> list[Bet]:
+        settled = await self.ledger.settle_event(result.event_id, result.home_score, result.away_score, result.placing)
         if settled:
             await self.refresh_active_bets()
         return settled
@@ -314,3 +317,9 @@ class Service:
         counts = await self.ledger.active_bets_by_book()
         self.active_bets.clear()
         self.active_bets.update(counts)
+
+
+def listed(selections: tuple[str, ...], most: int = 10) -> str:
+    """Selection ids for an error message: an outright's 150 runners end in "… (150 in all)"."""
+    shown = ", ".join(selections[:most])
+    return shown if len(selections) <= most else f"{shown}, … ({len(selections)} in all)"

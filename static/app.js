@@ -20,11 +20,15 @@ const conn = new Connection({ onMessage, onState, token: sessionStorage.getItem(
 const bets = new BetsPanel(conn);
 const openSlip = (pick) => bets.open(pick);
 const board = new Board({ onPrice: openSlip, onChart: (market) => movement.open(market),
-  onDutch: (market) => dutch.open(market) });
+  onDutch: (market) => dutch.open(market), valueKeys });
 const movement = new MovementPanel(conn, board.markets);
 const dutch = new DutchPanel(conn, board.markets);
 const filters = new Filters(subscribe);
 const alertsPanel = new AlertsPanel(document.querySelector("section.alerts"), () => conn.token);
+// Which (market, selection, book) cells are value now: the outright board flags them.
+function valueKeys() {
+  return new Set([...panels.value_update.panel.items.values()].map((v) => `${v.marketId}|${v.selection}|${v.bookmaker}`));
+}
 const panels = {
   arbitrage_update: { panel: new ArbitragePanel({ onPrice: openSlip }), key: "opportunities" },
   value_update: { panel: new ValuePanel({ onPrice: openSlip }), key: "value" },
@@ -59,6 +63,7 @@ function onMessage(msg) {
   if (signal) {
     applyItems(signal.panel.items, msg, msg[signal.key], Date.now());
     signal.panel.pushed(Date.now());
+    if (msg.type === "value_update") board.valueChanged();
   }
   switch (msg.type) {
     case "resumed":

@@ -1,19 +1,22 @@
 // The odds screen: sports → events → markets, the best price per selection, moves flashing, alternative
-// lines folded, search, and the low-hold filter.
+// lines folded, search, and the low-hold filter.  Outrights are drawn by outright.js.
 import { dateTime, el, american, line } from "./dom.js";
+import { OutrightView } from "./outright.js";
 
-export const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer"];
-export const TYPES = ["moneyline", "spread", "total"];
+export const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer", "Golf", "Horse Racing"];
+export const TYPES = ["moneyline", "spread", "total", "outright"];
 const AUTO_FOLD_EVENTS = 40;
 const $ = (id) => document.getElementById(id);
 
 export class Board {
-  constructor({ onPrice, onChart, onDutch }) {
+  constructor({ onPrice, onChart, onDutch, valueKeys }) {
     this.onPrice = onPrice;
     this.onChart = onChart;
     this.onDutch = onDutch;
+    this.valueKeys = valueKeys;
     this.markets = new Map();
     this.nodes = new Map();
+    this.outrights = new Map();
     this.lastPrices = new Map();
     this.folded = new Map();
     $("max-hold").addEventListener("input", () => this.applyHoldFilter());
@@ -31,6 +34,7 @@ export class Board {
 
   reset() {
     this.nodes.clear();
+    this.outrights.clear();
     $("board").replaceChildren();
     $("market-count").textContent = "0";
   }
@@ -41,6 +45,7 @@ export class Board {
     const event = node.closest(".event");
     node.remove();
     this.nodes.delete(id);
+    this.outrights.delete(id);
     if (event && !event.querySelector(".market")) event.remove();
   }
 
@@ -90,7 +95,7 @@ export class Board {
     const byType = new Map();
     for (const node of eventNode.querySelectorAll(".market")) {
       const market = this.markets.get(node.dataset.market);
-      if (!market || market.marketType === "moneyline") continue;
+      if (!market || market.marketType === "moneyline" || market.marketType === "outright") continue;
       if (!byType.has(market.marketType)) byType.set(market.marketType, []);
       byType.get(market.marketType).push({ node, market });
     }
@@ -121,7 +126,36 @@ export class Board {
     }
   }
 
+  // Value items came or went: the outrights flag them in their cells.
+  valueChanged() {
+    for (const [id, view] of this.outrights) {
+      const market = this.markets.get(id);
+      if (market) view.update(market);
+    }
+  }
+
+  renderOutright(market) {
+    let view = this.outrights.get(market.id);
+    if (!view) {
+      view = new OutrightView(market, { onPrice: this.onPrice, onChart: this.onChart, onDutch: this.onDutch,
+        valueKeys: this.valueKeys });
+      this.outrights.set(market.id, view);
+      const event = this.eventSection(market);
+      const after = [...event.querySelectorAll(".market")].find((m) => {
+        const other = this.markets.get(m.dataset.market);
+        return other && other.numberOfWinners > market.numberOfWinners;
+      });
+      event.insertBefore(view.node, after || null);
+      this.nodes.set(market.id, view.node);
+    }
+    view.update(market);
+  }
+
   render(market) {
+    if (market.marketType === "outright") {
+      this.renderOutright(market);
+      return;
+    }
     const books = [...new Set(market.selections.flatMap((s) => Object.keys(s.odds)))].sort();
     const head = el("tr", {}, el("th", {}, `${market.marketType} ${line(market.line)}`.trim(),
       el("button", { type: "button", class: "chart-open", text: "chart", title: "line movement",

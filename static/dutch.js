@@ -3,6 +3,7 @@
 import { american, el, line, money } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
+const OUTRIGHT_PICKS = 3;
 
 export class DutchPanel {
   constructor(conn, markets) {
@@ -19,8 +20,12 @@ export class DutchPanel {
     this.market = this.markets.get(market.id) || market;
     const m = this.market;
     $("dutch-title").textContent = `${m.eventDescription} · ${m.marketType} ${line(m.line)}`.trim();
-    $("dutch-picks").replaceChildren(...m.selections.map((sel) => el("label", {},
-      el("input", { type: "checkbox", name: "dutch-pick", value: sel.id, checked: true }),
+    // An outright's runners come shortest price first, the first OUTRIGHT_PICKS of them picked.
+    const outright = m.marketType === "outright";
+    const best = (sel) => m.bestOdds[sel.id]?.decimal ?? Infinity;
+    const selections = outright ? [...m.selections].sort((a, b) => best(a) - best(b)) : m.selections;
+    $("dutch-picks").replaceChildren(...selections.map((sel, i) => el("label", {},
+      el("input", { type: "checkbox", name: "dutch-pick", value: sel.id, checked: !outright || i < OUTRIGHT_PICKS }),
       ` ${sel.name} ${line(sel.line)}`.trim())));
     $("dutch-form").hidden = false;
     $("dutch-legs").replaceChildren();

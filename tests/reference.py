@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 
-def reference_scan(markets, books, commission, now, max_age, total, unit):
-    """markets: list of (market_id, n_outcomes, quotes) with quotes[outcome][book] = (price, ts).
+def reference_scan(markets, books, commission, now, max_age, total, unit, winners=None):
+    """markets: list of (market_id, n_outcomes, quotes) with quotes[outcome][book] = (price, ts); ``winners``:
+    {market_id: k} where more than one outcome wins (S < k is then the arbitrage, returning T·k/S).
 
     Returns {market_id: (books per outcome, s, profit, stakes)} for every arbitrage.
     """
     found = {}
     for market_id, n_out, quotes in markets:
+        k = (winners or {}).get(market_id, 1)
         best = []
         for o in range(n_out):
             top = None
@@ -29,13 +31,13 @@ def reference_scan(markets, books, commission, now, max_age, total, unit):
         if any(t is None for t in best):
             continue
         s = sum(1 / t[0] for t in best)
-        if not s < 1 - 1e-9:
+        if not s < k * (1 - 1e-9):
             continue
         stakes = [total * (1 / t[0]) / s for t in best]
-        profit = total / s - total
+        profit = total * k / s - total
         if unit > 0:
             stakes = [math.floor(x / unit + 0.5) * unit for x in stakes]
-            profit = min(x * t[0] for x, t in zip(stakes, best)) - sum(stakes)
+            profit = sum(sorted(x * t[0] for x, t in zip(stakes, best))[:k]) - sum(stakes)  # the k that pay least
         if profit > 1e-9:
             found[market_id] = (tuple(t[1] for t in best), s, profit, stakes)
     return found

@@ -1,5 +1,9 @@
 """The Odds API v4 adapter: polls ``/v4/sports/{sport}/odds`` (and ``/scores``).
 
+Which sports have outrights comes from the free ``/v4/sports`` listing
+(``has_outrights``), read at the first poll: those are polled with
+``markets=outrights``, the others with the match markets.
+
 Mapping (decimal odds):
 
 * ``h2h`` -> moneyline; a ``Draw`` outcome makes it three-way (soccer);
@@ -7,8 +11,12 @@ Mapping (decimal odds):
   line p; away at point q quotes line -q, so exactly opposite lines meet in
   one market and different lines never pair;
 * ``totals`` -> total: Over/Under at the same point;
-* ``h2h_lay`` (exchange lay prices) is never used as a back price, and
-  outrights and unknown market keys are skipped with one log line each.
+* ``outrights`` -> one outright market per event (``commence_time`` is its
+  start, ``sport_title`` its title when it has no teams); each outcome is a
+  runner, its id ``runner_id`` of the name, so books spelling a name
+  differently quote one runner;
+* ``h2h_lay`` and ``outrights_lay`` (exchange lay prices) are never used as
+  back prices, and unknown market keys are skipped with one log line each.
 
 Quota headers are read on every response and stretch the poll interval as
 the quota runs low; 429 and 5xx back off exponentially with jitter; a
@@ -30,15 +38,18 @@ import aiohttp
 import orjson
 import structlog
 
+from attrs import Factory, define
+
 from engine.board import Quote
-from engine.markets import MONEYLINE, SPREAD, TOTAL, MarketKey
+from engine.markets import MONEYLINE, OUTRIGHT, SPREAD, TOTAL, MarketKey, runner_id
 
 from ..errors import FeedError
-from ..market.records import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult
+from ..market.records import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner, RunnerQuote
 
 log = structlog.get_logger("sbws.feeds.odds_api")
 
 MARKETS = "h2h,spreads,totals"
+OUTRIGHTS = "outrights"
 EXCHANGE_COMMISSION = {"betfair": 0.05, "betfair_ex_eu": 0.05, "betfair_ex_uk": 0.05, "betfair_ex_au": 0.05,
                        "matchbook": 0.02, "smarkets": 0.02, "betdaq": 0.02}
 """Applied when the operator configured none for that exchange (flags override)."""
@@ -50,39 +61,61 @@ def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+@define
+class Parsed:
+    """One response body as records: events, markets, quotes, outright runners and their quotes, and the books
+    seen (title, last update in ms)."""
+
+    events: list[EventInfo] = Factory(list)
+    markets: list[MarketKey] = Factory(list)
+    quotes: list[Quote] = Factory(list)
+    runners: list[Runner] = Factory(list)
+    runner_quotes: list[RunnerQuote] = Factory(list)
+    books: dict[str, tuple[str, int]] = Factory(dict)
+
+
 class OddsMapper:
     """The pure part: one response body in, normalized records out."""
 
     def __init__(self) -> None:
         self.skipped: set[str] = set()
 
-    def parse(self, body: Any, now: float) -> tuple[list[EventInfo], list[MarketKey], list[Quote], dict[str, tuple[str, int]]]:
+    def parse(self, body: Any, now: float) -> Parsed:
         if not isinstance(body, list):
             raise ValueError("response is not a list of events")
-        events: list[EventInfo] = []
+        out = Parsed()
         specs: dict[str, MarketKey] = {}
-        quotes: list[Quote] = []
-        books: dict[str, tuple[str, int]] = {}
+        runners: dict[tuple[str, str], Runner] = {}
         for ev in body:
-            home, away = ev["home_team"], ev["away_team"]
+            home, away = ev.get("home_team"), ev.get("away_team")
             bookmakers = ev.get("bookmakers") or []
             three_way = any(
                 o.get("name") == "Draw"
                 for b in bookmakers for m in b.get("markets", []) if m.get("key") == "h2h" for o in m.get("outcomes", [])
             )
+            title = ev.get("sport_title") or ev["sport_key"]
             info = EventInfo(
-                id=ev["id"], sport=ev.get("sport_title") or ev["sport_key"], league=ev.get("sport_title") or ev["sport_key"],
-                home=home, away=away, start_ms=_ms(ev["commence_time"]), three_way=three_way,
+                id=ev["id"], sport=title, league=title, home=home or "", away=away or "",
+                start_ms=_ms(ev["commence_time"]), three_way=three_way, title="" if home and away else title,
             )
-            events.append(info)
+            out.events.append(info)
             for b in bookmakers:
                 updated = _ms(b["last_update"]) if b.get("last_update") else int(now * 1000)
-                books[b["key"]] = (b.get("title") or b["key"], updated)
+                out.books[b["key"]] = (b.get("title") or b["key"], updated)
                 for market in b.get("markets", []):
+                    if market.get("key") == OUTRIGHTS:
+                        spec = MarketKey(info.id, OUTRIGHT)
+                        specs[spec.id] = spec
+                        for runner, price in _runners(market):
+                            runners.setdefault((spec.id, runner.id), Runner(spec.id, runner.id, runner.name))
+                            out.runner_quotes.append(RunnerQuote(spec.id, runner.id, b["key"], price, updated / 1000.0))
+                        continue
                     for spec, outcome, price in self._outcomes(info, market):
                         specs[spec.id] = spec
-                        quotes.append(Quote(spec.id, outcome, b["key"], price, updated / 1000.0))
-        return events, list(specs.values()), quotes, books
+                        out.quotes.append(Quote(spec.id, outcome, b["key"], price, updated / 1000.0))
+        out.markets = list(specs.values())
+        out.runners = list(runners.values())
+        return out
 
     def _outcomes(self, info: EventInfo, market: Mapping[str, Any]) -> list[tuple[MarketKey, int, float]]:
         key = market.get("key")
@@ -110,10 +143,31 @@ class OddsMapper:
             else:
                 if key not in self.skipped:
                     self.skipped.add(str(key))
-                    reason = "lay prices are not back prices" if key == "h2h_lay" else "market not supported"
+                    reason = "lay prices are not back prices" if str(key).endswith("_lay") else "market not supported"
                     log.info("odds_api_market_skipped", market=key, reason=reason)
                 break
         return out
+
+
+def _runners(market: Mapping[str, Any]) -> list[tuple[Runner, float]]:
+    """An outrights market's runners with their prices (ids from the names; a name with no letters is skipped)."""
+    out = []
+    for o in market.get("outcomes", []):
+        price, name = o.get("price"), o.get("name")
+        if not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 1 or not isinstance(name, str):
+            continue
+        try:
+            out.append((Runner("", runner_id(name), name), float(price)))
+        except ValueError:
+            log.info("odds_api_runner_skipped", name=name, reason="no letters or digits")
+    return out
+
+
+def sports_with_outrights(body: Any) -> set[str]:
+    """The sport keys the ``/v4/sports`` listing marks ``has_outrights``."""
+    if not isinstance(body, list):
+        raise ValueError("sports listing is not a list")
+    return {s["key"] for s in body if isinstance(s, dict) and s.get("has_outrights") and isinstance(s.get("key"), str)}
 
 
 def parse_scores(body: Any) -> list[EventResult]:
@@ -159,7 +213,10 @@ class OddsApiFeed:
         self.last_success = 0.0
         self.started = time.time()
         self.known_books: dict[str, str] = {}
+        self.outright_sports: set[str] | None = None
+        """Which of ``sports`` have outrights (None until the listing was read)."""
         self.last_quotes: dict[str, set[tuple[str, int, str]]] = {}
+        self.last_runner_quotes: dict[str, set[tuple[str, str, str]]] = {}
         self.open_events: dict[str, set[str]] = {}
         self.event_markets: dict[str, set[str]] = {}
         self.pending_scores: dict[str, dict[str, float]] = {}
@@ -215,29 +272,41 @@ class OddsApiFeed:
         events: list[EventInfo] = []
         specs: list[MarketKey] = []
         quotes: list[Quote] = []
+        runners: list[Runner] = []
+        runner_quotes: list[RunnerQuote] = []
         closed: list[str] = []
         results: list[EventResult] = []
         books: dict[str, tuple[str, int]] = {}
         elapsed_total = 0.0
+        if self.outright_sports is None:  # the listing costs no quota
+            listing, elapsed_total = await self._get(http, "/v4/sports", {})
+            self.outright_sports = sports_with_outrights(listing) & set(self.sports)
         for sport in self.sports:
             where = {"bookmakers": self.bookmakers} if self.bookmakers else {"regions": self.regions}
+            markets = OUTRIGHTS if sport in self.outright_sports else MARKETS
             body, elapsed = await self._get(
-                http, f"/v4/sports/{sport}/odds", {**where, "markets": MARKETS, "oddsFormat": "decimal", "dateFormat": "iso"}
+                http, f"/v4/sports/{sport}/odds", {**where, "markets": markets, "oddsFormat": "decimal", "dateFormat": "iso"}
             )
             elapsed_total += elapsed
-            ev, sp, qs, bk = self.mapping.parse(body, now)
-            events += ev
-            specs += sp
-            books.update(bk)
-            quotes += qs + self._withdrawals(sport, qs)
-            present = {e.id for e in ev}
-            for spec in sp:
+            parsed = self.mapping.parse(body, now)
+            events += parsed.events
+            specs += parsed.markets
+            books.update(parsed.books)
+            quotes += parsed.quotes + self._withdrawals(sport, parsed.quotes)
+            runners += parsed.runners
+            runner_quotes += parsed.runner_quotes + self._runner_withdrawals(sport, parsed.runner_quotes)
+            present = {e.id for e in parsed.events}
+            for spec in parsed.markets:
                 self.event_markets.setdefault(spec.event_id, set()).add(spec.id)
             gone = self.open_events.get(sport, set()) - present
             pending = self.pending_scores.setdefault(sport, {})
             for event_id in gone:
                 closed += sorted(self.event_markets.get(event_id, ()))
-                pending[event_id] = now
+                if sport in self.outright_sports:  # /scores has no outright results: an operator settles them
+                    self.event_markets.pop(event_id, None)
+                    log.info("odds_api_outright_closed", sport=sport, event_id=event_id)
+                else:
+                    pending[event_id] = now
             self.open_events[sport] = present
             if self._scores_due(sport, bool(gone), now):
                 self.scores_checked[sport] = now
@@ -251,7 +320,7 @@ class OddsApiFeed:
             BookStatus(key, title, ONLINE, int(elapsed_total * 1000), books[key][1], self.quota.get("remaining"))
             for key, title in self.known_books.items() if key in books
         ]
-        return Batch(now, events, specs, quotes, closed, results, statuses)
+        return Batch(now, events, specs, quotes, closed, results, statuses, runners, runner_quotes)
 
     def _scores_due(self, sport: str, new_pending: bool, now: float) -> bool:
         """Scores cost quota: ask when an event just went, then at most every SCORES_EVERY seconds.
@@ -275,6 +344,12 @@ class OddsApiFeed:
         gone = self.last_quotes.get(sport, set()) - now_keys
         self.last_quotes[sport] = now_keys
         return [Quote(m, o, b, 0.0, time.time()) for m, o, b in sorted(gone)]
+
+    def _runner_withdrawals(self, sport: str, quotes: list[RunnerQuote]) -> list[RunnerQuote]:
+        now_keys = {(q.market_id, q.runner, q.book) for q in quotes}
+        gone = self.last_runner_quotes.get(sport, set()) - now_keys
+        self.last_runner_quotes[sport] = now_keys
+        return [RunnerQuote(m, r, b, 0.0, time.time()) for m, r, b in sorted(gone)]
 
     def degraded(self, reason: str) -> Batch:
         now = time.time()

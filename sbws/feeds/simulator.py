@@ -8,7 +8,10 @@ book is slow to follow a move, its stale price and a quick book's fresh one
 can sum to less than 1 in implied probability: arbitrage appears and
 vanishes on its own, nothing is planted.  Events open for pre-match betting,
 start (their markets close), finish with a result drawn from the truth (bets
-settle) and are replaced.  Same seed, same markets.
+settle) and are replaced.  Beside the matches run outrights (``sim_outrights``):
+a golf tournament of 60-150 runners and two horse races of 8-14 with WIN and
+PLACE markets, on a generator of their own so the matches stay as they were.
+Same seed, same markets.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from attrs import define, field
 from engine.board import Quote
 from engine.markets import MONEYLINE, SPREAD, TOTAL, MarketKey
 
-from ..market.records import DEGRADED, OFFLINE, ONLINE, Batch, BookStatus, EventInfo, EventResult
+from ..market.records import (DEGRADED, OFFLINE, ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner,
+                              RunnerQuote)
+from . import sim_outrights as outrights
 from .base import NO_QUOTA
 
 BOOKS = (
@@ -74,6 +79,10 @@ TEAMS = {
 PRE_MATCH = (180.0, 1200.0)
 JUMP_RATE = 1 / 400.0  # jumps per simulated second per event
 DURATION = 600.0
+OUTRIGHT_EVENTS = (("golf", outrights.golf, (600.0, 1800.0), 900.0),
+                   ("race", outrights.race, (180.0, 900.0), 120.0),
+                   ("race", outrights.race, (180.0, 900.0), 120.0))
+"""The outrights open at any time: (kind, maker, time to the start, duration)."""
 CONFIRM_EVERY = 10
 """Every this many ticks each online book is reported online: the feed stands by its unchanged prices."""
 
@@ -161,6 +170,9 @@ class Simulator:
             for i, (bid, name, margin) in enumerate(BOOKS[:books])
         ]
         self.events: dict[str, SimEvent] = {}
+        self.outright_rng = np.random.default_rng([seed, 23])
+        self.outright_sequence = 0
+        self.fields: list[outrights.Field | None] = [None] * len(OUTRIGHT_EVENTS)
         self.last_batch = 0.0
 
     # -- the truth and the books' view of it ---------------------------------------------
@@ -266,6 +278,7 @@ class Simulator:
             if not ev.closed:
                 self._walk(ev, dt)
                 quotes.extend(self._requote(ev, now))
+        runners, runner_quotes = self._outrights(now, dt, events, specs, closed, results)
         if self.rng.random() < 0.02:
             book = self.books[int(self.rng.integers(len(self.books)))]
             if book.status != OFFLINE:
@@ -276,7 +289,71 @@ class Simulator:
             statuses += [BookStatus(b.id, b.name, ONLINE, int(b.latency), int(now * 1000))
                          for b in self.books if b.status == ONLINE and b.id not in reported]
         self.ticks += 1
-        return Batch(now, events, specs, quotes, closed, results, statuses)
+        return Batch(now, events, specs, quotes, closed, results, statuses, runners, runner_quotes)
+
+    # -- outrights ------------------------------------------------------------------------
+    def _outrights(self, now: float, dt: float, events: list[EventInfo], specs: list[MarketKey], closed: list[str],
+                   results: list[EventResult]) -> tuple[list[Runner], list[RunnerQuote]]:
+        """Open, walk, re-price, close and settle the outright events; what they declare and quote this tick."""
+        rng = self.outright_rng
+        runners: list[Runner] = []
+        quotes: list[RunnerQuote] = []
+        for slot, (kind, make, pre, duration) in enumerate(OUTRIGHT_EVENTS):
+            f = self.fields[slot]
+            if f is not None and f.closed and self.sim_now >= f.end:
+                results.append(EventResult(f.event_id, placing=outrights.finishing_order(f, rng)[:5]))
+                f = self.fields[slot] = None
+            elif f is not None and not f.closed and self.sim_now >= f.start:
+                f.closed = True
+                ids = [k.id for k in f.markets]
+                closed.extend(ids)
+                for key in [k for k in self.last_sent if k[0] in ids]:
+                    del self.last_sent[key]
+            if f is None:
+                self.outright_sequence += 1
+                f = self.fields[slot] = make(f"sim-{kind}-{self.outright_sequence}", rng)
+                f.start = self.sim_now + float(rng.uniform(*pre))
+                f.end = f.start + duration
+                sharpness = np.array([1 / 3] + [1.0] * (len(self.books) - 1))[:, None]
+                f.bias = rng.normal(0.0, f.spread, (len(self.books), len(f.ids))) * sharpness
+                cut = np.array([0.0] + [float(rng.uniform(0.002, 0.01)) for _ in self.books[1:]])
+                f.omitted = f.win()[None, :] < cut[:, None]
+                start_ms = int((self.clock() + (f.start - self.sim_now) / self.speed) * 1000)
+                events.append(EventInfo(f.event_id, f.sport, f.league, "", "", start_ms, title=f.title))
+                specs.extend(f.markets)
+                runners.extend(Runner(k.id, r, name) for k in f.markets for r, name in zip(f.ids, f.names))
+            if not f.closed:
+                self._walk_field(f, dt)
+                quotes.extend(self._requote_field(f, now))
+        return runners, quotes
+
+    def _walk_field(self, f: outrights.Field, dt: float) -> None:
+        rng = self.outright_rng
+        f.strength += rng.normal(0.0, 0.003 * math.sqrt(dt), f.strength.size)
+        if rng.random() < JUMP_RATE * dt:  # news about one runner
+            f.strength[int(rng.integers(f.strength.size))] += float(rng.normal(0.0, 0.3))
+        revert = min(1.0, 0.01 * dt)
+        sharpness = np.array([1 / 3] + [1.0] * (f.bias.shape[0] - 1))[:, None]
+        f.bias += -revert * f.bias + rng.normal(0.0, f.spread * math.sqrt(2 * revert), f.bias.shape) * sharpness
+
+    def _requote_field(self, f: outrights.Field, now: float) -> list[RunnerQuote]:
+        out = []
+        for b, book in enumerate(self.books):
+            if book.status == OFFLINE or self.outright_rng.random() > book.refresh:
+                continue
+            win = f.win(f.strength + f.bias[b])
+            margin = f.margin(book.margin)
+            for key in f.markets:
+                p = win if key.winners == 1 else outrights.place_probabilities(win, key.winners)
+                for i, runner in enumerate(f.ids):
+                    if f.omitted[b, i]:
+                        continue
+                    price = outrights.outright_price(float(p[i]), margin)
+                    cell = (key.id, i, book.id)
+                    if self.last_sent.get(cell) != price:
+                        self.last_sent[cell] = price
+                        out.append(RunnerQuote(key.id, runner, book.id, price, now))
+        return out
 
     def _requote(self, ev: SimEvent, now: float) -> list[Quote]:
         """Books that refresh this tick re-price every market of the event from their own view."""

@@ -64,8 +64,8 @@ class Ledger:
                        from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
         return await self.driver.run(plans.get_bets(user_id, status, bookmaker, market_id, from_ms, to_ms, limit))
 
-    async def settle_event(self, event_id: str, home: int, away: int) -> list[Bet]:
-        return await self.driver.run(plans.settle_event(event_id, home, away))
+    async def settle_event(self, event_id: str, home: int, away: int, placing: tuple[str, ...] = ()) -> list[Bet]:
+        return await self.driver.run(plans.settle_event(event_id, home, away, placing))
 
     async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
         return await self.driver.run(plans.record_closing(event_id, closing))

@@ -51,6 +51,8 @@ class NewBet:
     """The worst decimal price the bettor accepted, when they gave one instead of American odds."""
     fair_probability: float | None = None
     """The sharp line's de-vigged probability of the selection when the bet was placed (None without one)."""
+    winners: int = 1
+    """How many selections of the market win (an outright's place market: more than one)."""
 
 
 @frozen

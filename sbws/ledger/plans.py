@@ -21,7 +21,9 @@ from ..errors import LedgerError
 from . import alerts, schema
 from .models import (PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, PendingDelivery, Rule, Webhook,
                      check_username)
-from .rules import closing_line_value, outcome, payout_cents, settled_payout
+from engine.markets import OUTRIGHT
+
+from .rules import closing_line_value, outcome, payout_cents, placed_outcome, settled_payout
 from .schema import BET_COLUMNS, CLOSING_COLUMNS, INSERTION_ORDER, SETTLE_COLUMNS
 from .tokens import check_token, inactive, new_token, split_token
 
@@ -208,12 +210,12 @@ def place_bet(new: NewBet) -> Plan[tuple[Bet, bool]]:
 
     def steps() -> Steps[tuple[Bet, bool]]:
         row = yield Row(
-            f"INSERT INTO bets ({BET_COLUMNS}, three_way) VALUES ({', '.join('?' * 24)}) "
+            f"INSERT INTO bets ({BET_COLUMNS}, three_way, winners) VALUES ({', '.join('?' * 25)}) "
             f"ON CONFLICT (user_id, client_ref) DO NOTHING RETURNING {BET_COLUMNS}",
             ("bet_" + secrets.token_hex(8), new.user_id, new.client_ref, new.market_id, new.event_id,
              new.market_type, new.line, new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds,
              payout_cents(new.stake_cents, new.odds, new.price), PLACED, None, new.notes, now_ms(), None, new.price,
-             new.requested_price, new.fair_probability, None, None, new.three_way))
+             new.requested_price, new.fair_probability, None, None, new.three_way, new.winners))
         if row is not None:
             return Bet(*row), False
         existing = yield Row(f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?",
@@ -251,16 +253,20 @@ def get_bets(user_id: str, status: str | None = None, bookmaker: str | None = No
     return _read(steps())
 
 
-def settle_event(event_id: str, home: int, away: int) -> Plan[list[Bet]]:
-    """Settle every open bet on an event; idempotent (only 'placed' rows change)."""
+def settle_event(event_id: str, home: int, away: int, placing: tuple[str, ...] = ()) -> Plan[list[Bet]]:
+    """Settle every open bet on an event (a match by its score, an outright by its ``placing``); idempotent (only
+    'placed' rows change)."""
 
     def steps() -> Steps[list[Bet]]:
         settled_at = now_ms()
         rows = yield Rows(f"SELECT {SETTLE_COLUMNS} FROM bets WHERE event_id = ? AND status = ?", (event_id, PLACED),
                           lock=True)
         out = []
-        for bet_id, market_type, line, three_way, selection, stake, potential in rows:
-            status = outcome(market_type, line, selection, home, away, bool(three_way))
+        for bet_id, market_type, line, three_way, winners, selection, stake, potential in rows:
+            if market_type == OUTRIGHT:
+                status = placed_outcome(selection, placing, winners)
+            else:
+                status = outcome(market_type, line, selection, home, away, bool(three_way))
             row = yield Row(f"UPDATE bets SET status = ?, payout_cents = ?, settled_at = ? WHERE id = ? AND status = ? "
                             f"RETURNING {BET_COLUMNS}",
                             (status, settled_payout(status, stake, potential), settled_at, bet_id, PLACED))

@@ -76,6 +76,14 @@ def outcome(market_type: str, line: float | None, selection: str, home: int, awa
     raise LedgerError(f"unknown market type {market_type!r}")
 
 
+def placed_outcome(selection: str, placing: tuple[str, ...], winners: int) -> str:
+    """An outright selection: won when it finished within the ``winners`` places paid.  An event that ends
+    without a placing (abandoned) voids its outright bets."""
+    if not placing:
+        return VOID
+    return WON if selection in placing[:winners] else LOST
+
+
 def settled_payout(status: str, stake_cents: int, potential_cents: int) -> int:
     if status == WON:
         return potential_cents

@@ -124,6 +124,9 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_time ON webhook_outbox (created_at);
     """,
+    """
+    ALTER TABLE bets ADD COLUMN winners INTEGER NOT NULL DEFAULT 1;
+    """,
 )
 
 HEALTH_PROBE = (
@@ -142,7 +145,7 @@ BET_COLUMNS = (
 CLOSING_COLUMNS = "id, market_id, selection_id, odds, price"
 """What recording the closing line reads of each bet still without one."""
 
-SETTLE_COLUMNS = "id, market_type, line, three_way, selection_id, stake_cents, potential_payout_cents"
+SETTLE_COLUMNS = "id, market_type, line, three_way, winners, selection_id, stake_cents, potential_payout_cents"
 """What settlement reads of each open bet."""
 
 

@@ -50,11 +50,18 @@ class PerMarketFinder:
 
 
 def _arbitrage(state: Scanned, scope: Scope) -> list[Opportunity]:
-    return state.scanner.scan(scope.now, scope.rows)
+    return [found for i, tier in enumerate(state.tiers) if _covers(scope, i)
+            for found in tier.scanner.scan(scope.now, scope.tier_rows(i))]
 
 
 def _value(state: Scanned, scope: Scope) -> list[ValueBet]:
-    return state.value_scanner.scan(scope.now, scope.rows, scope.line)
+    return [found for i, tier in enumerate(state.tiers) if _covers(scope, i)
+            for found in tier.value_scanner.scan(scope.now, scope.tier_rows(i), scope.line(i))]
+
+
+def _covers(scope: Scope, tier: int) -> bool:
+    rows = scope.tier_rows(tier)
+    return rows is None or rows.size > 0
 
 
 @frozen

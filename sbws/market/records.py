@@ -3,7 +3,9 @@
 A feed yields ``Batch`` values.  A batch may declare events and markets
 (``engine.markets.MarketKey``: market identity has one definition), carry
 quotes (decimal prices, outcome index as in ``engine.markets.outcomes_for``),
-close markets, report results for settlement and report sportsbook status.
+declare and quote the runners of outrights (a runner is known by its id,
+``engine.markets.runner_id`` of its name unless the source has its own), close
+markets, report results for settlement and report sportsbook status.
 """
 
 from __future__ import annotations
@@ -28,17 +30,49 @@ class EventInfo:
     away: str
     start_ms: int
     three_way: bool = False
+    title: str = ""
+    """An event that is not one side against another (a tournament, a race, a season) is known by its title."""
 
     @property
     def description(self) -> str:
+        if self.title:
+            return self.title
         return f"{self.home} vs {self.away}" if self.three_way else f"{self.away} @ {self.home}"
 
 
 @frozen
+class Runner:
+    """One runner of an outright, declared before or with its first quote; its name is for display."""
+
+    market_id: str
+    id: str
+    name: str
+
+
+@frozen
+class RunnerQuote:
+    """One book's decimal price for one runner of an outright; NaN or <= 1 withdraws it."""
+
+    market_id: str
+    runner: str
+    book: str
+    price: float
+    ts: float
+
+
+def _placing(items: Any) -> tuple[str, ...]:
+    return tuple(str(i) for i in items)
+
+
+@frozen
 class EventResult:
+    """How an event ended: the score of a match, or for an outright's event the runners in finishing order
+    (as far as the places paid: a place market of k winners settles on the first k)."""
+
     event_id: str
-    home_score: int
-    away_score: int
+    home_score: int = 0
+    away_score: int = 0
+    placing: tuple[str, ...] = field(default=(), converter=_placing)
 
 
 @frozen
@@ -63,6 +97,14 @@ def _quotes(items: Any) -> tuple[Quote, ...]:
     return tuple(i if isinstance(i, Quote) else Quote(**i) for i in items)
 
 
+def _runners(items: Any) -> tuple[Runner, ...]:
+    return tuple(i if isinstance(i, Runner) else Runner(**i) for i in items)
+
+
+def _runner_quotes(items: Any) -> tuple[RunnerQuote, ...]:
+    return tuple(i if isinstance(i, RunnerQuote) else RunnerQuote(**i) for i in items)
+
+
 def _results(items: Any) -> tuple[EventResult, ...]:
     return tuple(i if isinstance(i, EventResult) else EventResult(**i) for i in items)
 
@@ -84,6 +126,8 @@ class Batch:
     closed: tuple[str, ...] = field(default=(), converter=_strings)
     results: tuple[EventResult, ...] = field(default=(), converter=_results)
     statuses: tuple[BookStatus, ...] = field(default=(), converter=_statuses)
+    runners: tuple[Runner, ...] = field(default=(), converter=_runners)
+    runner_quotes: tuple[RunnerQuote, ...] = field(default=(), converter=_runner_quotes)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_SERIALIZE_NUMPY)

@@ -35,23 +35,42 @@ class Live(Generic[T]):
     updated_at: float
 
 
+@define
+class Tier:
+    """One quote board with its scanners.  The market state has two: the fixed 2/3-way markets, and the
+    outrights, whose wide outcome axis would otherwise widen every match's row."""
+
+    board: QuoteBoard
+    scanner: Scanner
+    value_scanner: ValueScanner
+
+
 @frozen
 class Scope:
-    """What a rescan covers: board rows and their market ids (None: the whole board)."""
+    """What a rescan covers: each tier's board rows, and their market ids (None: every board, whole)."""
 
-    rows: np.ndarray | None
+    rows: tuple[np.ndarray, ...] | None
     ids: frozenset[str] | None
     now: float
-    line: FairLine | None = None
-    """The fair line of this rescan (the lazy kinds, found later, read ``MarketState.fair`` instead)."""
+    lines: tuple[FairLine, ...] | None = None
+    """Each tier's fair line of this rescan (the lazy kinds, found later, read ``MarketState.fair`` instead)."""
+
+    def tier_rows(self, tier: int) -> np.ndarray | None:
+        return None if self.rows is None else self.rows[tier]
+
+    def line(self, tier: int) -> FairLine | None:
+        return None if self.lines is None else self.lines[tier]
 
 
 class Scanned(Protocol):
     """What a finder reads of the market state."""
 
-    board: QuoteBoard
-    scanner: Scanner
-    value_scanner: ValueScanner
+    tiers: tuple[Tier, ...]
+
+    @property
+    def board(self) -> QuoteBoard:
+        """The fixed markets' board (spreads and totals: where middles are)."""
+        ...
 
     @property
     def middle_config(self) -> MiddleConfig: ...

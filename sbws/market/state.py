@@ -7,6 +7,10 @@ the last one before the start is the closing line).  ``apply`` returns the
 ``Changes`` the node needs; every market carries a revision that moves on
 each change, so views and encoders can cache by it.  Everything outside
 ``market/`` reads the state through its methods.
+
+Fixed markets and outrights live on two boards (``signals.Tier``); an
+outright's outcomes are its runners, in the order they were first declared or
+priced (``outcomes``), and a runner any source prices is one of them.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from engine.value import FairLine, ValueConfig, ValueScanner
 
 from . import view as views
 from .finders import FINDERS
-from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult
-from .signals import Finder, LiveSet, Scope
+from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner, RunnerQuote
+from .signals import Finder, LiveSet, Scope, Tier
 from .steam import Steam, SteamConfig, SteamDetector
 
 
@@ -58,6 +62,18 @@ class Changes:
 ClosingLine = dict[tuple[str, str], float]
 """(market id, selection) → the fair probability of the last sharp line before the start."""
 
+FIXED, OUTRIGHTS = 0, 1
+"""The tiers: 2/3-way markets, and outrights (any number of runners)."""
+
+
+@define
+class Runners:
+    """An outright's runners: ids in column order, and their display names."""
+
+    ids: list[str] = field(factory=list)
+    index: dict[str, int] = field(factory=dict)
+    names: dict[str, str] = field(factory=dict)
+
 
 class MarketState:
     config: ArbConfig
@@ -76,9 +92,8 @@ class MarketState:
     def clear(self, config: ArbConfig | None = None) -> None:
         """Back to an empty market: every live signal is closed (and says so at the next push)."""
         config = config or self.config
-        self.board = QuoteBoard()
-        self.scanner = Scanner(self.board, config)
-        self.value_scanner = ValueScanner(self.board, self._value_config)
+        boards = (QuoteBoard(), QuoteBoard(market_capacity=64, width=16))
+        self.tiers = tuple(Tier(b, Scanner(b, config), ValueScanner(b, self._value_config)) for b in boards)
         self._steam = SteamDetector(self._steam_config)
         self.config = config
         for live in self._signals.values():
@@ -86,10 +101,14 @@ class MarketState:
         self._lazy: dict[str, set[Hashable]] = {name: set() for name, f in self.finders.items() if f.lazy}
         """Lazy kinds: the groups of markets changed since the kind was last found."""
         self._fair: dict[str, FairQuote] = {}
+        self._shown_fair: dict[str, FairQuote | None] = {}
+        """The fair line as of each market's last change: what its view shows (an expiry between changes never
+        alters a view, so every node builds the same one for a revision)."""
         self._closing: dict[str, FairQuote] = {}
         """Each market's last fair line from before its event's start: the closing line, for CLV."""
         self._events: dict[str, EventInfo] = {}
         self._markets: dict[str, MarketKey] = {}
+        self._runners: dict[str, Runners] = {}
         self._event_markets: dict[str, set[str]] = {}
         self._book_status: dict[str, BookStatus] = {}
         self._book_confirmed: dict[str, float] = {}
@@ -110,18 +129,28 @@ class MarketState:
         for key in batch.markets:
             changes.defined.add(key.id)
             self._updated_at.setdefault(key.id, batch.ts)  # a market's time is its last change, not the last batch's
+            known = self._markets.get(key.id)
+            if known is not None and known.outright != key.outright:
+                continue  # a market id keeps its kind
             self._markets[key.id] = key
             self._revision[key.id] = next(self._revisions)
             self._event_markets.setdefault(key.event_id, set()).add(key.id)
-            self.board.add_market(key)
-        touched = set(self.board.update(batch.quotes, changes.moved).tolist())
+            self.tiers[OUTRIGHTS if key.outright else FIXED].board.add_market(key)
+            if key.outright:
+                self._runners.setdefault(key.id, Runners())
+        fixed, outrights = self.tiers[FIXED].board, self.tiers[OUTRIGHTS].board
+        for runner in batch.runners:
+            self._column(runner.market_id, runner.id, runner.name)
+        touched: list[set[int]] = [set(fixed.update(batch.quotes, changes.moved).tolist()),
+                                   set(outrights.update(self._runner_quotes(batch.runner_quotes), changes.moved).tolist())]
         changes.steam = self._steam.feed(changes.moved)
         for market_id in batch.closed:
-            idx = self.board.close_market(market_id)
+            which = self._tier(market_id)
+            idx = self.tiers[which].board.close_market(market_id)
             if idx is not None:
-                touched.add(idx)
-        for quote in batch.quotes:
-            self._book_confirmed[quote.book] = batch.ts
+                touched[which].add(idx)
+        for book in {q.book for q in batch.quotes} | {q.book for q in batch.runner_quotes}:
+            self._book_confirmed[book] = batch.ts
         for status in batch.statuses:
             if status.status == ONLINE:
                 self._book_confirmed[status.id] = batch.ts
@@ -132,26 +161,61 @@ class MarketState:
                 changes.statuses_changed.add(status.id)
             self._book_status[status.id] = status
             if status.status == "offline":
-                touched.update(self.board.withdraw_book(status.id).tolist())
+                for rows, tier in zip(touched, self.tiers):
+                    rows.update(tier.board.withdraw_book(status.id).tolist())
         changes.results.extend(batch.results)
-        for idx in touched:
-            market_id = self.board.markets[idx].id
-            changes.markets.add(market_id)
-            self._updated_at[market_id] = batch.ts
-            self._revision[market_id] = next(self._revisions)
-        if touched:
-            self._rescan(np.fromiter(touched, dtype=np.intp), batch.ts)
+        for rows, tier in zip(touched, self.tiers):
+            for idx in rows:
+                market_id = tier.board.markets[idx].id
+                changes.markets.add(market_id)
+                self._updated_at[market_id] = batch.ts
+                self._revision[market_id] = next(self._revisions)
+        if any(touched):
+            self._rescan(tuple(np.fromiter(rows, dtype=np.intp, count=len(rows)) for rows in touched), batch.ts)
+            for market_id in changes.markets:
+                self._shown_fair[market_id] = self._fair.get(market_id)
         for result in batch.results:
             self._forget_event(result.event_id, changes)
         return changes
+
+    def _tier(self, market_id: str) -> int:
+        key = self._markets.get(market_id)
+        return OUTRIGHTS if key is not None and key.outright else FIXED
+
+    def _column(self, market_id: str, runner: str, name: str | None = None) -> int | None:
+        """A runner's outcome column in its outright, added when new (None: no such outright)."""
+        runners = self._runners.get(market_id)
+        if runners is None:
+            return None
+        column = runners.index.get(runner)
+        if column is None:
+            board = self.tiers[OUTRIGHTS].board
+            column = board.add_outcome(board.market_index[market_id])
+            runners.index[runner] = column
+            runners.ids.append(runner)
+            runners.names[runner] = name or runner
+            self._revision[market_id] = next(self._revisions)
+        elif name and runners.names[runner] == runner and name != runner:
+            runners.names[runner] = name  # a name that arrives after the runner's first quote
+            self._revision[market_id] = next(self._revisions)
+        return column
+
+    def _runner_quotes(self, quotes: Iterable[RunnerQuote]) -> list[Quote]:
+        out = []
+        for q in quotes:
+            column = self._column(q.market_id, q.runner)
+            if column is not None:
+                out.append(Quote(q.market_id, column, q.book, q.price, q.ts))
+        return out
 
     def _forget_event(self, event_id: str, changes: Changes) -> None:
         """A finished event leaves the board; bets keep what settlement needs."""
         self._events.pop(event_id, None)
         self._steam.forget(self._event_markets.get(event_id, ()))
         for market_id in self._event_markets.pop(event_id, ()):
-            self.board.remove_market(market_id)
-            for table in (self._markets, self._updated_at, self._revision, self._fair, self._closing, self._views):
+            self.tiers[self._tier(market_id)].board.remove_market(market_id)
+            for table in (self._markets, self._runners, self._updated_at, self._revision, self._fair, self._shown_fair,
+                          self._closing, self._views):
                 table.pop(market_id, None)
             changes.markets.discard(market_id)
             changes.gone.add(market_id)
@@ -163,11 +227,20 @@ class MarketState:
         """Full rescan: drops signals whose quotes aged past the limit."""
         self._rescan(None, now)
 
-    def _rescan(self, rows: np.ndarray | None, now: float) -> None:
-        ids = None if rows is None else frozenset(self.board.markets[int(i)].id for i in rows)
-        line = self.value_scanner.fair(now, rows)  # one fair line for the market state and the value scan
-        self._rescan_fair(line, ids, now)
-        scope = Scope(rows, ids, now, line)
+    def _rescan(self, rows: tuple[np.ndarray, ...] | None, now: float) -> None:
+        ids = None if rows is None else frozenset(
+            tier.board.markets[int(i)].id for tier, some in zip(self.tiers, rows) for i in some)
+        lines = []
+        for i, tier in enumerate(self.tiers):
+            some = None if rows is None else rows[i]
+            line = tier.value_scanner.fair(now, some)  # one fair line for the market state and the value scan
+            stale = [m for m in self._fair if self._tier(m) == i] if some is None else [
+                tier.board.markets[int(r)].id for r in some]
+            for market_id in stale:
+                self._fair.pop(market_id, None)
+            self._rescan_fair(tier, line, now)
+            lines.append(line)
+        scope = Scope(rows, ids, now, tuple(lines))
         keys: Iterable[MarketKey] = self._markets.values() if ids is None else (self._markets[m] for m in ids)
         keys = list(keys)
         for name, finder in self.finders.items():
@@ -181,14 +254,14 @@ class MarketState:
             covers, found = finder.find(self, scope)
             self._signals[name].reconcile(covers, found, now)
 
-    def _rescan_fair(self, line: FairLine, scope: frozenset[str] | None, now: float) -> None:
-        for market_id in (list(self._fair) if scope is None else scope):
-            self._fair.pop(market_id, None)
-        books = self.board.books
-        quoted = self.value_scanner.sharp_quoted_at(line, np.arange(line.rows.size)).tolist()
+    def _rescan_fair(self, tier: Tier, line: FairLine, now: float) -> None:
+        board = tier.board
+        books = board.books
+        quoted = tier.value_scanner.sharp_quoted_at(line, np.arange(line.rows.size)).tolist()
         for i, (row, probabilities, hold) in enumerate(zip(line.rows.tolist(), line.p.tolist(), line.hold.tolist())):
-            key = self.board.markets[row]
-            quote = FairQuote(tuple(probabilities[: len(key.outcomes)]), line.sharp_names(i, books), hold, quoted[i])
+            key = board.markets[row]
+            quote = FairQuote(tuple(probabilities[: int(board.n_outcomes[row])]), line.sharp_names(i, books), hold,
+                              quoted[i])
             self._fair[key.id] = quote
             event = self._events.get(key.event_id)
             if event is not None and now * 1000 < event.start_ms:
@@ -211,18 +284,15 @@ class MarketState:
         return marked
 
     def snapshot(self) -> Batch:
-        """The whole state as one batch: applied to an empty state, it rebuilds this one."""
-        board = self.board
-        nb, n = len(board.books), board.n_markets
-        books, rows, outcomes = np.nonzero(~np.isnan(board.prices[:nb, :n]))
-        quotes = []
-        for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
-            market_id = board.markets[m].id
-            if board.market_index.get(market_id) == m:
-                quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
+        """The whole state as one batch: applied to an empty state, it rebuilds this one (runners in their
+        column order, so every outcome keeps its index)."""
+        quotes = _quotes(self.tiers[FIXED].board)
+        runners = [Runner(m, r, known.names[r]) for m, known in self._runners.items() for r in known.ids]
+        runner_quotes = [RunnerQuote(q.market_id, self._runners[q.market_id].ids[q.outcome], q.book, q.price, q.ts)
+                         for q in _quotes(self.tiers[OUTRIGHTS].board)]
         closed = [m for m in self._markets if not self.is_open(m)]
         return Batch(self._last_batch_at, list(self._events.values()), list(self._markets.values()), quotes, closed, (),
-                     list(self._book_status.values()))
+                     list(self._book_status.values()), runners, runner_quotes)
 
     # -- reading --------------------------------------------------------------
     @property
@@ -274,14 +344,39 @@ class MarketState:
         event = self._events.get(event_id)
         return event.sport if event else None
 
+    @property
+    def board(self) -> QuoteBoard:
+        """The fixed markets' board."""
+        return self.tiers[FIXED].board
+
+    def _board(self, market_id: str) -> QuoteBoard:
+        return self.tiers[self._tier(market_id)].board
+
+    def outcomes(self, market_id: str) -> tuple[str, ...]:
+        """The market's selection ids in outcome order: its type's fixed outcomes, or an outright's runners."""
+        runners = self._runners.get(market_id)
+        if runners is not None:
+            return tuple(runners.ids)
+        key = self._markets.get(market_id)
+        return key.outcomes if key is not None else ()
+
+    def selection_name(self, market_id: str, outcome: str) -> str:
+        """A selection's display name: an outright runner's as its source spelt it, else from the event."""
+        runners = self._runners.get(market_id)
+        if runners is not None:
+            return runners.names.get(outcome, outcome)
+        key = self._markets.get(market_id)
+        return views.selection_name(self._events.get(key.event_id) if key else None, outcome)
+
     def is_open(self, market_id: str) -> bool:
-        idx = self.board.market_index.get(market_id)
-        return idx is not None and bool(self.board.open[idx])
+        board = self._board(market_id)
+        idx = board.market_index.get(market_id)
+        return idx is not None and bool(board.open[idx])
 
     def market_books(self, market_id: str) -> list[str]:
-        idx = self.board.market_index[market_id]
-        quoted = ~np.isnan(self.board.market_prices(idx)).all(axis=0)
-        return [self.board.books[b] for b in np.flatnonzero(quoted)]
+        board = self._board(market_id)
+        quoted = ~np.isnan(board.market_prices(board.market_index[market_id])).all(axis=0)
+        return [board.books[b] for b in np.flatnonzero(quoted)]
 
     def revision(self, market_id: str) -> int:
         return self._revision.get(market_id, 0)
@@ -293,11 +388,17 @@ class MarketState:
         if cached is not None and cached[0] == revision:
             return cached[1]
         key = self._markets[market_id]
-        board = self.board
+        board = self._board(market_id)
         idx = board.market_index[market_id]
-        built = views.build(market_id, key.event_id, self._events.get(key.event_id), key.market_type, key.line,
-                            key.outcomes, board.market_prices(idx)[: len(key.outcomes)], board.books,
-                            bool(board.open[idx]), self._updated_at.get(market_id, self._last_batch_at))
+        event = self._events.get(key.event_id)
+        outcomes = self.outcomes(market_id)
+        runners = self._runners.get(market_id)
+        names = tuple(runners.names[r] for r in outcomes) if runners is not None else tuple(
+            views.selection_name(event, o) for o in outcomes)
+        fair = self._shown_fair.get(market_id)
+        built = views.build(market_id, key, event, outcomes, names, board.market_prices(idx)[: len(outcomes)],
+                            board.books, bool(board.open[idx]), self._updated_at.get(market_id, self._last_batch_at),
+                            fair.p if fair is not None else None)
         self._views[market_id] = (revision, built)
         return built
 
@@ -328,40 +429,56 @@ class MarketState:
             for market_id in self._event_markets.get(event_id, ()):
                 quote = self._closing.get(market_id)
                 if quote is not None:
-                    closing.update(((market_id, o), p) for o, p in zip(self._markets[market_id].outcomes, quote.p))
+                    closing.update(((market_id, o), p) for o, p in zip(self.outcomes(market_id), quote.p))
             if closing:
                 out.append((event_id, closing))
         return out
 
-    def _cell(self, market_id: str, outcome: int, book: str) -> tuple[int, int, int] | None:
-        idx = self.board.market_index.get(market_id)
-        b = self.board.book_index.get(book)
-        return None if idx is None or b is None else (b, idx, outcome)
+    def _cell(self, market_id: str, outcome: int, book: str) -> tuple[QuoteBoard, tuple[int, int, int]] | None:
+        board = self._board(market_id)
+        idx = board.market_index.get(market_id)
+        b = board.book_index.get(book)
+        return None if idx is None or b is None else (board, (b, idx, outcome))
 
     def confirmed_at(self, market_id: str, outcome: int, book: str) -> float | None:
         """When the feed last stood by this quote (its own time, or the book's later confirmation)."""
         cell = self._cell(market_id, outcome, book)
         if cell is None:
             return None
-        quoted = float(self.board.times[cell])
+        quoted = float(cell[0].times[cell[1]])
         return max(quoted, self._book_confirmed.get(book, quoted))
 
     def price(self, market_id: str, outcome: int, book: str) -> float | None:
         cell = self._cell(market_id, outcome, book)
-        value = float(self.board.prices[cell]) if cell is not None else float("nan")
+        value = float(cell[0].prices[cell[1]]) if cell is not None else float("nan")
         return None if value != value else value
 
     def available_markets(self) -> dict[str, int]:
-        n = self.board.n_markets
-        nb = len(self.board.books)
-        if n == 0 or nb == 0:
-            return {}
-        open_rows = self.board.prices[:nb, :n][:, self.board.open[:n]]
-        counts = (~np.isnan(open_rows)).any(axis=2).sum(axis=1)
-        return {book: int(c) for book, c in zip(self.board.books, counts)}
+        counts: dict[str, int] = {}
+        for tier in self.tiers:
+            board = tier.board
+            n, nb = board.n_markets, len(board.books)
+            if n == 0 or nb == 0:
+                continue
+            open_rows = board.prices[:nb, :n][:, board.open[:n]]
+            for book, c in zip(board.books, (~np.isnan(open_rows)).any(axis=2).sum(axis=1).tolist()):
+                counts[book] = counts.get(book, 0) + int(c)
+        return counts
 
     def book_status(self, book: str) -> BookStatus | None:
         return self._book_status.get(book)
 
     def known_books(self) -> set[str]:
-        return set(self._book_status) | set(self.board.books)
+        return set(self._book_status).union(*(tier.board.books for tier in self.tiers))
+
+
+def _quotes(board: QuoteBoard) -> list[Quote]:
+    """Every live quote of a board."""
+    nb, n = len(board.books), board.n_markets
+    books, rows, outcomes = np.nonzero(~np.isnan(board.prices[:nb, :n]))
+    quotes = []
+    for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
+        market_id = board.markets[m].id
+        if board.market_index.get(market_id) == m:
+            quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
+    return quotes

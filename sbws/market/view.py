@@ -12,7 +12,7 @@ import math
 import numpy as np
 from attrs import frozen
 
-from engine.markets import outcome_line
+from engine.markets import MarketKey, outcome_line
 from engine.odds import hold_percent, to_american_int
 
 from .records import EventInfo
@@ -29,6 +29,8 @@ class SelectionView:
     prices: tuple[Price, ...]
     best: Price | None
     """The highest decimal price (the first book listing it, on a tie)."""
+    fair: float | None = None
+    """The fair probability of the market's sharp line (None without one)."""
 
 
 @frozen
@@ -41,8 +43,9 @@ class MarketView:
     open: bool
     selections: tuple[SelectionView, ...]
     hold: float | None
-    """100·(Σ 1/best − 1) over every selection's best price; None while any selection has none."""
+    """100·(Σ 1/best − k)/k over every selection's best price (k winners); None while any selection has none."""
     updated_at: float
+    winners: int = 1
 
 
 def selection_name(event: EventInfo | None, outcome: str) -> str:
@@ -55,16 +58,18 @@ def selection_name(event: EventInfo | None, outcome: str) -> str:
     return event.home if outcome == "home" else event.away
 
 
-def build(market_id: str, event_id: str, event: EventInfo | None, market_type: str, line: float | None,
-          outcomes: tuple[str, ...], prices: np.ndarray, books: list[str], is_open: bool,
-          updated_at: float) -> MarketView:
+def build(market_id: str, key: MarketKey, event: EventInfo | None, outcomes: tuple[str, ...], names: tuple[str, ...],
+          prices: np.ndarray, books: list[str], is_open: bool, updated_at: float,
+          fair: tuple[float, ...] | None = None) -> MarketView:
     """``prices``: (outcome, book) decimal prices, NaN where a book has none.  Plain lists, not numpy: a market
     is a few dozen prices, and numpy's cost per call was most of a view's time."""
     selections = []
-    for outcome, row in zip(outcomes, prices.tolist()):
+    market_type, line = key.market_type, key.line
+    for i, (outcome, name, row) in enumerate(zip(outcomes, names, prices.tolist())):
         quotes = tuple((books[b], d, to_american_int(d)) for b, d in enumerate(row) if d == d)
         best = max(quotes, key=lambda q: q[1]) if quotes else None
-        selections.append(SelectionView(outcome, selection_name(event, outcome),
-                                        outcome_line(market_type, line, outcome), quotes, best))
-    hold = hold_percent([s.best[1] if s.best else math.nan for s in selections])
-    return MarketView(market_id, event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at)
+        p = fair[i] if fair is not None and i < len(fair) and fair[i] == fair[i] else None
+        selections.append(SelectionView(outcome, name, outcome_line(market_type, line, outcome), quotes, best, p))
+    hold = hold_percent([s.best[1] if s.best else math.nan for s in selections], key.winners)
+    return MarketView(market_id, key.event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at,
+                      key.winners)

@@ -410,7 +410,9 @@ def parse_get_middles(p: Mapping[str, Any]) -> GetSignals:
 def parse_get_history(p: Mapping[str, Any], market_id: str | None = None) -> GetHistory:
     """``market_id`` comes from the REST path; over the WebSocket it is the payload's ``marketId``."""
     market = market_id if market_id is not None else _required_str(p, "marketId")
-    selection = _enum(p, "selection")
+    selection = p.get("selection")
+    if selection is not None and not is_selection_id(selection):
+        raise bad("selection", SELECTION_RULE)
     from_ms = _ranged_int(p, "from")
     to_ms = _ranged_int(p, "to")
     return GetHistory(
@@ -528,13 +530,20 @@ def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
     return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None, decimal, requested)
 
 
+SELECTION_RULE = f"must be a selection id (1 to {MAX_SELECTION_ID} letters, digits, _ . : -)"
+
+
+def is_selection_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SELECTION_ID and re.match(SELECTION_ID, value) is not None
+
+
 def parse_get_dutch(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal) -> GetDutch:
     market_id = _required_str(p, "marketId")
     raw = p.get("selections")
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_DUTCH:
         raise bad("selections", f"must be a list of 1 to {MAX_DUTCH} selection ids")
-    if any(not isinstance(s, str) or len(s) > MAX_SELECTION_ID or not re.match(SELECTION_ID, s) for s in raw):
-        raise bad("selections", f"must hold selection ids (1 to {MAX_SELECTION_ID} letters, digits, _ . : -)")
+    if not all(is_selection_id(s) for s in raw):
+        raise bad("selections", f"must hold selection ids: each {SELECTION_RULE}")
     if len(set(raw)) != len(raw):
         raise bad("selections", "names a selection twice")
     if "stake" not in p:

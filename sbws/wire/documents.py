@@ -38,6 +38,10 @@ def _ids() -> Schema:
     return {"type": "array", "maxItems": bounds.MAX_LIST, "items": _id(required=True)}
 
 
+def _selection_id() -> Schema:
+    return {"type": "string", "minLength": 1, "maxLength": bounds.MAX_SELECTION_ID, "pattern": bounds.SELECTION_ID}
+
+
 def _ranged(kind: str, r: Rule) -> Schema:
     out: Schema = {"type": kind, "minimum": r.lo, "maximum": r.hi}
     if r.default is not None:
@@ -83,13 +87,12 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "minEv": lambda r, op: _ranged("number", rule("minEv", op)),
         "bankroll": lambda r, op: _ranged("number", rule("bankroll", op)),
         "steam": lambda r, op: {"type": "boolean"},
-        "selection": lambda r, op: _enum(rule("selection", op)),
+        "selection": lambda r, op: _selection_id(),
         "maxPoints": lambda r, op: _ranged("integer", rule("maxPoints", op)),
         "kind": lambda r, op: _enum(rule("kind", op)),
         "bookmakers": lambda r, op: _ids(),
         "selections": lambda r, op: {"type": "array", "minItems": 1, "maxItems": bounds.MAX_DUTCH, "uniqueItems": True,
-                                     "items": {"type": "string", "minLength": 1, "maxLength": bounds.MAX_SELECTION_ID,
-                                               "pattern": bounds.SELECTION_ID}},
+                                     "items": _selection_id()},
         "webhook": lambda r, op: _id(r),
         "mutedUntil": lambda r, op: {**_ranged("integer", rule("mutedUntil", op)), "type": ["integer", "null"]},
         "url": lambda r, op: {"type": "string", "maxLength": bounds.MAX_URL, "pattern": WEBHOOK_URL},

@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from engine.markets import AWAY, DRAW, HOME, MARKET_TYPES, OVER, SPREAD, TOTAL, UNDER
+from engine.markets import MARKET_TYPES, SPREAD, TOTAL
 
 from ..history.series import DEFAULT_POINTS
 from ..ledger.models import ALERT_KINDS, BET_STATUSES
@@ -24,7 +24,6 @@ MAX_EPOCH_MS = 2**53
 MAX_AMERICAN = 1_000_000
 """American odds beyond ±1,000,000 are a typo."""
 MIN_AMERICAN = 100
-SELECTIONS = (HOME, AWAY, DRAW, OVER, UNDER)
 MIDDLE_TYPES = (SPREAD, TOTAL)
 """Middles exist on spreads and totals only."""
 
@@ -51,7 +50,6 @@ _RULES: Mapping[tuple[str, str | None], Rule] = {
     ("marketType", "get_middles"): Rule(enum=MIDDLE_TYPES),
     ("marketTypes", None): Rule(enum=MARKET_TYPES),
     ("status", None): Rule(enum=BET_STATUSES),
-    ("selection", None): Rule(enum=SELECTIONS),
     ("kind", None): Rule(enum=ALERT_KINDS),
 }
 

@@ -7,13 +7,15 @@ from decimal import Decimal
 
 from attrs import define, field, frozen
 
+from engine.markets import MAX_RUNNER_ID
+
 MAX_ID_LENGTH = 128
 MAX_LIST = 1000
 MAX_MARKETS = 1000
 MAX_DUTCH = 100
 """Selections one dutching request may name: with ``MAX_SELECTION_ID`` it keeps ``GET /api/dutch`` under the
 HTTP server's 8 KB request line."""
-MAX_SELECTION_ID = 48
+MAX_SELECTION_ID = MAX_RUNNER_ID
 SELECTION_ID = r"^[A-Za-z0-9_.:-]+$"
 """What a selection id is made of (``home``, ``over``, a runner's normalised name): never a comma, which
 separates them in a query string."""

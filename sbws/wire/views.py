@@ -23,7 +23,6 @@ from ..clock import ms
 from ..ledger.models import Bet, Delivery, Rule, Webhook
 from ..ledger.rules import bet_price, from_cents
 from ..history.series import outcome_names
-from ..market import view as market_view
 from ..market.signals import Live
 from ..market.state import MarketState
 from ..market.steam import Steam
@@ -31,7 +30,7 @@ from .commands import Subscription
 
 
 def selection_name(state: MarketState, market_id: str, outcome: str) -> str:
-    return market_view.selection_name(state.event_of(market_id), outcome)
+    return state.selection_name(market_id, outcome)
 
 
 def market(state: MarketState, market_id: str) -> dict[str, Any]:
@@ -47,6 +46,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
             "line": sel.line,
             "odds": {book: american for book, _decimal, american in sel.prices},
             "decimal": {book: decimal for book, decimal, _american in sel.prices},
+            "fairProbability": None if sel.fair is None else round(sel.fair, 6),
         })
         if sel.best is not None:
             book, decimal, american = sel.best
@@ -60,6 +60,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
         "startTime": event.start_ms if event else None,
         "marketType": v.market_type,
         "line": v.line,
+        "numberOfWinners": v.winners,
         "status": "open" if v.open else "closed",
         "selections": selections,
         "bestOdds": best,
@@ -79,8 +80,9 @@ def opportunity(state: MarketState, live: Live[Opportunity], now: float) -> dict
     key = _key(state, opp.market_id)
     event = state.event_of(opp.market_id)
     legs = []
+    outcomes = state.outcomes(opp.market_id)
     for leg in opp.legs:
-        outcome = key.outcomes[leg.outcome]
+        outcome = outcomes[leg.outcome]
         legs.append(
             {
                 "bookmaker": leg.book,
@@ -138,7 +140,7 @@ def _american(decimal: float) -> int | None:
 def value_bet(state: MarketState, live: Live[ValueBet], now: float, bankroll: float | None = None) -> dict[str, Any]:
     v = live.item
     key = _key(state, v.market_id)
-    outcome = key.outcomes[v.outcome]
+    outcome = state.outcomes(v.market_id)[v.outcome]
     fair = v.fair_probability
     out: dict[str, Any] = {
         "id": v.id,
@@ -177,8 +179,7 @@ def middle(state: MarketState, live: Live[Middle], now: float) -> dict[str, Any]
     m = live.item
     legs = []
     for leg in m.legs:
-        key = _key(state, leg.market_id)
-        outcome = key.outcomes[leg.outcome]
+        outcome = state.outcomes(leg.market_id)[leg.outcome]
         legs.append({
             "marketId": leg.market_id,
             "bookmaker": leg.book,
@@ -211,7 +212,7 @@ def middle(state: MarketState, live: Live[Middle], now: float) -> dict[str, Any]
 def steam(state: MarketState, event: Steam) -> dict[str, Any]:
     """A steam move as pushed and as kept in the history (the market may be gone when it is read back)."""
     key = state.key(event.market_id)
-    outcomes = key.outcomes if key else outcome_names(event.market_id, event.outcome)
+    outcomes = state.outcomes(event.market_id) if key else outcome_names(event.market_id, event.outcome)
     selection = outcomes[event.outcome] if event.outcome < len(outcomes) else str(event.outcome)
     fields = _event_fields(state, event.market_id) if key else {"eventId": event.market_id.split(":")[0]}
     return {

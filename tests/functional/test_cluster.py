@@ -338,9 +338,9 @@ V2 = ["--sim-tick-ms", "100", "--sim-events", "6", "--market-interval", "0", "--
       "--heartbeat-interval", "1", "--leader-ttl", "2", "--max-quote-age", "0"]
 
 
-async def _matches_at_one_seq(client, node: str) -> bool:
-    """Whether the client's markets, taken at the seq it holds, equal ``node``'s open markets at that seq (asked
-    over a second client; a snapshot the node has already moved past is taken again)."""
+async def _matches_at_one_seq(client, node: str, sports) -> bool:
+    """Whether the client's markets, taken at the seq it holds, equal ``node``'s open markets of ``sports`` at that
+    seq (asked over a second client; a snapshot the node has already moved past is taken again)."""
     import copy
 
     from sbws.client import Client
@@ -353,7 +353,7 @@ async def _matches_at_one_seq(client, node: str) -> bool:
                 if reply["seq"] >= seq:
                     break
             if reply["seq"] == seq:
-                return held == {m["id"]: m for m in reply["markets"] if m["status"] == "open"}
+                return held == {m["id"]: m for m in reply["markets"] if m["status"] == "open" and m["sport"] in sports}
             await asyncio.sleep(0.01)
     raise AssertionError("the nodes never showed the same seq")
 
@@ -381,14 +381,14 @@ async def test_v2_stream_is_numbered_the_same_on_every_node_and_the_client_resum
                 while changed < 5:
                     changed += isinstance(await asyncio.wait_for(events.__anext__(), 10), MarketChanged)
                 assert c.url.startswith(follower.url.replace("http", "ws"))
-                assert await _matches_at_one_seq(c, leader.url)
+                assert await _matches_at_one_seq(c, leader.url, subscription["sports"])
                 before = c.position
                 await c.drop()
                 while not isinstance(event := await asyncio.wait_for(events.__anext__(), 15), Resumed):
                     pass
                 assert event.since == before[1] and event.to >= before[1] and c.status == "resumed"
                 assert c.url.startswith(leader.url.replace("http", "ws"))
-                assert await _matches_at_one_seq(c, leader.url)
+                assert await _matches_at_one_seq(c, leader.url, subscription["sports"])
                 await events.aclose()
         finally:
             follower.__exit__()

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sbws.server.keys import SOCKETS
 from sbws.server.app import make_app
-from tests.helpers import ScriptedFeed, fast_settings, make_user, opening_batch
+from tests.helpers import FUTURE, ScriptedFeed, fast_settings, make_user, opening_batch
 from tests.serverproc import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -466,3 +466,102 @@ async def test_dutching_calculator_splits_a_stake_over_picked_selections(server,
     await page.wait_for_function("document.getElementById('dutch-msg').textContent.includes('selections')")
     assert await page.locator("#dutch-legs tr").count() == 0
     assert page.errors == []
+
+
+def golf_batch(runners=150):
+    """A golf outright of ``runners`` (Pinnacle prices all, DraftKings all at a wider margin, FanDuel leaves out the
+    last 50 and is generous on the fifth favourite: a value bet) and a race with WIN and PLACE (top 3) markets."""
+    from engine.markets import OUTRIGHT, MarketKey, runner_id
+    from sbws.market.records import Batch, EventInfo, Runner, RunnerQuote
+
+    now = time.time()
+    names = ["Ludvig Åberg"] + [f"Player {i:03d}" for i in range(1, runners)]
+    weights = [0.97 ** i for i in range(runners)]
+    fair = [w / sum(weights) for w in weights]
+    golf = MarketKey("open", OUTRIGHT)
+    quotes = []
+    for i, (name, p) in enumerate(zip(names, fair)):
+        rid = runner_id(name)
+        quotes.append(RunnerQuote(golf.id, rid, "pinnacle", round(1 / (p * 1.12), 2), now))
+        quotes.append(RunnerQuote(golf.id, rid, "draftkings", round(1 / (p * 1.3), 2), now))
+        if i < runners - 50:
+            quotes.append(RunnerQuote(golf.id, rid, "fanduel", round(1 / (p * (0.9 if i == 4 else 1.25)), 2), now))
+    race, place = MarketKey("race", OUTRIGHT), MarketKey("race", OUTRIGHT, winners=3)
+    horses = ["Silver Arrow", "Golden Echo", "Wild Rover", "Storm Comet", "Sea Whisper", "Royal Ember", "Brave Falcon",
+              "Lucky Meadow"]
+    for j, horse in enumerate(horses):
+        quotes.append(RunnerQuote(race.id, runner_id(horse), "pinnacle", 2.0 + 2 * j, now))
+        quotes.append(RunnerQuote(place.id, runner_id(horse), "pinnacle", 1.2 + 0.5 * j, now))
+    events = [EventInfo("open", "Golf", "PGA Tour", "", "", FUTURE, title="The Test Open"),
+              EventInfo("race", "Horse Racing", "Sim Downs", "", "", FUTURE, title="Sim Downs 14:05")]
+    declared = [Runner(golf.id, runner_id(n), n) for n in names]
+    declared += [Runner(m.id, runner_id(h), h) for m in (race, place) for h in horses]
+    return Batch(now, events, [golf, race, place], runner_quotes=quotes, runners=declared)
+
+
+async def test_the_outright_board_folds_sorts_flags_value_searches_and_dutches(tmp_path, page):
+    """Issue 23's board: 150 runners × books, the first 30 shown shortest first, each runner's best price marked,
+    its fair probability and the value bet flagged as the server has them; a search that survives pushes; the fold
+    opens all 150; the place market says top 3; the dutching calculator splits over picked runners."""
+    live = LiveServer(fast_settings(tmp_path), free_port())
+    live.app = await make_app(live.settings, ScriptedFeed([golf_batch()]))
+    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
+    await live.runner.setup()
+    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(live.url + "api/markets/open:outright") as resp:
+                market = await resp.json()
+            async with http.get(live.url + "api/value", params={"marketType": "outright"}) as resp:
+                value = (await resp.json())["value"]
+        assert len(market["selections"]) == 150 and value
+        await page.goto(live.url)
+        block = page.locator('div.market.outright[data-market="open:outright"]')
+        await block.locator("tbody tr").first.wait_for()
+        rows = block.locator("tbody tr")
+        assert await rows.count() == 30
+        by_id = {s["id"]: s for s in market["selections"]}
+        shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.runner)")
+        bests = [market["bestOdds"][r]["decimal"] for r in shown]
+        assert bests == sorted(bests) and shown[0] == "ludvig-aberg"
+        for runner in shown[:10]:
+            row = block.locator(f'tr[data-runner="{runner}"]')
+            best_book = await row.locator("td.best button").get_attribute("data-book")
+            assert best_book == market["bestOdds"][runner]["bookmaker"]
+            fair = await row.locator("td.fair").text_content()
+            assert fair == f"{by_id[runner]['fairProbability'] * 100:.2f}"
+        await page.wait_for_function("document.getElementById('value-count').textContent !== '0'")
+        flagged = await block.locator("td.value-flag button").evaluate_all(
+            "buttons => buttons.map(b => `${b.dataset.selection}|${b.dataset.book}`)")
+        visible = set(shown)
+        assert set(flagged) == {f"{v['selection']}|{v['bookmaker']}" for v in value
+                                if v["marketId"] == "open:outright" and v["selection"] in visible}
+        assert flagged
+        fold = block.locator("button.runner-fold")
+        assert "show all 150" in await fold.text_content()
+        await fold.click()
+        assert await rows.count() == 150
+        search = block.locator("input.runner-search")
+        await search.fill("aberg")
+        assert await rows.evaluate_all("rows => rows.map(r => r.dataset.runner)") == ["ludvig-aberg"]
+        live.app[__import__("sbws.server.keys", fromlist=["NODE"]).NODE].feed.push(golf_batch())  # a push redraws
+        await page.wait_for_timeout(300)
+        assert await search.input_value() == "aberg" and await rows.count() == 1
+        place = page.locator('div.market.outright[data-market="race:outright:top3"] .outright-title')
+        assert "top 3" in await place.text_content()
+        await block.locator("button.dutch-open").click()
+        await page.wait_for_selector('#dutch-picks input[value="ludvig-aberg"]')
+        picked = await page.locator('input[name="dutch-pick"]:checked').evaluate_all("boxes => boxes.map(b => b.value)")
+        assert picked == shown[:3]
+        await page.fill("#dutch-stake", "60")
+        await page.click('#dutch-form button[type="submit"]')
+        await page.wait_for_selector("#dutch-legs tr")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(live.url + "api/dutch", params={"marketId": "open:outright",
+                                                                "selections": ",".join(picked), "stake": "60"}) as resp:
+                want = await resp.json()
+        stakes = await page.locator("#dutch-legs td.stake").all_text_contents()
+        assert stakes == [f"{leg['stake']:.2f}" for leg in want["selections"]]
+        assert page.errors == []
+    finally:
+        await live.runner.cleanup()

@@ -17,6 +17,8 @@ from tests.helpers import SHARED, app_state, fast_settings, wait_for
 
 NBA = json.loads((SHARED / "data" / "odds-api" / "nba.json").read_text())
 SOCCER = json.loads((SHARED / "data" / "odds-api" / "soccer.json").read_text())
+OUTRIGHTS = json.loads((SHARED / "data" / "odds-api" / "baseball-outrights.json").read_text())
+WORLD_SERIES = "baseball_mlb_world_series_winner"
 
 
 def count_back_prices(body):
@@ -25,7 +27,8 @@ def count_back_prices(body):
 
 def test_mapping_of_recorded_nba_and_soccer():
     mapper = OddsMapper()
-    events, specs, quotes, books = mapper.parse(NBA, 0)
+    parsed = mapper.parse(NBA, 0)
+    events, specs, quotes, books = parsed.events, parsed.markets, parsed.quotes, parsed.books
     assert len(events) == len(NBA) and not any(e.three_way for e in events)
     assert len(quotes) == count_back_prices(NBA)  # h2h_lay prices never become back prices
     assert "h2h_lay" in mapper.skipped
@@ -33,7 +36,8 @@ def test_mapping_of_recorded_nba_and_soccer():
     pin = next(b for b in first["bookmakers"] if b["key"] == "pinnacle")
     home_price = next(o["price"] for o in pin["markets"][0]["outcomes"] if o["name"] == first["home_team"])
     assert any(q.market_id == f"{first['id']}:moneyline" and q.outcome == 0 and q.book == "pinnacle" and q.price == home_price for q in quotes)
-    events, specs, quotes, books = OddsMapper().parse(SOCCER, 0)
+    parsed = OddsMapper().parse(SOCCER, 0)
+    events, specs, quotes, books = parsed.events, parsed.markets, parsed.quotes, parsed.books
     assert all(e.three_way for e in events)
     draw = [q for q in quotes if q.outcome == 1]
     assert draw and all(s.three_way for s in specs)
@@ -50,14 +54,16 @@ def test_spreads_pair_only_opposite_lines_and_totals_same_point():
                      {"key": "spreads", "outcomes": [{"name": "Celtics", "price": 2.2, "point": -4.0}, {"name": "Lakers", "price": 2.2, "point": 4.0}]},
                      {"key": "outrights", "outcomes": [{"name": "Celtics", "price": 5.0}]}]}]}]
     mapper = OddsMapper()
-    _, specs, quotes, _ = mapper.parse(body, 0)
+    parsed = mapper.parse(body, 0)
+    quotes = parsed.quotes
     by_market = {}
     for q in quotes:
         by_market.setdefault(q.market_id, set()).add((q.outcome, q.book))
     assert by_market["e1:spread:-3.5"] == {(0, "a"), (1, "a")}
     assert by_market["e1:spread:-4"] == {(0, "b"), (1, "b")}
     assert by_market["e1:total:+221.5"] == {(0, "a"), (1, "a")}
-    assert "outrights" in mapper.skipped
+    assert not mapper.skipped  # an outrights market inside a match's event is that event's outright
+    assert [(q.market_id, q.runner, q.book, q.price) for q in parsed.runner_quotes] == [("e1:outright", "celtics", "b", 5.0)]
 
 
 def test_scores_parse():
@@ -90,6 +96,13 @@ class FakeOddsApi:
         return web.json_response(body, headers=self.quota_headers(remaining, used))
 
     scores: list = []
+    outright_sports = ("baseball_mlb_world_series_winner",)
+
+    async def listing(self, request):
+        """The free sports listing (no quota headers: it costs nothing)."""
+        self.requests.append((request.path, dict(request.query)))
+        keys = ("basketball_nba", "soccer_italy_serie_a", "baseball_mlb_world_series_winner")
+        return web.json_response([{"key": k, "has_outrights": k in self.outright_sports, "active": True} for k in keys])
 
     @staticmethod
     def quota_headers(remaining, used):
@@ -99,6 +112,7 @@ class FakeOddsApi:
 async def start_fake(aiohttp_server, script):
     fake = FakeOddsApi(script)
     app = web.Application()
+    app.router.add_get("/v4/sports", fake.listing)
     app.router.add_get("/v4/sports/{sport}/odds", fake.handle)
     app.router.add_get("/v4/sports/{sport}/scores", fake.handle)
     server = await aiohttp_server(app)
@@ -110,7 +124,8 @@ async def test_poll_reads_quota_and_builds_statuses(aiohttp_server):
     feed = OddsApiFeed(base, ("basketball_nba",), "eu,uk", 30.0, "KEY")
     async with aiohttp.ClientSession() as http:
         batch = await feed.poll_once(http)
-    path, query = fake.requests[0]
+    assert fake.requests[0][0] == "/v4/sports"  # the listing first (free), once
+    path, query = fake.requests[1]
     assert path == "/v4/sports/basketball_nba/odds"
     assert query["apiKey"] == "KEY" and query["markets"] == "h2h,spreads,totals" and query["oddsFormat"] == "decimal"
     assert feed.quota == {"remaining": 480, "used": 20, "last": 1}
@@ -220,3 +235,33 @@ async def test_server_on_odds_api_feed_end_to_end(aiohttp_server, aiohttp_client
 def test_odds_api_needs_a_key(tmp_path):
     with pytest.raises(ConfigError, match="SBWS_ODDS_API_KEY"):
         make_feed(fast_settings(tmp_path, feed="odds-api"))
+
+
+async def test_a_sport_with_outrights_is_polled_for_them_and_served_as_one_outright_market(aiohttp_server, aiohttp_client,
+                                                                                              tmp_path):
+    """The recorded World Series winner response through the feed and the server: the listing says the sport has
+    outrights, so it is polled with markets=outrights; both books' runners make one market, with the names as
+    recorded, the best price per runner and the hold over all of them."""
+    fake, base = await start_fake(aiohttp_server, [("ok", (400, 10, OUTRIGHTS))])
+    settings = fast_settings(tmp_path, feed="odds-api", odds_api_base=base, odds_api_key="KEY", odds_api_interval=30.0,
+                             odds_api_sports=(WORLD_SERIES,))
+    client = await aiohttp_client(await make_app(settings))
+    await wait_for(lambda: app_state(client).batches >= 1)
+    odds = [q for path, q in fake.requests if path.endswith("/odds")]
+    assert odds and all(q["markets"] == "outrights" for q in odds)
+    [event] = OUTRIGHTS
+    body = await (await client.get("/api/markets?marketType=outright")).json()
+    [market] = body["markets"]
+    assert market["id"] == f"{event['id']}:outright" and market["numberOfWinners"] == 1
+    assert market["eventDescription"] == event["sport_title"] and market["marketType"] == "outright"
+    backs = {b["key"]: {o["name"]: o["price"] for o in m["outcomes"]} for b in event["bookmakers"] for m in b["markets"]
+             if m["key"] == "outrights"}
+    names = {name for runners in backs.values() for name in runners}
+    assert sorted(s["name"] for s in market["selections"]) == sorted(names)
+    for selection in market["selections"]:
+        quoted = {book: runners[selection["name"]] for book, runners in backs.items() if selection["name"] in runners}
+        assert selection["decimal"] == quoted
+        assert market["bestOdds"][selection["id"]]["decimal"] == max(quoted.values())
+    best = [max(runners[n] for runners in backs.values() if n in runners) for n in names]
+    assert market["hold"] == pytest.approx((sum(1 / d for d in best) - 1) * 100, abs=1e-4)
+    assert (await (await client.get("/api/markets?marketType=moneyline")).json())["total"] == 0

@@ -1,5 +1,5 @@
-"""Many-runner maths (issue 23, the engine part): de-vig over N outcomes and k winners, N-way arbitrage, dutching.
-Known public values, and hypothesis against plain-Python references written from the formulas."""
+"""Many-runner maths (issue 23, the engine part): de-vig over N outcomes and k winners, N-way arbitrage on a wide
+board, dutching.  Known public values, and hypothesis against plain-Python references written from the formulas."""
 
 from __future__ import annotations
 
@@ -9,9 +9,26 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from engine.arbitrage import ArbConfig, Scanner
+from engine.board import Quote, QuoteBoard
 from engine.devig import METHODS, devig, devig_prices, power_exponent, shin_z
-from engine.runners import dutch, sure_bets
-from tests.reference import ref_devig
+from engine.markets import OUTRIGHT, MarketKey
+from engine.runners import dutch
+from tests.reference import ref_devig, reference_scan
+
+
+def outright_board(rows, books=("a",), width=4):  # type: ignore[no-untyped-def]
+    """A wide board of outrights: rows of (per-runner {book: price}, k winners); runners added one by one, as
+    sources price them."""
+    board = QuoteBoard(market_capacity=2, book_capacity=1, width=width)
+    quotes = []
+    for m, (runners, k) in enumerate(rows):
+        idx = board.add_market(MarketKey(f"e{m}", OUTRIGHT, winners=k))
+        for prices in runners:
+            column = board.add_outcome(idx)
+            quotes += [Quote(board.markets[idx].id, column, book, price, 100.0) for book, price in prices.items()]
+    board.update(quotes)
+    return board
 
 
 # -- known values -------------------------------------------------------------------------------------------
@@ -30,9 +47,10 @@ def test_published_three_way_values():
 
 
 def test_n_way_arbitrage_and_dutching_worked_examples():
-    sure = sure_bets(np.array([[3.1, 3.5, 3.1]]), np.array([3]))
-    assert sure.arbitrage[0] and round(sure.roi[0], 2) == 7.43
-    assert [round(x * 100, 2) for x in sure.shares[0]] == [34.65, 30.69, 34.65]
+    board = outright_board([([{"a": 3.1}, {"b": 3.5}, {"c": 3.1}], 1)])
+    [opp] = Scanner(board, ArbConfig(total_stake=100.0)).scan(100.0)
+    assert round(opp.roi, 2) == 7.43 and [round(leg.stake, 2) for leg in opp.legs] == [34.65, 30.69, 34.65]
+    assert [leg.book for leg in opp.legs] == ["a", "b", "c"]
     d = dutch([4.0, 7.0, 17.0], 50)
     assert [round(x, 2) for x in d.stakes] == [27.67, 15.81, 6.51] and round(d.returns, 2) == 110.70
     assert d.profit == pytest.approx(d.returns - 50)
@@ -41,10 +59,14 @@ def test_n_way_arbitrage_and_dutching_worked_examples():
 
 
 def test_an_unpriced_runner_is_never_an_arbitrage_and_k_winners_lower_the_bar():
-    prices = np.array([[2.5, 2.5, 2.5, np.nan], [2.5, 2.5, 2.5, 9.0], [1.2, 1.5, 3.0, 4.0]])
-    sure = sure_bets(prices, np.array([4, 4, 4]), np.array([2, 2, 2]))
-    assert sure.arbitrage.tolist() == [False, True, False] and math.isnan(sure.s[0])
-    assert sure.s[1] == pytest.approx(3 / 2.5 + 1 / 9) and sure.roi[1] == pytest.approx((2 / sure.s[1] - 1) * 100)
+    two = {"a": 2.5}
+    rows = [([two, two, two, {}], 2), ([two, two, two, {"b": 9.0}], 2), ([{"a": 1.2}, {"a": 1.5}, {"a": 3.0}, {"b": 4.0}], 2)]
+    found = {o.market_id: o for o in Scanner(outright_board(rows, width=2), ArbConfig()).scan(100.0)}
+    assert set(found) == {"e1:outright:top2"}
+    s = 3 / 2.5 + 1 / 9
+    opp = found["e1:outright:top2"]
+    assert opp.s == pytest.approx(s) and opp.roi == pytest.approx((2 / s - 1) * 100)
+    assert opp.edge == pytest.approx((1 - s / 2) * 100) and opp.profit == pytest.approx(100 * 2 / s - 100)
 
 
 def test_shin_has_no_meaning_for_several_winners_and_worst_takes_the_others():
@@ -82,57 +104,32 @@ def test_devig_over_n_outcomes_and_k_winners_equals_the_reference(rows, method):
         assert np.isnan(got[i, len(decimals):]).all()
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(markets(), min_size=1, max_size=6), st.floats(0.5, 1.2))
-def test_n_way_arbitrage_equals_the_reference(rows, boost):
-    width = max(len(d) for d, _ in rows)
-    best = np.full((len(rows), width), np.nan)
-    for i, (decimals, _k) in enumerate(rows):
-        best[i, : len(decimals)] = [max(1.001, d * boost * 1.3) for d in decimals]  # some become sure bets
-    sure = sure_bets(best, np.array([len(d) for d, _ in rows]), np.array([k for _, k in rows]))
-    for i, (decimals, k) in enumerate(rows):
-        prices = [max(1.001, d * boost * 1.3) for d in decimals]
-        s = sum(1 / p for p in prices)
-        assert sure.s[i] == pytest.approx(s) and bool(sure.arbitrage[i]) == (s < k * (1 - 1e-9))
-        assert sure.roi[i] == pytest.approx((k / s - 1) * 100) and sure.edge[i] == pytest.approx((1 - s / k) * 100)
-        # Equal return whatever k runners win: each runner's stake times its price is the same.
-        payouts = [share * p for share, p in zip(sure.shares[i, : len(prices)], prices)]
-        assert max(payouts) - min(payouts) < 1e-9
-
-
-# -- the runner board ---------------------------------------------------------------------------------------
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 30), st.integers(0, 9),
-                          st.sampled_from([0.0, 1.5, 2.0, 3.3, 7.0, 21.0, 101.0])), min_size=1, max_size=300),
-       st.integers(1, 50))
-def test_the_runner_board_keeps_what_a_from_scratch_reduction_gives(quotes, batch):
-    """Runners arriving late (blocks moving), books withdrawing, batches of any size: the best price per runner and
-    the arbitrage of every market equal a reduction of all quotes so far."""
-    from engine.runners import RunnerBoard
-
-    board = RunnerBoard(books=2, slots=16)
-    for m in range(6):
-        board.add_market(f"m{m}", [f"r{i}" for i in range(2)], winners=1 + m % 2)
-    held: dict[tuple[int, int], dict[int, float]] = {}
-    for start in range(0, len(quotes), batch):
-        chunk = quotes[start:start + batch]
-        board.update((f"m{m}", f"r{r}", f"b{b}", p) for m, r, b, p in chunk)
-        for m, r, b, p in chunk:
-            held.setdefault((m, r), {})
-            if p > 1:
-                held[(m, r)][b] = p
-            else:
-                held[(m, r)].pop(b, None)
-    for m in range(6):
-        index = board.market_index[f"m{m}"]
-        runners = board.runner_index[index]
-        for runner, position in runners.items():
-            prices = held.get((m, int(runner[1:])), {})
-            got = board.best[board.start[index] + position]
-            assert (math.isnan(got) and not prices) or got == max(prices.values()), (m, runner)
-        sure = board.sure_bets(np.array([index]))
-        row = [max(held.get((m, int(r[1:])), {}).values(), default=math.nan)
-               for r, _ in sorted(runners.items(), key=lambda kv: kv[1])]
-        want = sure_bets(np.array([row]), np.array([len(row)]), np.array([1 + m % 2]))
-        assert bool(sure.arbitrage[0]) == bool(want.arbitrage[0])
-        assert (math.isnan(sure.s[0]) and math.isnan(want.s[0])) or sure.s[0] == pytest.approx(want.s[0])
+@settings(max_examples=100, deadline=None)
+@given(st.lists(markets(), min_size=1, max_size=5), st.floats(0.5, 1.2), st.sampled_from([0.0, 0.5]),
+       st.sampled_from([{}, {"b1": 0.05}]))
+def test_n_way_arbitrage_on_a_wide_board_equals_the_reference(rows, boost, unit, commission):
+    """Books spread over the runners (each runner's best at one of three books), commission and stake rounding:
+    the scanner's opportunities of 2..40 runners and k winners are the plain reference's, and stakes ∝ 1/d pay the
+    same whichever k runners win."""
+    books = ("b0", "b1", "b2")
+    board_rows, ref_rows, winners = [], [], {}
+    for m, (decimals, k) in enumerate(rows):
+        runners = [{books[i % 3]: max(1.001, d * boost * 1.3), books[(i + 1) % 3]: max(1.001, d * boost)}
+                   for i, d in enumerate(decimals)]
+        board_rows.append((runners, k))
+        market_id = MarketKey(f"e{m}", OUTRIGHT, winners=k).id
+        ref_rows.append((market_id, len(runners), [{b: (p, 100.0) for b, p in r.items()} for r in runners]))
+        winners[market_id] = k
+    board = outright_board(board_rows, books)
+    got = {o.market_id: o for o in Scanner(board, ArbConfig(commission=commission, stake_rounding=unit)).scan(100.0)}
+    want = reference_scan(ref_rows, list(board.books), commission, 100.0, 0.0, 100.0, unit, winners)
+    assert set(got) == set(want)
+    for market_id, (legs, s, profit, stakes) in want.items():
+        opp = got[market_id]
+        k = winners[market_id]
+        assert tuple(leg.book for leg in opp.legs) == legs and opp.s == pytest.approx(s)
+        assert opp.profit == pytest.approx(profit) and [leg.stake for leg in opp.legs] == pytest.approx(stakes)
+        assert opp.roi == pytest.approx((k / s - 1) * 100) and opp.edge == pytest.approx((1 - s / k) * 100)
+        if unit == 0:
+            payouts = [leg.stake * leg.effective for leg in opp.legs]
+            assert max(payouts) - min(payouts) < 1e-9

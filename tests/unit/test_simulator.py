@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from engine.arbitrage import ArbConfig
-from engine.markets import MONEYLINE, SPREAD, TOTAL
+from engine.markets import MONEYLINE, OUTRIGHT, SPREAD, TOTAL
 from sbws.feeds.simulator import Simulator
 from sbws.market.state import MarketState
 
@@ -31,11 +31,18 @@ def test_same_seed_same_market():
 def test_sports_markets_and_books():
     sim, batches = run(1, 1, events=40, books=12)
     first = batches[0]
-    assert len(first.events) == 40
-    assert {e.sport for e in first.events} == {"NBA", "NFL", "MLB", "NHL", "Soccer"}
+    matches = [e for e in first.events if not e.title]
+    assert len(matches) == 40
+    assert {e.sport for e in matches} == {"NBA", "NFL", "MLB", "NHL", "Soccer"}
+    outrights = [e for e in first.events if e.title]
+    assert sorted(e.sport for e in outrights) == ["Golf", "Horse Racing", "Horse Racing"]
     assert len({s.id for s in first.statuses}) == 12
-    kinds = {(s.market_type, s.three_way) for s in first.markets}
-    assert {(MONEYLINE, False), (MONEYLINE, True), (SPREAD, False), (TOTAL, False)} <= kinds
+    kinds = {(s.market_type, s.three_way, s.winners) for s in first.markets}
+    assert {(MONEYLINE, False, 1), (MONEYLINE, True, 1), (SPREAD, False, 1), (TOTAL, False, 1), (OUTRIGHT, False, 1)} <= kinds
+    assert {(OUTRIGHT, False, 2), (OUTRIGHT, False, 3)} & kinds  # a race's place market pays 2 or 3
+    declared = {r.market_id for r in first.runners}
+    assert declared == {s.id for s in first.markets if s.market_type == OUTRIGHT}
+    assert {q.market_id for q in first.runner_quotes} == declared
     spreads = {}
     for s in first.markets:
         if s.market_type == SPREAD:
@@ -74,3 +81,24 @@ def test_books_go_offline_and_come_back():
     statuses = [s for b in batches[1:] for s in b.statuses]
     assert {"offline", "online"} <= {s.status for s in statuses}
     assert all(s.response_time_ms > 0 for s in statuses)
+
+
+def test_races_settle_from_the_truth_by_placing_and_are_replaced():
+    """Every outright event ends with a finishing order of its own runners, its markets closed first; a new field
+    takes its place, so three outright events are always on."""
+    sim = Simulator(seed=2, realtime=False, clock=fixed_clock(), events=2, speed=20)
+    runners: dict[str, set[str]] = {}
+    closed: set[str] = set()
+    settled = []
+    for _ in range(400):
+        batch = sim.step()
+        for r in batch.runners:
+            runners.setdefault(r.market_id.split(":")[0], set()).add(r.id)
+        closed.update(batch.closed)
+        for result in batch.results:
+            if result.placing:
+                settled.append(result)
+                assert f"{result.event_id}:outright" in closed
+                assert set(result.placing) <= runners[result.event_id] and len(set(result.placing)) == 5
+        assert sum(1 for f in sim.fields if f is not None) == 3
+    assert len({r.event_id for r in settled}) >= 3

@@ -1,0 +1,168 @@
+"""Outrights without a server (issue 23): runner identity, the market state's runner board, snapshots, value and
+closing lines on k winners, settlement by placing, the simulator's fields and the recorded Odds API outrights."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.arbitrage import ArbConfig
+from engine.markets import OUTRIGHT, MarketKey, runner_id
+from engine.value import ValueConfig
+from sbws.feeds import sim_outrights
+from sbws.feeds.odds_api import OddsMapper, sports_with_outrights
+from sbws.ledger.models import LOST, VOID, WON
+from sbws.ledger.rules import placed_outcome
+from sbws.market.records import Batch, EventInfo, EventResult, Runner, RunnerQuote
+from sbws.market.state import MarketState
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "odds-api"
+
+
+def test_runner_ids_fold_case_accents_punctuation_and_spacing():
+    same = ["Ludvig Åberg", "LUDVIG ABERG", "Ludvig  Aberg.", " ludvig-aberg ", "Ludvig Aberg"]
+    assert {runner_id(n) for n in same} == {"ludvig-aberg"}
+    assert runner_id("Thorbjørn Olesen") == runner_id("Thorbjorn Olesen") == "thorbjorn-olesen"
+    assert runner_id("Nicolai Højgaard") == "nicolai-hojgaard" and runner_id("Straße") == "strasse"
+    assert runner_id("St. Louis Cardinals") == "st-louis-cardinals" and runner_id("A&M") == "a-and-m"
+    assert runner_id("J.J. Spaun") == "j-j-spaun" and runner_id("Æro Œuvre") == "aero-oeuvre"
+    assert len(runner_id("x" * 300)) == 48 and not runner_id("a " * 40).endswith("-")
+    with pytest.raises(ValueError):
+        runner_id("???")
+
+
+def test_a_market_of_several_winners_has_its_own_id_and_needs_one_winner():
+    assert MarketKey("race", OUTRIGHT).id == "race:outright"
+    assert MarketKey("race", OUTRIGHT, winners=3).id == "race:outright:top3"
+    with pytest.raises(ValueError):
+        MarketKey("race", OUTRIGHT, winners=0)
+
+
+def outright_state(sharp=("pin",)):  # type: ignore[no-untyped-def]
+    state = MarketState(ArbConfig(), ValueConfig(sharp=sharp, method="multiplicative", min_ev=1.0))
+    event = EventInfo("race", "Horse Racing", "Sim Downs", "", "", 10**13, title="Race 1")
+    state.apply(Batch(1.0, [event], [MarketKey("race", OUTRIGHT), MarketKey("race", OUTRIGHT, winners=2)],
+                      runners=[Runner("race:outright", "silver-arrow", "Silver Arrow")]))
+    return state
+
+
+def test_runners_join_when_any_book_prices_them_and_keep_their_first_name():
+    state = outright_state()
+    win = "race:outright"
+    state.apply(Batch(2.0, runner_quotes=[RunnerQuote(win, "silver-arrow", "pin", 2.2, 2.0),
+                                          RunnerQuote(win, "golden-echo", "pin", 3.0, 2.0),
+                                          RunnerQuote(win, "wild-rover", "soft", 5.0, 2.0)]))
+    assert state.outcomes(win) == ("silver-arrow", "golden-echo", "wild-rover")
+    view = state.view(win)
+    assert [s.name for s in view.selections] == ["Silver Arrow", "golden-echo", "wild-rover"]
+    state.apply(Batch(3.0, runners=[Runner(win, "golden-echo", "Golden Echo")]))  # a name arriving late
+    assert state.view(win).selections[1].name == "Golden Echo"
+    # The soft book never priced two runners: the pin alone is complete... it omits wild-rover, so no fair line.
+    assert state.fair_line(win) is None
+    assert state.view(win).hold == pytest.approx((1 / 2.2 + 1 / 3 + 1 / 5 - 1) * 100)
+    assert state.view(win).winners == 1
+
+
+def test_a_place_market_of_k_winners_de_vigs_to_k_and_finds_value_and_arbitrage():
+    state = outright_state()
+    place = "race:outright:top2"
+    sharp = [1.25, 1.6, 2.5, 4.0]  # Σ 1/d = 2.075 over k = 2: a 3.75 % margin
+    names = ["a", "b", "c", "d"]
+    quotes = [RunnerQuote(place, n, "pin", d, 2.0) for n, d in zip(names, sharp)]
+    quotes += [RunnerQuote(place, "d", "soft", 4.6, 2.0)]
+    state.apply(Batch(2.0, runner_quotes=quotes))
+    fair = state.fair_line(place)
+    s = sum(1 / d for d in sharp)
+    assert fair is not None and fair.p == pytest.approx([2 / d / s for d in sharp]) and sum(fair.p) == pytest.approx(2)
+    assert fair.hold == pytest.approx((s - 2) / 2 * 100)
+    assert state.view(place).hold == pytest.approx(((s - 1 / 4 + 1 / 4.6) - 2) / 2 * 100)
+    [value] = state.live("value").items.values()
+    assert value.item.book == "soft" and value.item.outcome == 3
+    assert value.item.ev == pytest.approx((2 / 4 / s * 4.6 - 1) * 100)
+    assert not state.live("arbitrage").items
+    soft = (1.6, 2.0, 3.0, 4.6)
+    state.apply(Batch(3.0, runner_quotes=[RunnerQuote(place, n, "soft", d, 3.0) for n, d in zip(names, soft)]))
+    [arb] = state.live("arbitrage").items.values()
+    total = sum(1 / d for d in soft)  # the soft book is best on every runner now, and Σ 1/best < 2
+    assert arb.item.market_id == place and arb.item.roi == pytest.approx((2 / total - 1) * 100)
+
+
+def test_a_snapshot_rebuilds_runners_in_their_order_with_their_names():
+    state = outright_state()
+    win = "race:outright"
+    state.apply(Batch(2.0, runners=[Runner(win, "b", "Bee"), Runner(win, "a", "Ay")],
+                      runner_quotes=[RunnerQuote(win, "a", "pin", 4.0, 2.0)]))  # b has no price at all
+    rebuilt = MarketState(ArbConfig())
+    rebuilt.apply(Batch.from_json(state.snapshot().to_json()))
+    assert rebuilt.outcomes(win) == state.outcomes(win) == ("silver-arrow", "b", "a")
+    assert [s.name for s in rebuilt.view(win).selections] == ["Silver Arrow", "Bee", "Ay"]
+    assert rebuilt.price(win, 2, "pin") == 4.0 and rebuilt.view(win).hold is None
+
+
+def test_outright_markets_leave_with_their_event_and_settle_by_placing():
+    state = outright_state()
+    changes = state.apply(Batch(2.0, results=[EventResult("race", placing=["b", "a"])]))
+    assert changes.gone == {"race:outright", "race:outright:top2"} and state.outcomes("race:outright") == ()
+    assert changes.results[0].placing == ("b", "a")
+    assert placed_outcome("b", ("b", "a"), 1) == WON and placed_outcome("a", ("b", "a"), 1) == LOST
+    assert placed_outcome("a", ("b", "a", "c"), 2) == WON and placed_outcome("c", ("b", "a", "c"), 2) == LOST
+    assert placed_outcome("a", (), 1) == VOID
+
+
+def test_harville_place_probabilities_equal_an_enumeration_of_every_finishing_order():
+    p = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
+    for places in (1, 2, 3):
+        exact = np.zeros(p.size)
+        for order in itertools.permutations(range(p.size)):
+            prob, left = 1.0, 1.0
+            for runner in order:
+                prob *= p[runner] / left
+                left -= p[runner]
+            for runner in order[:places]:
+                exact[runner] += prob
+        got = sim_outrights.place_probabilities(p, places)
+        assert got == pytest.approx(exact, abs=1e-12) and got.sum() == pytest.approx(places)
+
+
+def test_the_simulated_finishing_order_wins_as_often_as_the_truth_says():
+    rng = np.random.default_rng(5)
+    field = sim_outrights.race("r", rng)
+    wins = {r: 0 for r in field.ids}
+    draws = 20000
+    for _ in range(draws):
+        wins[sim_outrights.finishing_order(field, rng)[0]] += 1
+    for runner, p in zip(field.ids, field.win()):
+        assert wins[runner] / draws == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / draws) + 1e-3)
+
+
+def test_simulated_fields_are_the_sizes_asked_with_distinct_runners():
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        golf, race = sim_outrights.golf("g", rng), sim_outrights.race("r", rng)
+        assert 60 <= len(golf.ids) <= 150 and len(set(golf.ids)) == len(golf.ids)
+        assert 8 <= len(race.ids) <= 14 and [k.winners for k in race.markets] == [1, 2 if len(race.ids) < 12 else 3]
+
+
+def test_the_recorded_world_series_outrights_map_to_one_market_of_every_books_runners():
+    body = json.loads((SHARED / "baseball-outrights.json").read_text())
+    mapper = OddsMapper()
+    parsed = mapper.parse(body, 0)
+    [event] = body
+    market_id = f"{event['id']}:outright"
+    assert [m.id for m in parsed.markets] == [market_id] and parsed.events[0].description == event["sport_title"]
+    backs = {b["key"]: {o["name"]: o["price"] for m in b["markets"] if m["key"] == "outrights" for o in m["outcomes"]}
+             for b in event["bookmakers"]}
+    every = {runner_id(name) for runners in backs.values() for name in runners}
+    assert len(backs["unibet"]) == len(backs["betfair"]) == 30 and len(every) == 30  # the same teams, one id each
+    assert {r.id for r in parsed.runners} == every  # a runner any book prices is a runner
+    assert {(q.runner, q.book, q.price) for q in parsed.runner_quotes} == {
+        (runner_id(name), book, price) for book, runners in backs.items() for name, price in runners.items()}
+    assert "outrights_lay" in mapper.skipped  # lay prices are never back prices
+    assert sports_with_outrights([{"key": "baseball_mlb_world_series_winner", "has_outrights": True},
+                                  {"key": "basketball_nba", "has_outrights": False}]) == {
+        "baseball_mlb_world_series_winner"}
