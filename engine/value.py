@@ -227,45 +227,58 @@ class ValueScanner:
             best = best_over_books(board.prices[:nb, : board.n_markets])[line.rows]
         else:
             best = best_over_books(board.prices[:nb].take(line.rows, axis=1))
-        cand = np.flatnonzero(row_any(np.nan_to_num(best * line.p) >= threshold))
-        if cand.size == 0:
-            return []
+        hit = np.nan_to_num(best * line.p) >= threshold
         if bounded:
-            line = self.fair(now, line.rows[cand])
-            cand = np.arange(line.rows.size)
-        rows, p = line.rows[cand], line.p[cand]
-        prices = board.prices[:nb].take(rows, axis=1)
-        times = board.times[:nb].take(rows, axis=1)
-        eff = effective_prices(prices, keep_factors(board, cfg.commission)[:, None, None]) if cfg.commission else prices
+            cand = np.flatnonzero(row_any(hit))
+            if cand.size == 0:
+                return []
+            line = self.fair(now, line.rows[cand])  # the same rows: which rows have a line does not depend on the method
+            hit = np.nan_to_num(best[cand] * line.p) >= threshold
+        # Only the (market, outcome) cells whose best price could be value are gathered over the books: on a wide
+        # board of outrights that is a few cells of every hundred.
+        which, outcomes = np.nonzero(hit)
+        if which.size == 0:
+            return []
+        rows = line.rows[which]
+        prices = board.prices[:nb, rows, outcomes]
+        times = board.times[:nb, rows, outcomes]
+        eff = effective_prices(prices, keep_factors(board, cfg.commission)[:, None]) if cfg.commission else prices
+        p = line.p[which, outcomes]
         with np.errstate(invalid="ignore"):
             ev = p[None] * eff - 1.0
         ok = ev >= threshold - 1.0
         if cfg.max_age > 0:
             ok &= times >= now - cfg.max_age
-        ok &= np.arange(nb)[:, None, None] != line.sharp_book[cand][None, :, None]
-        return self._materialize(line, cand, rows, prices, eff, times, p, ev, ok)
+        ok &= np.arange(nb)[:, None] != line.sharp_book[which][None, :]
+        return self._materialize(line, which, rows, outcomes, prices, eff, times, p, ev, ok)
 
-    def _materialize(self, line: FairLine, cand: IntArray, rows: IntArray, prices: NDArray[np.float64],
-                     eff: NDArray[np.float64], times: NDArray[np.float64], p: NDArray[np.float64],
-                     ev: NDArray[np.float64], ok: NDArray[np.bool_]) -> list[ValueBet]:
+    def _materialize(self, line: FairLine, which: IntArray, rows: IntArray, outcomes: IntArray,
+                     prices: NDArray[np.float64], eff: NDArray[np.float64], times: NDArray[np.float64],
+                     p: NDArray[np.float64], ev: NDArray[np.float64], ok: NDArray[np.bool_]) -> list[ValueBet]:
+        """Items from (book, cell) arrays: cell c is board row ``rows[c]``, outcome ``outcomes[c]``, fair-line row
+        ``which[c]``."""
         board, cfg = self.board, self.config
-        bs, rs, os_ = np.nonzero(ok)
-        which = cand[rs]
-        d_eff = eff[bs, rs, os_]
-        edge = ev[bs, rs, os_]
+        bs, cs = np.nonzero(ok)
+        line_rows = which[cs]
+        d_eff = eff[bs, cs]
+        edge = ev[bs, cs]
         kelly = edge / (d_eff - 1.0)
         columns = zip(
-            bs.tolist(), rs.tolist(), os_.tolist(), which.tolist(), prices[bs, rs, os_].tolist(), d_eff.tolist(),
-            (edge * 100.0).tolist(), kelly.tolist(), p[rs, os_].tolist(), line.hold[which].tolist(),
-            self.sharp_quoted_at(line, which).tolist(), times[bs, rs, os_].tolist(),
+            bs.tolist(), rows[cs].tolist(), outcomes[cs].tolist(), line_rows.tolist(), prices[bs, cs].tolist(),
+            d_eff.tolist(), (edge * 100.0).tolist(), kelly.tolist(), p[cs].tolist(), line.hold[line_rows].tolist(),
+            self.sharp_quoted_at(line, line_rows).tolist(), times[bs, cs].tolist(),
         )
         out: list[ValueBet] = []
         books, markets = board.books, board.markets
-        for b, r, o, i, price, effective, ev_pct, f, fair, hold, sharp_at, quoted in columns:
-            market_id = markets[int(rows[r])].id
+        sharp: dict[int, tuple[str, ...]] = {}
+        for b, row, o, i, price, effective, ev_pct, f, fair, hold, sharp_at, quoted in columns:
+            market_id = markets[row].id
+            names = sharp.get(i)
+            if names is None:
+                names = sharp[i] = line.sharp_names(i, books)
             out.append(ValueBet(
                 id=value_id(market_id, o, books[b]), market_id=market_id, outcome=o, book=books[b], price=price,
-                effective=effective, fair_probability=fair, ev=ev_pct, kelly=f, sharp_books=line.sharp_names(i, books),
+                effective=effective, fair_probability=fair, ev=ev_pct, kelly=f, sharp_books=names,
                 sharp_hold=hold, sharp_quoted_at=sharp_at, quoted_at=quoted,
                 suspect_reason=EV_CAP if ev_pct > cfg.max_ev else None,
             ))
