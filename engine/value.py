@@ -122,6 +122,46 @@ class ValueScanner:
     def __init__(self, board: QuoteBoard, config: ValueConfig) -> None:
         self.board = board
         self.config = config
+        self._lines: dict[int, tuple[object, int, NDArray[np.float64], int, float]] = {}
+        """Per board row, its last fair line (``line``): the market it was for, its width then, p, sharp, hold."""
+
+    def line(self, now: float, markets: IntArray | None, moved: IntArray | None = None) -> FairLine:
+        """The fair line of ``markets`` (None: every market), de-vigged again only where it may have changed:
+        the rows in ``moved`` (their sharp quotes moved), and rows whose last line was for another market or a
+        narrower one (a runner joined).  A row whose sharp book did not move keeps its line; the periodic
+        whole-board pass (``markets`` None) recomputes every line, so a line whose quotes aged past
+        ``max_age`` goes then.  Consensus lines move with any book: they are always computed."""
+        if self.config.consensus:
+            return self.fair(now, markets)
+        if markets is None:
+            self._lines.clear()
+            return self._remember(self.fair(now, None))
+        board, lines = self.board, self._lines
+        rows = np.asarray(markets, dtype=np.intp)
+        again = set() if moved is None else set(np.asarray(moved).tolist())
+        keys, widths = board.markets, board.n_outcomes[rows].tolist()
+        redo = []
+        for row, width in zip(rows.tolist(), widths):
+            kept = lines.get(row)
+            if row in again or kept is None or kept[0] is not keys[row] or kept[1] != width:
+                lines.pop(row, None)
+                redo.append(row)
+        if redo:
+            self._remember(self.fair(now, np.array(redo, dtype=np.intp)))
+        found = [(row, lines[row]) for row in rows.tolist() if row in lines]
+        p = np.full((len(found), board.width), np.nan)
+        for i, (_row, (_key, width, probabilities, _book, _hold)) in enumerate(found):
+            p[i, :width] = probabilities
+        return FairLine(np.array([row for row, _ in found], dtype=np.intp), p,
+                        np.array([entry[3] for _, entry in found], dtype=np.intp), None,
+                        np.array([entry[4] for _, entry in found]), None)
+
+    def _remember(self, line: FairLine) -> FairLine:
+        keys, widths = self.board.markets, self.board.n_outcomes
+        for i, (row, book, hold) in enumerate(zip(line.rows.tolist(), line.sharp_book.tolist(), line.hold.tolist())):
+            width = int(widths[row])
+            self._lines[row] = (keys[row], width, line.p[i, :width].copy(), book, hold)
+        return line
 
     def _complete(self, prices: NDArray[np.float64], times: NDArray[np.float64], used: NDArray[np.bool_],
                   now: float) -> NDArray[np.bool_]:

@@ -30,6 +30,7 @@ def rebase(batch: Batch, shift_s: float) -> Batch:
         ts=batch.ts + shift_s,
         events=tuple(attrs.evolve(e, start_ms=e.start_ms + ms) for e in batch.events),
         quotes=tuple(attrs.evolve(q, ts=q.ts + shift_s) for q in batch.quotes),
+        runner_quotes=tuple(attrs.evolve(q, ts=q.ts + shift_s) for q in batch.runner_quotes),
         statuses=tuple(attrs.evolve(s, last_update_ms=s.last_update_ms + ms) for s in batch.statuses),
     )
 

@@ -139,16 +139,28 @@ class MarketState:
             if key.outright:
                 self._runners.setdefault(key.id, Runners())
         fixed, outrights = self.tiers[FIXED].board, self.tiers[OUTRIGHTS].board
+        joined: set[int] = set()
+        """Outrights a runner joined: changed even when nobody prices it yet (a runner unpriced is no arbitrage)."""
         for runner in batch.runners:
-            self._column(runner.market_id, runner.id, runner.name)
+            self._column(runner.market_id, runner.id, joined, runner.name)
         touched: list[set[int]] = [set(fixed.update(batch.quotes, changes.moved).tolist()),
-                                   set(outrights.update(self._runner_quotes(batch.runner_quotes), changes.moved).tolist())]
+                                   set(outrights.update(self._runner_quotes(batch.runner_quotes, joined),
+                                                        changes.moved).tolist())]
+        touched[OUTRIGHTS] |= joined
         changes.steam = self._steam.feed(changes.moved)
+        sharp_books = set(self._value_config.sharp)
+        sharp: list[set[int]] = [set(), set()]
+        """Per tier, the rows whose sharp quotes moved: their fair line is de-vigged again (the others keep it)."""
+        for q in changes.moved:
+            if q.book in sharp_books:
+                which = self._tier(q.market_id)
+                sharp[which].add(self.tiers[which].board.market_index[q.market_id])
         for market_id in batch.closed:
             which = self._tier(market_id)
             idx = self.tiers[which].board.close_market(market_id)
             if idx is not None:
                 touched[which].add(idx)
+                sharp[which].add(idx)
         for book in {q.book for q in batch.quotes} | {q.book for q in batch.runner_quotes}:
             self._book_confirmed[book] = batch.ts
         for status in batch.statuses:
@@ -161,8 +173,11 @@ class MarketState:
                 changes.statuses_changed.add(status.id)
             self._book_status[status.id] = status
             if status.status == "offline":
-                for rows, tier in zip(touched, self.tiers):
-                    rows.update(tier.board.withdraw_book(status.id).tolist())
+                for rows, moved, tier in zip(touched, sharp, self.tiers):
+                    gone = tier.board.withdraw_book(status.id).tolist()
+                    rows.update(gone)
+                    if status.id in sharp_books:
+                        moved.update(gone)
         changes.results.extend(batch.results)
         for rows, tier in zip(touched, self.tiers):
             for idx in rows:
@@ -171,7 +186,8 @@ class MarketState:
                 self._updated_at[market_id] = batch.ts
                 self._revision[market_id] = next(self._revisions)
         if any(touched):
-            self._rescan(tuple(np.fromiter(rows, dtype=np.intp, count=len(rows)) for rows in touched), batch.ts)
+            self._rescan(tuple(np.fromiter(rows, dtype=np.intp, count=len(rows)) for rows in touched), batch.ts,
+                         tuple(np.fromiter(rows, dtype=np.intp, count=len(rows)) for rows in sharp))
             for market_id in changes.markets:
                 self._shown_fair[market_id] = self._fair.get(market_id)
         for result in batch.results:
@@ -182,15 +198,18 @@ class MarketState:
         key = self._markets.get(market_id)
         return OUTRIGHTS if key is not None and key.outright else FIXED
 
-    def _column(self, market_id: str, runner: str, name: str | None = None) -> int | None:
-        """A runner's outcome column in its outright, added when new (None: no such outright)."""
+    def _column(self, market_id: str, runner: str, joined: set[int], name: str | None = None) -> int | None:
+        """A runner's outcome column in its outright, added when new (its row then goes in ``joined``; None: no
+        such outright)."""
         runners = self._runners.get(market_id)
         if runners is None:
             return None
         column = runners.index.get(runner)
         if column is None:
             board = self.tiers[OUTRIGHTS].board
-            column = board.add_outcome(board.market_index[market_id])
+            row = board.market_index[market_id]
+            column = board.add_outcome(row)
+            joined.add(row)
             runners.index[runner] = column
             runners.ids.append(runner)
             runners.names[runner] = name or runner
@@ -200,10 +219,10 @@ class MarketState:
             self._revision[market_id] = next(self._revisions)
         return column
 
-    def _runner_quotes(self, quotes: Iterable[RunnerQuote]) -> list[Quote]:
+    def _runner_quotes(self, quotes: Iterable[RunnerQuote], joined: set[int]) -> list[Quote]:
         out = []
         for q in quotes:
-            column = self._column(q.market_id, q.runner)
+            column = self._column(q.market_id, q.runner, joined)
             if column is not None:
                 out.append(Quote(q.market_id, column, q.book, q.price, q.ts))
         return out
@@ -227,13 +246,16 @@ class MarketState:
         """Full rescan: drops signals whose quotes aged past the limit."""
         self._rescan(None, now)
 
-    def _rescan(self, rows: tuple[np.ndarray, ...] | None, now: float) -> None:
+    def _rescan(self, rows: tuple[np.ndarray, ...] | None, now: float,
+                sharp: tuple[np.ndarray, ...] | None = None) -> None:
+        """Rescan ``rows`` per tier (None: everything); ``sharp``: the rows among them whose sharp quotes moved."""
         ids = None if rows is None else frozenset(
             tier.board.markets[int(i)].id for tier, some in zip(self.tiers, rows) for i in some)
         lines = []
         for i, tier in enumerate(self.tiers):
             some = None if rows is None else rows[i]
-            line = tier.value_scanner.fair(now, some)  # one fair line for the market state and the value scan
+            moved = None if sharp is None else sharp[i]
+            line = tier.value_scanner.line(now, some, moved)  # one fair line for the market state and the value scan
             stale = [m for m in self._fair if self._tier(m) == i] if some is None else [
                 tier.board.markets[int(r)].id for r in some]
             for market_id in stale:

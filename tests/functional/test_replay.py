@@ -19,13 +19,14 @@ def normalized(path):
         out.append(Batch(
             0.0, [attrs.evolve(e, start_ms=0) for e in b.events], b.markets,
             [attrs.evolve(q, ts=0.0) for q in b.quotes], b.closed, b.results,
-            [attrs.evolve(s, last_update_ms=0) for s in b.statuses],
+            [attrs.evolve(s, last_update_ms=0) for s in b.statuses], b.runners,
+            [attrs.evolve(q, ts=0.0) for q in b.runner_quotes],
         ).to_json())
     return out
 
 
 def times(path):
-    return [(b.ts, [q.ts for q in b.quotes], [e.start_ms for e in b.events])
+    return [(b.ts, [q.ts for q in (*b.quotes, *b.runner_quotes)], [e.start_ms for e in b.events])
             for b in JsonlReplay(str(path), rebase_time=False).read()]
 
 
@@ -37,6 +38,8 @@ async def test_record_then_replay_round_trip(aiohttp_client, tmp_path):
     await client.close()
     recorded = normalized(first)
     assert len(recorded) >= 30
+    batches = list(JsonlReplay(str(first), rebase_time=False).read())
+    assert any(b.runners for b in batches) and any(b.runner_quotes for b in batches)  # the outrights' shape too
 
     second = tmp_path / "replayed.jsonl"
     settings = fast_settings(tmp_path, feed=f"replay:{first}", record=str(second), db=str(tmp_path / "b.db"), sim_speed=1.0)
