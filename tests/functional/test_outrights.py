@@ -101,3 +101,27 @@ async def test_bets_on_every_runner_of_a_race_settle_one_winner_and_k_places(aio
         assert b["status"] in ("won", "lost")
         assert b["payout"] == (b["potentialPayout"] if b["status"] == "won" else 0)
         assert b["potentialPayout"] == pytest.approx(round(2 * b["decimal"], 2))
+
+
+async def test_a_v2_client_holds_every_outright_as_the_server_has_it_at_the_same_seq(aiohttp_client, tmp_path):
+    """Protocol v2 on outrights: an image, then deltas on up to 150 selections (runners' prices moving, markets
+    closing and new fields opening); the Python client's reduced state equals get_markets at the seq it holds."""
+    from sbws.client import Client, MarketChanged
+
+    client = await aiohttp_client(await make_app(sim_settings(tmp_path, market_interval=0.05)))
+    subscription = {"sports": ["Golf", "Horse Racing"], "marketTypes": ["outright"]}
+    async with Client(str(client.make_url("/")), subscription=subscription, backoff=0.05) as c:
+        events = c.events()
+        changed = 0
+        while changed < 40:
+            changed += isinstance(await asyncio.wait_for(events.__anext__(), 10), MarketChanged)
+        for _ in range(100):
+            seq, held = c.position[1], {m: dict(v) for m, v in c.markets.items()}
+            reply = await c.request("get_markets", {"marketType": "outright", "limit": 1000})
+            if reply["seq"] == seq:
+                break
+        else:
+            raise AssertionError("never read the server at the client's seq")
+        assert held == {m["id"]: m for m in reply["markets"] if m["status"] == "open"}
+        assert any(len(m["selections"]) >= 60 for m in held.values())  # the golf field came through whole
+        await events.aclose()

@@ -268,3 +268,20 @@ def test_a_runner_joining_unpriced_changes_its_market_and_ends_its_line_and_arbi
     assert changes.markets == {market} and state.outcomes(market) == ("a", "b", "c")
     assert state.fair_line(market) is None and not state.live("arbitrage").items
     assert state.view(market).hold is None and state.view(market).selections[2].name == "Late Entry"
+
+
+def test_a_field_of_500_runners_is_one_market_with_its_hold_arbitrage_and_value():
+    state = MarketState(ArbConfig(total_stake=1000.0), ValueConfig(sharp=("pin",), method="multiplicative"))
+    state.apply(Batch(1.0, [EventInfo("big", "Golf", "Tour", "", "", 10**13, title="Big field")], [MarketKey("big", OUTRIGHT)]))
+    market, n = "big:outright", 500
+    sharp = [RunnerQuote(market, f"r{i}", "pin", n / 1.05, 2.0) for i in range(n)]  # Σ 1/d = 1.05
+    state.apply(Batch(2.0, runner_quotes=sharp))
+    view = state.view(market)
+    assert len(view.selections) == n and view.hold == pytest.approx(5.0)
+    assert state.fair_line(market).p == pytest.approx([1 / n] * n)
+    assert not state.live("arbitrage").items and not state.live("value").items
+    soft = [RunnerQuote(market, f"r{i}", "soft", n * 1.02, 3.0) for i in range(n)]  # every runner 2 % over fair
+    state.apply(Batch(3.0, runner_quotes=soft))
+    [arb] = state.live("arbitrage").items.values()
+    assert len(arb.item.legs) == n and arb.item.roi == pytest.approx(2.0) and arb.item.profit == pytest.approx(20.0)
+    assert len(state.live("value").items) == n  # EV 2 % at the soft book on every runner
