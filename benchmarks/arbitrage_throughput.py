@@ -52,6 +52,7 @@ def build(markets: int, books: int, seed: int) -> QuoteBoard:
     prices[~three, 2, :] = np.nan
     board.prices[:books, :markets] = np.where(prices > 1.0, prices, np.nan).transpose(2, 0, 1)
     board.times[:books, :markets] = np.where(np.isnan(board.prices[:books, :markets]), np.nan, 0.0)
+    board.refresh_best()
     return board
 
 

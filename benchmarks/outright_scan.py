@@ -58,6 +58,7 @@ def board_of(prices: np.ndarray) -> QuoteBoard:
             board.add_outcome(idx)
     board.prices[:books, :markets, :runners] = prices
     board.times[:books, :markets, :runners] = np.where(np.isnan(prices), np.nan, NOW)
+    board.refresh_best()
     return board
 
 

@@ -138,7 +138,7 @@ def best_over_books(prices: NDArray[np.float64]) -> NDArray[np.float64]:
 class Scanner:
     """Finds arbitrage on a board; holds only the board and the configuration.
 
-    A scan first takes the best raw price per outcome over all books and keeps
+    A scan first takes the best raw price per outcome over all books (the board keeps it) and keeps
     the markets whose raw S is below 1.  Commission only lowers prices and the
     staleness filter only removes quotes, so neither can turn a market with
     raw S >= 1 into an arbitrage: the exact computation (commission,
@@ -154,14 +154,14 @@ class Scanner:
         nb = len(board.books)
         if markets is None:
             ids = np.arange(board.n_markets)
-            raw = board.prices[:nb, : board.n_markets]
+            raw = board.best[: board.n_markets]
         else:
             ids = np.asarray(markets, dtype=np.intp)
-            raw = board.prices[:nb].take(ids, axis=1)
+            raw = board.best[ids]
         if nb == 0 or ids.size == 0:
             return []
         n_out = board.n_outcomes[ids]
-        s = self._s(best_over_books(raw), n_out)
+        s = self._s(raw, n_out)
         rows = ids[(s < self._limit(ids)) & (n_out > 0)]
         if rows.size == 0:
             return []

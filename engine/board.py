@@ -12,6 +12,11 @@ two boards so that width never costs the 2/3-way markets anything: one of
 fixed markets (width 3) and one of outrights, whose markets gain runners as
 sources price them (``add_outcome``; the axis doubles when one outgrows it).
 ``winners`` holds each market's number of winners.
+
+``best[market, outcome]`` is the highest price over the books, kept for the
+cells a change touched: the scans' first pass (which markets could be an
+arbitrage, which cells could be value) reads it instead of reducing every
+book's plane again.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class QuoteBoard:
         self.times = np.full((book_capacity, market_capacity, width), np.nan)
         self.n_outcomes = np.zeros(market_capacity, dtype=np.int16)
         self.used = np.zeros((market_capacity, width), dtype=bool)
+        self.best = np.full((market_capacity, width), np.nan)
         """Which outcome columns each market has (the third is a draw's, in 3-way markets only)."""
         self.winners = np.ones(market_capacity)
         self.several_winners = False
@@ -84,6 +90,9 @@ class QuoteBoard:
             used = np.zeros((new_m, new_w), bool)
             used[:m_cap, :w_cap] = self.used
             self.used = used
+            best = np.full((new_m, new_w), np.nan)
+            best[:m_cap, :w_cap] = self.best
+            self.best = best
         if new_m != m_cap:
             self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int16)])
             self.winners = np.concatenate([self.winners, np.ones(new_m - m_cap)])
@@ -149,6 +158,7 @@ class QuoteBoard:
         self.open[idx] = False
         self.prices[:, idx] = np.nan
         self.times[:, idx] = np.nan
+        self.best[idx] = np.nan
         return idx
 
     def withdraw_book(self, book: str) -> IntArray:
@@ -160,7 +170,18 @@ class QuoteBoard:
         touched = np.flatnonzero(~np.isnan(self.prices[b, :n]).all(axis=1))
         self.prices[b, :n] = np.nan
         self.times[b, :n] = np.nan
+        self.refresh_best(touched)
         return touched
+
+    def refresh_best(self, markets: IntArray | None = None) -> None:
+        """Recompute ``best`` for whole rows (None: every market), after prices were written other than by
+        ``update``."""
+        nb = len(self.books)
+        rows = np.arange(self.n_markets) if markets is None else np.asarray(markets, dtype=np.intp)
+        if rows.size == 0:
+            return
+        planes = self.prices[:nb].take(rows, axis=1)
+        self.best[rows] = np.fmax.reduce(planes, axis=0) if nb else np.nan
 
     def update_arrays(
         self,
@@ -194,6 +215,9 @@ class QuoteBoard:
         self.prices[book, market, outcome] = price
         self.times[book, market, outcome] = np.where(np.isnan(price), np.nan, ts)
         moved = ~((old == price) | (np.isnan(old) & np.isnan(price)))
+        if moved.any():  # a cell quoted twice gets the same best twice: cheaper than finding the repeats
+            m, o = market[moved], outcome[moved]
+            self.best[m, o] = np.fmax.reduce(self.prices[: len(self.books), m, o], axis=0)
         rows = np.zeros(ok.shape, dtype=bool)
         rows[np.flatnonzero(ok)] = moved
         return np.unique(market[moved]), rows

@@ -28,7 +28,7 @@ import numpy as np
 from attrs import field, frozen
 from numpy.typing import NDArray
 
-from .arbitrage import best_over_books, effective_prices, keep_factors
+from .arbitrage import effective_prices, keep_factors
 from .board import IntArray, QuoteBoard
 from .devig import MULTIPLICATIVE, WORST, devig, row_all, row_any, row_min, row_sum
 
@@ -263,10 +263,7 @@ class ValueScanner:
             line = self.fair(now, markets, MULTIPLICATIVE if bounded else None)
         if line.rows.size == 0:
             return []
-        if markets is None:
-            best = best_over_books(board.prices[:nb, : board.n_markets])[line.rows]
-        else:
-            best = best_over_books(board.prices[:nb].take(line.rows, axis=1))
+        best = board.best[line.rows]
         hit = np.nan_to_num(best * line.p) >= threshold
         if bounded:
             cand = np.flatnonzero(row_any(hit))

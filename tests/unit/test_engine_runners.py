@@ -133,3 +133,41 @@ def test_n_way_arbitrage_on_a_wide_board_equals_the_reference(rows, boost, unit,
         if unit == 0:
             payouts = [leg.stake * leg.effective for leg in opp.legs]
             assert max(payouts) - min(payouts) < 1e-9
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("quote"), st.integers(0, 3), st.integers(0, 2), st.integers(0, 3),
+              st.sampled_from([0.0, 1.5, 2.0, 3.3, 7.0])),
+    st.tuples(st.just("withdraw"), st.integers(0, 3)),
+    st.tuples(st.just("close"), st.integers(0, 3)),
+    st.tuples(st.just("runner"), st.integers(0, 3)),
+    st.tuples(st.just("remove"), st.integers(0, 3)),
+), max_size=60))
+def test_the_best_price_the_board_keeps_is_the_best_over_its_books(ops):
+    """However quotes, withdrawals, closures, late runners (the axis growing) and recycled rows come, the board's
+    kept best per cell is the maximum over its books."""
+    board = QuoteBoard(market_capacity=1, book_capacity=1, width=2)
+    for m in range(4):
+        board.add_market(MarketKey(f"e{m}", OUTRIGHT))
+        board.add_outcome(m)
+        board.add_outcome(m)
+    for op in ops:
+        market_id = f"e{op[1]}:outright"
+        if op[0] == "quote":
+            _, m, o, b, price = op
+            idx = board.market_index.get(market_id)
+            if idx is not None and o < board.n_outcomes[idx]:
+                board.update([Quote(market_id, o, f"b{b}", price, 1.0)])
+        elif op[0] == "withdraw":
+            board.withdraw_book(f"b{op[1]}")
+        elif op[0] == "close":
+            board.close_market(market_id)
+        elif op[0] == "runner" and market_id in board.market_index:
+            board.add_outcome(board.market_index[market_id])
+        elif op[0] == "remove":
+            board.remove_market(market_id)
+            board.add_outcome(board.add_market(MarketKey(f"e{op[1]}", OUTRIGHT)))  # back on a recycled row
+        nb, n = len(board.books), board.n_markets
+        want = np.fmax.reduce(board.prices[:nb, :n], axis=0) if nb else np.full((n, board.width), np.nan)
+        np.testing.assert_array_equal(board.best[:n], want)
