@@ -96,11 +96,15 @@ class MarketKey:
     three_way: bool = False
     winners: int = field(default=1, validator=_at_least_one)
     """How many outcomes win (more than one only in an outright: a place market)."""
+    own_id: bool = False
+    """The event id is the source's own market id (an exchange market, ``1.197931750``) and the market's id."""
 
     @functools.cached_property
     def id(self) -> str:
         """Computed once per key (it is read on every scan and push).  An outright paying k > 1 places ends in
         ``:top<k>``, so a race's WIN and PLACE markets are two markets."""
+        if self.own_id:
+            return self.event_id
         if self.market_type == OUTRIGHT:
             base = f"{self.event_id}:{OUTRIGHT}"
             return base if self.winners == 1 else f"{base}:top{self.winners}"

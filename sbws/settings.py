@@ -85,6 +85,8 @@ class Settings:
     sim_books: int = 10
     sim_tick_ms: int = 500
     sim_speed: float = 1.0
+    replay_speed: float = 1.0
+    betfair_catalogue: str = ""
     odds_api_base: str = "https://api.the-odds-api.com"
     odds_api_sports: tuple[str, ...] = ("basketball_nba",)
     odds_api_regions: str = "us,eu,uk"
@@ -138,7 +140,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("host", "interface to listen on", metavar="HOST"),
     Option("port", "TCP port to listen on", int, metavar="PORT"),
     Option("db", "ledger: a SQLite file path, or postgresql://user@host/db", metavar="PATH|URL"),
-    Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...] or replay:FILE.jsonl", metavar="NAME[:ARG]"),
+    Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...], replay:FILE.jsonl or betfair:FILE[,FILE...]", metavar="NAME[:ARG]"),
     Option("seed", "simulator seed (same seed, same market)", int, metavar="N"),
     Option("market_interval", "seconds between market_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
     Option("arbitrage_interval", "seconds between arbitrage_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
@@ -183,6 +185,8 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("sim_books", "simulator: number of sportsbooks (2 to 20)", int, metavar="N"),
     Option("sim_tick_ms", "simulator: milliseconds between ticks", int, metavar="MS"),
     Option("sim_speed", "simulator: time acceleration (2 runs event clocks twice as fast)", float, metavar="FACTOR"),
+    Option("replay_speed", "betfair files: replay pace (1 real time, 10 ten times faster, 0 as fast as possible)", float, metavar="FACTOR"),
+    Option("betfair_catalogue", "betfair files: a market catalogue JSON for runner and market names", metavar="FILE"),
     Option("odds_api_base", "The Odds API base URL", metavar="URL"),
     Option("odds_api_sports", "The Odds API sport keys (comma-separated)", _csv, metavar="KEYS"),
     Option("odds_api_regions", "The Odds API regions (comma-separated)", metavar="REGIONS"),
@@ -282,6 +286,8 @@ def validate(s: Settings) -> None:
         problems.append("--rate-limit must be > 0 and --rate-burst >= 1")
     if not 2 <= s.sim_books <= 20 or s.sim_events < 1 or s.sim_tick_ms < 1 or s.sim_speed <= 0:
         problems.append("simulator: --sim-books 2..20, --sim-events >= 1, --sim-tick-ms >= 1, --sim-speed > 0")
+    if s.replay_speed < 0:
+        problems.append("--replay-speed must be >= 0 (0: as fast as possible)")
     if s.workers < 1 or (s.workers > 1 and not s.broker):
         problems.append("--workers > 1 needs --broker redis://… (workers share one market through Redis)")
     if s.leader_ttl <= 0:

@@ -3,7 +3,7 @@
 import { dateTime, el, american, line } from "./dom.js";
 import { OutrightView } from "./outright.js";
 
-export const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer", "Golf", "Horse Racing"];
+export const SPORTS = ["NBA", "NFL", "MLB", "NHL", "Soccer", "Golf", "Horse Racing", "Greyhound Racing"];
 export const TYPES = ["moneyline", "spread", "total", "outright"];
 const AUTO_FOLD_EVENTS = 40;
 const $ = (id) => document.getElementById(id);

@@ -42,7 +42,14 @@ def make_feed(settings: Settings) -> Feed:
         if len(files) == 1 and files[0].endswith(".jsonl"):
             return JsonlReplay(files[0], speed=settings.sim_speed)
         return SeasonReplay(files, tick_s=settings.sim_tick_ms / 1000.0)
-    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api or replay:FILE")
+    if name == "betfair":
+        from .betfair import BetfairFiles
+
+        files = [f for f in arg.split(",") if f]
+        if not files:
+            raise ConfigError("--feed betfair:FILE[,FILE...] (Betfair stream or historical data files)")
+        return BetfairFiles(files, speed=settings.replay_speed, catalogue=settings.betfair_catalogue or None)
+    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api, replay:FILE or betfair:FILE")
 
 
 def _commission(settings: Settings) -> dict[str, float]:
