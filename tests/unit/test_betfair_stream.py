@@ -4,14 +4,14 @@ message and level by level, and the feed's mapping of a market to an outright th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from sbws.feeds.betfair import Mapper, read_catalogue
 from sbws.feeds.betfair_stream import MarketCache
+from tests.helpers import SHARED
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "betfair"
+DATA = SHARED / "data" / "betfair"
 FILES = ["1.197931750", "BASIC-1.132153978", "streaming_mcm_SUB_IMAGE_no_market_def.json",
          "streaming_mcm_RESUB_DELTA.json"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,8 +19,9 @@ from sbws.ledger.models import LOST, VOID, WON
 from sbws.ledger.rules import placed_outcome
 from sbws.market.records import Batch, EventInfo, EventResult, Runner, RunnerQuote
 from sbws.market.state import MarketState
+from tests.helpers import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "odds-api"
+ODDS_API = SHARED / "data" / "odds-api"
 
 
 def test_runner_ids_fold_case_accents_punctuation_and_spacing():
@@ -149,7 +149,7 @@ def test_simulated_fields_are_the_sizes_asked_with_distinct_runners():
 
 
 def test_the_recorded_world_series_outrights_map_to_one_market_of_every_books_runners():
-    body = json.loads((SHARED / "baseball-outrights.json").read_text())
+    body = json.loads((ODDS_API / "baseball-outrights.json").read_text())
     mapper = OddsMapper()
     parsed = mapper.parse(body, 0)
     [event] = body
