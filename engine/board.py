@@ -17,6 +17,11 @@ sources price them (``add_outcome``; the axis doubles when one outgrows it).
 cells a change touched: the scans' first pass (which markets could be an
 arbitrage, which cells could be value) reads it instead of reducing every
 book's plane again.
+
+Lay prices (an exchange's offers to lay: what a backer of the other side
+gets) live in ``lays[exchange, market, outcome]``, one plane per book that
+ever quoted a lay (``lay_index``), and ``best_lay`` is the lowest over them.
+Everything that reads back prices reads ``prices`` as before.
 """
 
 from __future__ import annotations
@@ -32,15 +37,21 @@ from .markets import MAX_OUTCOMES, MarketKey
 IntArray = NDArray[np.intp]
 
 
+BACK, LAY = "back", "lay"
+SIDES = (BACK, LAY)
+
+
 @frozen
 class Quote:
-    """One book's decimal price for one outcome; NaN or <= 1 withdraws it."""
+    """One book's decimal price for one outcome, to back it (default) or, at an exchange, to lay it; NaN or
+    <= 1 withdraws it."""
 
     market_id: str
     outcome: int
     book: str
     price: float
     ts: float
+    side: str = BACK
 
 
 def _doubled(capacity: int, needed: int) -> int:
@@ -61,6 +72,11 @@ class QuoteBoard:
         self.n_outcomes = np.zeros(market_capacity, dtype=np.int16)
         self.used = np.zeros((market_capacity, width), dtype=bool)
         self.best = np.full((market_capacity, width), np.nan)
+        self.lay_index: dict[int, int] = {}
+        """Book index → its plane of ``lays``."""
+        self.lays = np.full((0, market_capacity, width), np.nan)
+        self.lay_times = np.full((0, market_capacity, width), np.nan)
+        self.best_lay = np.full((market_capacity, width), np.nan)
         """Which outcome columns each market has (the third is a draw's, in 3-way markets only)."""
         self.winners = np.ones(market_capacity)
         self.several_winners = False
@@ -87,12 +103,19 @@ class QuoteBoard:
             new[:b_cap, :m_cap, :w_cap] = old
             setattr(self, name, new)
         if new_m != m_cap or new_w != w_cap:
+            for name in ("lays", "lay_times"):
+                old = getattr(self, name)
+                new = np.full((old.shape[0], new_m, new_w), np.nan)
+                new[:, :m_cap, :w_cap] = old
+                setattr(self, name, new)
+        if new_m != m_cap or new_w != w_cap:
             used = np.zeros((new_m, new_w), bool)
             used[:m_cap, :w_cap] = self.used
             self.used = used
-            best = np.full((new_m, new_w), np.nan)
-            best[:m_cap, :w_cap] = self.best
-            self.best = best
+            for name in ("best", "best_lay"):
+                grown = np.full((new_m, new_w), np.nan)
+                grown[:m_cap, :w_cap] = getattr(self, name)
+                setattr(self, name, grown)
         if new_m != m_cap:
             self.n_outcomes = np.concatenate([self.n_outcomes, np.zeros(new_m - m_cap, np.int16)])
             self.winners = np.concatenate([self.winners, np.ones(new_m - m_cap)])
@@ -156,9 +179,10 @@ class QuoteBoard:
         if idx is None:
             return None
         self.open[idx] = False
-        self.prices[:, idx] = np.nan
-        self.times[:, idx] = np.nan
+        for array in (self.prices, self.times, self.lays, self.lay_times):
+            array[:, idx] = np.nan
         self.best[idx] = np.nan
+        self.best_lay[idx] = np.nan
         return idx
 
     def withdraw_book(self, book: str) -> IntArray:
@@ -170,6 +194,11 @@ class QuoteBoard:
         touched = np.flatnonzero(~np.isnan(self.prices[b, :n]).all(axis=1))
         self.prices[b, :n] = np.nan
         self.times[b, :n] = np.nan
+        lay = self.lay_index.get(b)
+        if lay is not None:
+            touched = np.union1d(touched, np.flatnonzero(~np.isnan(self.lays[lay, :n]).all(axis=1)))
+            self.lays[lay, :n] = np.nan
+            self.lay_times[lay, :n] = np.nan
         self.refresh_best(touched)
         return touched
 
@@ -182,6 +211,17 @@ class QuoteBoard:
             return
         planes = self.prices[:nb].take(rows, axis=1)
         self.best[rows] = np.fmax.reduce(planes, axis=0) if nb else np.nan
+        self.best_lay[rows] = np.fmin.reduce(self.lays.take(rows, axis=1), axis=0) if self.lay_index else np.nan
+
+    def lay_plane(self, book: int) -> int:
+        """The ``lays`` plane of a book, added the first time it quotes a lay."""
+        plane = self.lay_index.get(book)
+        if plane is None:
+            plane = self.lay_index[book] = len(self.lay_index)
+            extra = np.full((1, *self.lays.shape[1:]), np.nan)
+            self.lays = np.concatenate([self.lays, extra])
+            self.lay_times = np.concatenate([self.lay_times, extra.copy()])
+        return plane
 
     def update_arrays(
         self,
@@ -190,9 +230,11 @@ class QuoteBoard:
         book: IntArray,
         price: NDArray[np.float64],
         ts: NDArray[np.float64],
+        lay: bool = False,
     ) -> IntArray:
-        """Apply already-indexed quotes; later entries win; returns changed markets."""
-        return self._apply(market, outcome, book, price, ts)[0]
+        """Apply already-indexed quotes (``lay``: lay prices, ``book`` their board book index); later entries win;
+        returns changed markets."""
+        return self._apply(market, outcome, book, price, ts, lay)[0]
 
     def _apply(
         self,
@@ -201,6 +243,7 @@ class QuoteBoard:
         book: IntArray,
         price: NDArray[np.float64],
         ts: NDArray[np.float64],
+        lay: bool = False,
     ) -> tuple[IntArray, NDArray[np.bool_]]:
         """Changed markets, and which input rows changed a price (withdrawals included)."""
         market = np.asarray(market, dtype=np.intp)
@@ -211,13 +254,19 @@ class QuoteBoard:
         ok = self.open[market] & (outcome < self.n_outcomes[market])
         market, outcome, book, price, ts = market[ok], outcome[ok], book[ok], price[ok], ts[ok]
         price = np.where(price > 1.0, price, np.nan)
-        old = self.prices[book, market, outcome]
-        self.prices[book, market, outcome] = price
-        self.times[book, market, outcome] = np.where(np.isnan(price), np.nan, ts)
+        if lay:
+            book = np.array([self.lay_plane(int(b)) for b in book.tolist()], dtype=np.intp)
+        prices, times = (self.lays, self.lay_times) if lay else (self.prices, self.times)
+        old = prices[book, market, outcome]
+        prices[book, market, outcome] = price
+        times[book, market, outcome] = np.where(np.isnan(price), np.nan, ts)
         moved = ~((old == price) | (np.isnan(old) & np.isnan(price)))
         if moved.any():  # a cell quoted twice gets the same best twice: cheaper than finding the repeats
             m, o = market[moved], outcome[moved]
-            self.best[m, o] = np.fmax.reduce(self.prices[: len(self.books), m, o], axis=0)
+            if lay:
+                self.best_lay[m, o] = np.fmin.reduce(self.lays[:, m, o], axis=0)
+            else:
+                self.best[m, o] = np.fmax.reduce(self.prices[: len(self.books), m, o], axis=0)
         rows = np.zeros(ok.shape, dtype=bool)
         rows[np.flatnonzero(ok)] = moved
         return np.unique(market[moved]), rows
@@ -227,18 +276,19 @@ class QuoteBoard:
 
         ``moved`` collects the quotes that changed a price, in batch order (a price history records those).
         """
-        rows: list[tuple[int, int, int, float, float]] = []
-        kept: list[Quote] = []
+        by_side: dict[bool, tuple[list[tuple[int, int, int, float, float]], list[Quote]]] = {}
         index = self.market_index
         for q in quotes:
             m = index.get(q.market_id)
             if m is not None:
+                rows, kept = by_side.setdefault(q.side == LAY, ([], []))
                 rows.append((m, q.outcome, self.book(q.book), q.price, q.ts))
                 kept.append(q)
-        if not rows:
-            return np.empty(0, dtype=np.intp)
-        m_arr, o_arr, b_arr, p_arr, t_arr = (np.array(col) for col in zip(*rows))
-        changed, mask = self._apply(m_arr, o_arr, b_arr, p_arr, t_arr)
-        if moved is not None:
-            moved.extend(q for q, hit in zip(kept, mask.tolist()) if hit)
-        return changed
+        changed = [np.empty(0, dtype=np.intp)]
+        for lay, (rows, kept) in sorted(by_side.items()):
+            m_arr, o_arr, b_arr, p_arr, t_arr = (np.array(col) for col in zip(*rows))
+            markets, mask = self._apply(m_arr, o_arr, b_arr, p_arr, t_arr, lay)
+            changed.append(markets)
+            if moved is not None:
+                moved.extend(q for q, hit in zip(kept, mask.tolist()) if hit)
+        return changed[-1] if len(changed) == 2 else np.unique(np.concatenate(changed))

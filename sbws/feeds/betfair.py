@@ -9,11 +9,11 @@ Mapping: a Betfair market is an outright of its own (its id, ``1.197931750``,
 is the market's and the event's id; ``numberOfWinners`` its winners); a
 runner's id is its selection id as a string, so a name arriving late (from a
 later definition, or ``--betfair-catalogue``) changes only the display name.
-Each runner is quoted at book ``betfair`` at its best price to back; a
-removed runner, or every runner of a suspended market, is withdrawn.  A
-``CLOSED`` market closes, and its WINNER and PLACED runners (by sort order)
-settle its bets.  Lay prices, depth and commission on net winnings are not
-carried yet.
+Each runner is quoted at book ``betfair`` at its best price to back and its
+best price to lay; a removed runner, or every runner of a suspended market,
+is withdrawn.  A ``CLOSED`` market closes, and its WINNER and PLACED runners
+(by sort order) settle its bets.  Depth and commission on net winnings are
+not carried yet.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 
+from engine.board import BACK, LAY
 from engine.markets import OUTRIGHT, MarketKey
 
 from ..errors import ConfigError
@@ -74,7 +75,7 @@ class Mapper:
         self.declared: dict[str, int] = {}
         """Markets declared, with their winners (a change re-declares them)."""
         self.named: set[tuple[str, str]] = set()
-        self.quoted: dict[tuple[str, str], float] = {}
+        self.quoted: dict[tuple[str, str, str], float] = {}
         self.settled: set[str] = set()
 
     def batch(self, message: Mapping[str, Any], when: Callable[[int], float]) -> Batch:
@@ -123,13 +124,13 @@ class Mapper:
     def _quotes(self, book: MarketBook, ts: float) -> list[RunnerQuote]:
         out = []
         for runner in book.runners.values():
-            best = runner.best_back()
-            live = book.status == OPEN and runner.status != REMOVED and best is not None
-            price = best[0] if live and best is not None else 0.0
-            cell = (book.market_id, str(runner.selection_id))
-            if self.quoted.get(cell, 0.0) != price:
-                self.quoted[cell] = price
-                out.append(RunnerQuote(book.market_id, cell[1], BOOK, price, ts))
+            for side, best in ((BACK, runner.best_back()), (LAY, runner.best_lay())):
+                live = book.status == OPEN and runner.status != REMOVED and best is not None
+                price = best[0] if live and best is not None else 0.0
+                cell = (book.market_id, str(runner.selection_id), side)
+                if self.quoted.get(cell, 0.0) != price:
+                    self.quoted[cell] = price
+                    out.append(RunnerQuote(book.market_id, cell[1], BOOK, price, ts, side))
         return out
 
 

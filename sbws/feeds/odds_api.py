@@ -15,8 +15,9 @@ Mapping (decimal odds):
   start, ``sport_title`` its title when it has no teams); each outcome is a
   runner, its id ``runner_id`` of the name, so books spelling a name
   differently quote one runner;
-* ``h2h_lay`` and ``outrights_lay`` (exchange lay prices) are never used as
-  back prices, and unknown market keys are skipped with one log line each.
+* ``h2h_lay`` and ``outrights_lay`` (an exchange's lay prices) are the lay
+  quotes of the same moneyline or outright (never back prices); unknown
+  market keys are skipped with one log line each.
 
 Quota headers are read on every response and stretch the poll interval as
 the quota runs low; 429 and 5xx back off exponentially with jitter; a
@@ -40,7 +41,7 @@ import structlog
 
 from attrs import Factory, define
 
-from engine.board import Quote
+from engine.board import BACK, LAY, Quote
 from engine.markets import MONEYLINE, OUTRIGHT, SPREAD, TOTAL, MarketKey, runner_id
 
 from ..errors import FeedError
@@ -49,6 +50,8 @@ from ..market.records import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, Eve
 log = structlog.get_logger("sbws.feeds.odds_api")
 
 MARKETS = "h2h,spreads,totals"
+"""Exchanges answer ``h2h`` with their lay prices too (``h2h_lay``), and ``outrights`` with ``outrights_lay``."""
+LAY_SUFFIX = "_lay"
 OUTRIGHTS = "outrights"
 EXCHANGE_COMMISSION = {"betfair": 0.05, "betfair_ex_eu": 0.05, "betfair_ex_uk": 0.05, "betfair_ex_au": 0.05,
                        "matchbook": 0.02, "smarkets": 0.02, "betdaq": 0.02}
@@ -103,22 +106,26 @@ class OddsMapper:
                 updated = _ms(b["last_update"]) if b.get("last_update") else int(now * 1000)
                 out.books[b["key"]] = (b.get("title") or b["key"], updated)
                 for market in b.get("markets", []):
-                    if market.get("key") == OUTRIGHTS:
+                    key = str(market.get("key"))
+                    side = LAY if key.endswith(LAY_SUFFIX) else BACK
+                    kind = key.removesuffix(LAY_SUFFIX)
+                    if kind == OUTRIGHTS:
                         spec = MarketKey(info.id, OUTRIGHT)
                         specs[spec.id] = spec
                         for runner, price in _runners(market):
                             runners.setdefault((spec.id, runner.id), Runner(spec.id, runner.id, runner.name))
-                            out.runner_quotes.append(RunnerQuote(spec.id, runner.id, b["key"], price, updated / 1000.0))
+                            out.runner_quotes.append(RunnerQuote(spec.id, runner.id, b["key"], price, updated / 1000.0,
+                                                                 side))
                         continue
-                    for spec, outcome, price in self._outcomes(info, market):
+                    for spec, outcome, price in self._outcomes(info, market, kind):
                         specs[spec.id] = spec
-                        out.quotes.append(Quote(spec.id, outcome, b["key"], price, updated / 1000.0))
+                        out.quotes.append(Quote(spec.id, outcome, b["key"], price, updated / 1000.0, side))
         out.markets = list(specs.values())
         out.runners = list(runners.values())
         return out
 
-    def _outcomes(self, info: EventInfo, market: Mapping[str, Any]) -> list[tuple[MarketKey, int, float]]:
-        key = market.get("key")
+    def _outcomes(self, info: EventInfo, market: Mapping[str, Any], key: str) -> list[tuple[MarketKey, int, float]]:
+        """``key``: the market's kind, a lay market's without its ``_lay``."""
         out: list[tuple[MarketKey, int, float]] = []
         for o in market.get("outcomes", []):
             price = o.get("price")
@@ -141,10 +148,9 @@ class OddsMapper:
                 if name in ("Over", "Under"):
                     out.append((MarketKey(info.id, TOTAL, float(point)), 0 if name == "Over" else 1, float(price)))
             else:
-                if key not in self.skipped:
-                    self.skipped.add(str(key))
-                    reason = "lay prices are not back prices" if str(key).endswith("_lay") else "market not supported"
-                    log.info("odds_api_market_skipped", market=key, reason=reason)
+                if market.get("key") not in self.skipped:
+                    self.skipped.add(str(market.get("key")))
+                    log.info("odds_api_market_skipped", market=market.get("key"), reason="market not supported")
                 break
         return out
 
@@ -215,8 +221,8 @@ class OddsApiFeed:
         self.known_books: dict[str, str] = {}
         self.outright_sports: set[str] | None = None
         """Which of ``sports`` have outrights (None until the listing was read)."""
-        self.last_quotes: dict[str, set[tuple[str, int, str]]] = {}
-        self.last_runner_quotes: dict[str, set[tuple[str, str, str]]] = {}
+        self.last_quotes: dict[str, set[tuple[str, int, str, str]]] = {}
+        self.last_runner_quotes: dict[str, set[tuple[str, str, str, str]]] = {}
         self.open_events: dict[str, set[str]] = {}
         self.event_markets: dict[str, set[str]] = {}
         self.pending_scores: dict[str, dict[str, float]] = {}
@@ -340,16 +346,16 @@ class OddsApiFeed:
 
     def _withdrawals(self, sport: str, quotes: list[Quote]) -> list[Quote]:
         """Quotes a book listed last time but not now are withdrawn (price 0)."""
-        now_keys = {(q.market_id, q.outcome, q.book) for q in quotes}
+        now_keys = {(q.market_id, q.outcome, q.book, q.side) for q in quotes}
         gone = self.last_quotes.get(sport, set()) - now_keys
         self.last_quotes[sport] = now_keys
-        return [Quote(m, o, b, 0.0, time.time()) for m, o, b in sorted(gone)]
+        return [Quote(m, o, b, 0.0, time.time(), side) for m, o, b, side in sorted(gone)]
 
     def _runner_withdrawals(self, sport: str, quotes: list[RunnerQuote]) -> list[RunnerQuote]:
-        now_keys = {(q.market_id, q.runner, q.book) for q in quotes}
+        now_keys = {(q.market_id, q.runner, q.book, q.side) for q in quotes}
         gone = self.last_runner_quotes.get(sport, set()) - now_keys
         self.last_runner_quotes[sport] = now_keys
-        return [RunnerQuote(m, r, b, 0.0, time.time()) for m, r, b in sorted(gone)]
+        return [RunnerQuote(m, r, b, 0.0, time.time(), side) for m, r, b, side in sorted(gone)]
 
     def degraded(self, reason: str) -> Batch:
         now = time.time()

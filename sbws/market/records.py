@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from attrs import asdict, field, frozen
 
-from engine.board import Quote
+from engine.board import BACK, Quote
 from engine.markets import MarketKey
 
 ONLINE, DEGRADED, OFFLINE = "online", "degraded", "offline"
@@ -51,13 +51,15 @@ class Runner:
 
 @frozen
 class RunnerQuote:
-    """One book's decimal price for one runner of an outright; NaN or <= 1 withdraws it."""
+    """One book's decimal price for one runner of an outright, to back (default) or to lay it; NaN or <= 1
+    withdraws it."""
 
     market_id: str
     runner: str
     book: str
     price: float
     ts: float
+    side: str = BACK
 
 
 def _placing(items: Any) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ import numpy as np
 from attrs import define, field, frozen
 
 from engine.arbitrage import ArbConfig, Scanner
-from engine.board import Quote, QuoteBoard
+from engine.board import BACK, LAY, Quote, QuoteBoard
 from engine.markets import MarketKey
 from engine.middles import MiddleConfig
 from engine.value import FairLine, ValueConfig, ValueScanner
@@ -109,6 +109,8 @@ class MarketState:
         self._events: dict[str, EventInfo] = {}
         self._markets: dict[str, MarketKey] = {}
         self._runners: dict[str, Runners] = {}
+        self._laid: set[str] = set()
+        """Markets some exchange has quoted a lay in: their views carry lay prices from then on."""
         self._event_markets: dict[str, set[str]] = {}
         self._book_status: dict[str, BookStatus] = {}
         self._book_confirmed: dict[str, float] = {}
@@ -143,9 +145,13 @@ class MarketState:
         """Outrights a runner joined: changed even when nobody prices it yet (a runner unpriced is no arbitrage)."""
         for runner in batch.runners:
             self._column(runner.market_id, runner.id, joined, runner.name)
-        touched: list[set[int]] = [set(fixed.update(batch.quotes, changes.moved).tolist()),
+        moved: list[Quote] = []
+        touched: list[set[int]] = [set(fixed.update(batch.quotes, moved).tolist()),
                                    set(outrights.update(self._runner_quotes(batch.runner_quotes, joined),
-                                                        changes.moved).tolist())]
+                                                        moved).tolist())]
+        changes.moved = [q for q in moved if q.side == BACK]  # the history and steam are of back prices
+        self._laid.update(q.market_id for q in batch.quotes if q.side == LAY and q.market_id in self._markets)
+        self._laid.update(q.market_id for q in batch.runner_quotes if q.side == LAY and q.market_id in self._markets)
         touched[OUTRIGHTS] |= joined
         changes.steam = self._steam.feed(changes.moved)
         sharp_books = set(self._value_config.sharp)
@@ -173,11 +179,11 @@ class MarketState:
                 changes.statuses_changed.add(status.id)
             self._book_status[status.id] = status
             if status.status == "offline":
-                for rows, moved, tier in zip(touched, sharp, self.tiers):
+                for rows, again, tier in zip(touched, sharp, self.tiers):
                     gone = tier.board.withdraw_book(status.id).tolist()
                     rows.update(gone)
                     if status.id in sharp_books:
-                        moved.update(gone)
+                        again.update(gone)
         changes.results.extend(batch.results)
         for rows, tier in zip(touched, self.tiers):
             for idx in rows:
@@ -224,7 +230,7 @@ class MarketState:
         for q in quotes:
             column = self._column(q.market_id, q.runner, joined)
             if column is not None:
-                out.append(Quote(q.market_id, column, q.book, q.price, q.ts))
+                out.append(Quote(q.market_id, column, q.book, q.price, q.ts, q.side))
         return out
 
     def _forget_event(self, event_id: str, changes: Changes) -> None:
@@ -236,6 +242,7 @@ class MarketState:
             for table in (self._markets, self._runners, self._updated_at, self._revision, self._fair, self._shown_fair,
                           self._closing, self._views):
                 table.pop(market_id, None)
+            self._laid.discard(market_id)
             changes.markets.discard(market_id)
             changes.gone.add(market_id)
         for name, live in self._signals.items():
@@ -310,8 +317,8 @@ class MarketState:
         column order, so every outcome keeps its index)."""
         quotes = _quotes(self.tiers[FIXED].board)
         runners = [Runner(m, r, known.names[r]) for m, known in self._runners.items() for r in known.ids]
-        runner_quotes = [RunnerQuote(q.market_id, self._runners[q.market_id].ids[q.outcome], q.book, q.price, q.ts)
-                         for q in _quotes(self.tiers[OUTRIGHTS].board)]
+        runner_quotes = [RunnerQuote(q.market_id, self._runners[q.market_id].ids[q.outcome], q.book, q.price, q.ts,
+                                     q.side) for q in _quotes(self.tiers[OUTRIGHTS].board)]
         closed = [m for m in self._markets if not self.is_open(m)]
         return Batch(self._last_batch_at, list(self._events.values()), list(self._markets.values()), quotes, closed, (),
                      list(self._book_status.values()), runners, runner_quotes)
@@ -418,9 +425,14 @@ class MarketState:
         names = tuple(runners.names[r] for r in outcomes) if runners is not None else tuple(
             views.selection_name(event, o) for o in outcomes)
         fair = self._shown_fair.get(market_id)
+        lays, exchanges = None, None
+        if market_id in self._laid:
+            planes = sorted(board.lay_index.items(), key=lambda item: item[1])
+            exchanges = [board.books[b] for b, _ in planes]
+            lays = board.lays[:, idx, : len(outcomes)].T
         built = views.build(market_id, key, event, outcomes, names, board.market_prices(idx)[: len(outcomes)],
                             board.books, bool(board.open[idx]), self._updated_at.get(market_id, self._last_batch_at),
-                            fair.p if fair is not None else None)
+                            fair.p if fair is not None else None, lays, exchanges)
         self._views[market_id] = (revision, built)
         return built
 
@@ -495,12 +507,15 @@ class MarketState:
 
 
 def _quotes(board: QuoteBoard) -> list[Quote]:
-    """Every live quote of a board."""
+    """Every live quote of a board, backs then lays."""
     nb, n = len(board.books), board.n_markets
-    books, rows, outcomes = np.nonzero(~np.isnan(board.prices[:nb, :n]))
     quotes = []
-    for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
-        market_id = board.markets[m].id
-        if board.market_index.get(market_id) == m:
-            quotes.append(Quote(market_id, o, board.books[b], float(board.prices[b, m, o]), float(board.times[b, m, o])))
+    book_of_plane = {plane: board.books[b] for b, plane in board.lay_index.items()}
+    for side, prices, times, book_of in ((BACK, board.prices[:nb, :n], board.times, board.books),
+                                         (LAY, board.lays[:, :n], board.lay_times, book_of_plane)):
+        books, rows, outcomes = np.nonzero(~np.isnan(prices))
+        for b, m, o in zip(books.tolist(), rows.tolist(), outcomes.tolist()):
+            market_id = board.markets[m].id
+            if board.market_index.get(market_id) == m:
+                quotes.append(Quote(market_id, o, book_of[b], float(prices[b, m, o]), float(times[b, m, o]), side))
     return quotes

@@ -31,6 +31,8 @@ class SelectionView:
     """The highest decimal price (the first book listing it, on a tie)."""
     fair: float | None = None
     """The fair probability of the market's sharp line (None without one)."""
+    lays: tuple[tuple[str, float], ...] | None = None
+    """(exchange, decimal) lay prices, in a market some exchange lays (None in any other)."""
 
 
 @frozen
@@ -60,16 +62,22 @@ def selection_name(event: EventInfo | None, outcome: str) -> str:
 
 def build(market_id: str, key: MarketKey, event: EventInfo | None, outcomes: tuple[str, ...], names: tuple[str, ...],
           prices: np.ndarray, books: list[str], is_open: bool, updated_at: float,
-          fair: tuple[float, ...] | None = None) -> MarketView:
-    """``prices``: (outcome, book) decimal prices, NaN where a book has none.  Plain lists, not numpy: a market
-    is a few dozen prices, and numpy's cost per call was most of a view's time."""
+          fair: tuple[float, ...] | None = None, lays: np.ndarray | None = None,
+          exchanges: list[str] | None = None) -> MarketView:
+    """``prices``: (outcome, book) decimal prices, NaN where a book has none; ``lays`` likewise (outcome,
+    exchange) with ``exchanges`` their names, for a market an exchange lays.  Plain lists, not numpy: a market is
+    a few dozen prices, and numpy's cost per call was most of a view's time."""
     selections = []
     market_type, line = key.market_type, key.line
+    lay_rows = lays.tolist() if lays is not None else None
     for i, (outcome, name, row) in enumerate(zip(outcomes, names, prices.tolist())):
         quotes = tuple((books[b], d, to_american_int(d)) for b, d in enumerate(row) if d == d)
         best = max(quotes, key=lambda q: q[1]) if quotes else None
         p = fair[i] if fair is not None and i < len(fair) and fair[i] == fair[i] else None
-        selections.append(SelectionView(outcome, name, outcome_line(market_type, line, outcome), quotes, best, p))
+        laid = None if lay_rows is None or exchanges is None else tuple(
+            (exchanges[e], d) for e, d in enumerate(lay_rows[i]) if d == d)
+        selections.append(SelectionView(outcome, name, outcome_line(market_type, line, outcome), quotes, best, p,
+                                        laid))
     hold = hold_percent([s.best[1] if s.best else math.nan for s in selections], key.winners)
     return MarketView(market_id, key.event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at,
                       key.winners)

@@ -47,6 +47,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
             "odds": {book: american for book, _decimal, american in sel.prices},
             "decimal": {book: decimal for book, decimal, _american in sel.prices},
             "fairProbability": None if sel.fair is None else round(sel.fair, 6),
+            **({} if sel.lays is None else {"lay": dict(sel.lays)}),
         })
         if sel.best is not None:
             book, decimal, american = sel.best

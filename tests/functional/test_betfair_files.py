@@ -30,6 +30,8 @@ async def test_a_replayed_greyhound_market_is_served_and_settles_bets_on_its_res
     names = {s["id"]: s["name"] for s in market["selections"]}
     assert names[WINNER] == "2. Sandwood Jet" and len(names) == 6
     assert set(market["selections"][0]["decimal"]) == {"betfair"}
+    for selection in market["selections"]:  # the exchange's best lay beside its best back, never below it
+        assert set(selection["lay"]) == {"betfair"} and selection["lay"]["betfair"] > selection["decimal"]["betfair"]
     placed = {}
     for selection in (WINNER, LOSER):
         for _ in range(20):  # the price may move between the read and the bet

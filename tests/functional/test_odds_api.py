@@ -21,8 +21,8 @@ OUTRIGHTS = json.loads((SHARED / "data" / "odds-api" / "baseball-outrights.json"
 WORLD_SERIES = "baseball_mlb_world_series_winner"
 
 
-def count_back_prices(body):
-    return sum(len(m["outcomes"]) for e in body for b in e["bookmakers"] for m in b["markets"] if m["key"] == "h2h")
+def count_back_prices(body, key="h2h"):
+    return sum(len(m["outcomes"]) for e in body for b in e["bookmakers"] for m in b["markets"] if m["key"] == key)
 
 
 def test_mapping_of_recorded_nba_and_soccer():
@@ -30,8 +30,18 @@ def test_mapping_of_recorded_nba_and_soccer():
     parsed = mapper.parse(NBA, 0)
     events, specs, quotes, books = parsed.events, parsed.markets, parsed.quotes, parsed.books
     assert len(events) == len(NBA) and not any(e.three_way for e in events)
-    assert len(quotes) == count_back_prices(NBA)  # h2h_lay prices never become back prices
-    assert "h2h_lay" in mapper.skipped
+    backs, lays = [q for q in quotes if q.side == "back"], [q for q in quotes if q.side == "lay"]
+    assert len(backs) == count_back_prices(NBA)  # h2h_lay prices never become back prices
+    assert len(lays) == count_back_prices(NBA, "h2h_lay") > 0 and {q.book for q in lays} <= {"betfair", "matchbook"}
+    assert not mapper.skipped
+    for event in NBA:  # each lay price is the exchange's own, on the same moneyline
+        for b in event["bookmakers"]:
+            for m in b["markets"]:
+                if m["key"] == "h2h_lay":
+                    for o in m["outcomes"]:
+                        outcome = 0 if o["name"] == event["home_team"] else 1
+                        assert any(q.market_id == f"{event['id']}:moneyline" and q.outcome == outcome and
+                                   q.book == b["key"] and q.price == o["price"] for q in lays)
     first = NBA[0]
     pin = next(b for b in first["bookmakers"] if b["key"] == "pinnacle")
     home_price = next(o["price"] for o in pin["markets"][0]["outcomes"] if o["name"] == first["home_team"])
@@ -129,7 +139,7 @@ async def test_poll_reads_quota_and_builds_statuses(aiohttp_server):
     assert path == "/v4/sports/basketball_nba/odds"
     assert query["apiKey"] == "KEY" and query["markets"] == "h2h,spreads,totals" and query["oddsFormat"] == "decimal"
     assert feed.quota == {"remaining": 480, "used": 20, "last": 1}
-    assert len(batch.quotes) == count_back_prices(NBA)
+    assert sum(q.side == "back" for q in batch.quotes) == count_back_prices(NBA)
     assert {s.id for s in batch.statuses} >= {"pinnacle", "betfair"}
     assert all(s.quota_remaining == 480 and s.status == "online" for s in batch.statuses)
     assert feed.next_interval() == 30.0

@@ -92,15 +92,17 @@ def test_the_greyhound_market_maps_to_an_outright_named_from_its_catalogue_and_s
     catalogue = json.loads((DATA / "1.197931750.catalogue.json").read_text())
     assert {(r.id, r.name) for r in first.runners} == {(str(r["selectionId"]), r["runnerName"])
                                                        for r in catalogue["runners"]}
-    # Each runner is quoted at its best price to back, as the cache holds it after the message.
+    # Each runner is quoted at its best price to back and to lay, as the cache holds it after the message.
     cache = MarketCache()
     for message, batch in zip(messages("1.197931750"), batches):
         cache.apply(message)
         book = cache.markets["1.197931750"]
         for quote in batch.runner_quotes:
             runner = book.runners[int(quote.runner)]
-            best = runner.best_back()
+            best = runner.best_back() if quote.side == "back" else runner.best_lay()
             assert quote.price == (best[0] if best and book.status == "OPEN" else 0.0)
+            if best and book.status == "OPEN" and quote.side == "lay" and runner.atl:
+                assert quote.price == min(runner.atl)  # the lowest offered to lay
     closing = [b for b in batches if b.closed]
     assert len(closing) == 1 and closing[0].closed == ("1.197931750",)
     [result] = closing[0].results

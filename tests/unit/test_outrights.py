@@ -160,9 +160,12 @@ def test_the_recorded_world_series_outrights_map_to_one_market_of_every_books_ru
     every = {runner_id(name) for runners in backs.values() for name in runners}
     assert len(backs["unibet"]) == len(backs["betfair"]) == 30 and len(every) == 30  # the same teams, one id each
     assert {r.id for r in parsed.runners} == every  # a runner any book prices is a runner
-    assert {(q.runner, q.book, q.price) for q in parsed.runner_quotes} == {
+    assert {(q.runner, q.book, q.price) for q in parsed.runner_quotes if q.side == "back"} == {
         (runner_id(name), book, price) for book, runners in backs.items() for name, price in runners.items()}
-    assert "outrights_lay" in mapper.skipped  # lay prices are never back prices
+    lays = {o["name"]: o["price"] for b in event["bookmakers"] for m in b["markets"] if m["key"] == "outrights_lay"
+            for o in m["outcomes"]}
+    assert len(lays) == 20 and {(q.runner, q.book, q.price) for q in parsed.runner_quotes if q.side == "lay"} == {
+        (runner_id(name), "betfair", price) for name, price in lays.items()}  # Betfair's lays: lay quotes, never backs
     assert sports_with_outrights([{"key": "baseball_mlb_world_series_winner", "has_outrights": True},
                                   {"key": "basketball_nba", "has_outrights": False}]) == {
         "baseball_mlb_world_series_winner"}
