@@ -13,7 +13,9 @@ from typing import Any, cast
 
 from attrs import frozen
 
+from engine import backlay
 from engine.arbitrage import Opportunity
+from engine.backlay import BackLay
 from engine.markets import SPREAD, TOTAL, MarketKey
 from engine.middles import Middle, find_middles
 from engine.value import ValueBet
@@ -49,9 +51,15 @@ class PerMarketFinder:
         return self.metric(item)
 
 
-def _arbitrage(state: Scanned, scope: Scope) -> list[Opportunity]:
-    return [found for i, tier in enumerate(state.tiers) if _covers(scope, i)
-            for found in tier.scanner.scan(scope.now, scope.tier_rows(i))]
+def _arbitrage(state: Scanned, scope: Scope) -> list[Opportunity | BackLay]:
+    """All-back arbitrage and back-lay arbitrage: one kind, told apart by the item's class (``kind`` on the wire)."""
+    found: list[Opportunity | BackLay] = []
+    for i, tier in enumerate(state.tiers):
+        if _covers(scope, i):
+            rows = scope.tier_rows(i)
+            found += tier.scanner.scan(scope.now, rows)
+            found += backlay.scan(tier.board, tier.scanner.config, scope.now, rows)
+    return found
 
 
 def _value(state: Scanned, scope: Scope) -> list[ValueBet]:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import orjson
 
 from engine.arbitrage import Opportunity
+from engine.backlay import BackLay, Side
+from engine.board import BACK
 from engine.markets import MarketKey, outcome_line
 from engine.middles import Middle
 from engine.odds import decimal_to_american
@@ -76,7 +78,9 @@ def _key(state: MarketState, market_id: str) -> MarketKey:
     return key
 
 
-def opportunity(state: MarketState, live: Live[Opportunity], now: float) -> dict[str, Any]:
+def opportunity(state: MarketState, live: Live[Opportunity | BackLay], now: float) -> dict[str, Any]:
+    """An arbitrage of either kind: ``back`` (every outcome backed) or ``back_lay`` (one backed, laid at an
+    exchange), legs with their side."""
     opp = live.item
     key = _key(state, opp.market_id)
     event = state.event_of(opp.market_id)
@@ -84,20 +88,23 @@ def opportunity(state: MarketState, live: Live[Opportunity], now: float) -> dict
     outcomes = state.outcomes(opp.market_id)
     for leg in opp.legs:
         outcome = outcomes[leg.outcome]
-        legs.append(
-            {
-                "bookmaker": leg.book,
-                "selection": outcome,
-                "selectionName": selection_name(state, opp.market_id, outcome),
-                "line": outcome_line(key.market_type, key.line, outcome),
-                "odds": int(decimal_to_american(leg.price)),
-                "decimal": leg.price,
-                "effectiveDecimal": leg.effective,
-                "stake": round(leg.stake, 2),
-            }
-        )
+        entry: dict[str, Any] = {
+            "side": leg.side if isinstance(leg, Side) else BACK,
+            "bookmaker": leg.book,
+            "selection": outcome,
+            "selectionName": selection_name(state, opp.market_id, outcome),
+            "line": outcome_line(key.market_type, key.line, outcome),
+            "odds": int(decimal_to_american(leg.price)),
+            "decimal": leg.price,
+            "effectiveDecimal": leg.effective,
+            "stake": round(leg.stake, 2),
+        }
+        if isinstance(leg, Side):
+            entry["liability"] = round(leg.liability, 2)
+        legs.append(entry)
     out: dict[str, Any] = {
         "id": opp.id,
+        "kind": "back_lay" if isinstance(opp, BackLay) else "back",
         "marketId": opp.market_id,
         "eventId": key.event_id,
         "eventDescription": event.description if event else key.event_id,

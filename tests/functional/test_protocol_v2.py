@@ -8,7 +8,7 @@ import time
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.board import Quote
+from engine.board import LAY, Quote
 from engine.markets import MONEYLINE, SPREAD, MarketKey
 from sbws.market.records import Batch, EventInfo, EventResult
 from sbws.server.app import make_app
@@ -24,6 +24,7 @@ quote = st.tuples(st.sampled_from(range(len(KEYS))), st.sampled_from([0, 1]), st
                   st.sampled_from([0.0, 1.5, 1.9, 2.0, 2.1, 2.6]))
 step = st.one_of(
     st.lists(quote, min_size=1, max_size=6).map(lambda qs: ("quotes", qs)),
+    st.lists(quote, min_size=1, max_size=3).map(lambda qs: ("lays", qs)),  # exchange lays: the lay field
     st.sampled_from(range(len(KEYS))).map(lambda k: ("close", k)),
     st.sampled_from(range(3)).map(lambda e: ("result", e)),
 )
@@ -39,6 +40,8 @@ def batch_for(kind, arg):
     ts = time.time()
     if kind == "quotes":
         return Batch(ts, (), (), [Quote(KEYS[k].id, o, b, p, ts) for k, o, b, p in arg])
+    if kind == "lays":
+        return Batch(ts, (), (), [Quote(KEYS[k].id, o, "betfair", p, ts, LAY) for k, o, _b, p in arg])
     if kind == "close":
         return Batch(ts, (), (), (), [KEYS[arg].id])
     return Batch(ts, (), (), (), (), [EventResult(f"e{arg}", 1, 0)])

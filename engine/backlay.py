@@ -1,0 +1,152 @@
+"""Back-lay arbitrage: back a selection at one book and lay it at an exchange, for the same profit either way.
+
+Back stake S at decimal B (effective B' = 1 + (B − 1)(1 − c_b) at a book that
+charges commission c_b), lay at an exchange's decimal L with commission c on
+net winnings.  If the selection wins, the back pays S(B' − 1) and the lay
+loses its liability; if it loses, the back loses S and the lay wins its stake
+less commission.  Both are equal when
+
+* lay stake = S · B' / (L − c), liability = lay stake · (L − 1);
+* profit = lay stake · (1 − c) − S = S · (B'(1 − c) − L + c) / (L − c).
+
+An opportunity when the profit is positive; ``edge`` is the profit as a
+percentage of the back stake, ``roi`` over the back stake plus the liability.
+Since B'(1 − c) > L − c needs B > L, the first pass keeps the cells whose best
+back beats the best lay on the board (``QuoteBoard.best``, ``best_lay``); the
+exact figures (commission, staleness, the back book never the laying exchange
+itself) are computed for those few cells.  Worked example (tested): back 10
+at 2.25, lay at 2.22 with 2 % commission: lay stake 10.2273, profit 0.0227.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+from attrs import frozen
+
+from .arbitrage import TOLERANCE, ArbConfig, suspect_reason
+from .board import BACK, LAY, QuoteBoard, IntArray
+
+
+@frozen
+class Side:
+    side: str
+    outcome: int
+    book: str
+    price: float
+    effective: float
+    stake: float
+    liability: float
+    quoted_at: float
+
+
+@frozen
+class BackLay:
+    id: str
+    market_id: str
+    outcome: int
+    profit: float
+    edge: float
+    roi: float
+    total_stake: float
+    """The back stake."""
+    legs: tuple[Side, Side]
+    """The back, then the lay."""
+    oldest_quote: float
+    suspect_reason: str | None
+
+    @property
+    def suspect(self) -> bool:
+        return self.suspect_reason is not None
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.oldest_quote)
+
+
+@frozen
+class Hedge:
+    lay_stake: float
+    liability: float
+    profit: float
+
+
+def hedge(back_stake: float, back: float, lay: float, commission: float) -> Hedge:
+    """The lay that makes a back at effective decimal ``back`` pay the same whatever the result."""
+    lay_stake = back_stake * back / (lay - commission)
+    return Hedge(lay_stake, lay_stake * (lay - 1.0), lay_stake * (1.0 - commission) - back_stake)
+
+
+def back_lay_id(market_id: str, outcome: int, back_book: str, lay_book: str) -> str:
+    digest = hashlib.blake2b(f"{market_id}|{outcome}|{back_book}|{lay_book}".encode(), digest_size=8)
+    return "bl_" + digest.hexdigest()
+
+
+def scan(board: QuoteBoard, config: ArbConfig, now: float, markets: IntArray | None = None) -> list[BackLay]:
+    """Back-lay opportunities of ``markets`` (every market when None), one per cell: its best back at a book
+    against its best lay at another."""
+    if not board.lay_index:
+        return []
+    rows = np.arange(board.n_markets) if markets is None else np.asarray(markets, dtype=np.intp)
+    if rows.size == 0:
+        return []
+    with np.errstate(invalid="ignore"):
+        hit = board.best[rows] > board.best_lay[rows]
+    cand_rows, cand_outcomes = np.nonzero(hit)
+    nb = len(board.books)
+    keep = np.ones(nb)
+    for book, c in config.commission.items():
+        b = board.book_index.get(book)
+        if b is not None:
+            keep[b] = 1.0 - c
+    fresh = (lambda t: t >= now - config.max_age) if config.max_age > 0 else (lambda t: True)
+    planes = sorted(board.lay_index.items(), key=lambda item: item[1])
+    out = []
+    for r, o in zip(rows[cand_rows].tolist(), cand_outcomes.tolist()):
+        backs = board.prices[:nb, r, o]
+        back_times = board.times[:nb, r, o]
+        best: BackLay | None = None
+        for exchange, plane in planes:
+            lay = float(board.lays[plane, r, o])
+            lay_at = float(board.lay_times[plane, r, o])
+            if math.isnan(lay) or not fresh(lay_at):
+                continue
+            c = 1.0 - float(keep[exchange])
+            for b in np.flatnonzero(~np.isnan(backs)).tolist():
+                if b == exchange or not fresh(float(back_times[b])):
+                    continue
+                price = float(backs[b])
+                effective = 1.0 + (price - 1.0) * float(keep[b])
+                found = _opportunity(board, config, r, o, b, price, effective, float(back_times[b]), exchange, lay,
+                                     lay_at, c)
+                if found is not None and (best is None or found.profit > best.profit):
+                    best = found
+        if best is not None:
+            out.append(best)
+    return out
+
+
+def _opportunity(board: QuoteBoard, config: ArbConfig, row: int, outcome: int, back_book: int, price: float,
+                 effective: float, back_at: float, exchange: int, lay: float, lay_at: float,
+                 commission: float) -> BackLay | None:
+    stake = config.total_stake
+    h = hedge(stake, effective, lay, commission)
+    lay_stake, profit = h.lay_stake, h.profit
+    if config.stake_rounding > 0:
+        unit = config.stake_rounding
+        lay_stake = math.floor(lay_stake / unit + 0.5) * unit
+        wins = stake * (effective - 1.0) - lay_stake * (lay - 1.0)
+        loses = lay_stake * (1.0 - commission) - stake
+        profit = min(wins, loses)
+    if not profit > TOLERANCE:
+        return None
+    liability = lay_stake * (lay - 1.0)
+    market_id = board.markets[row].id
+    books = (board.books[back_book], board.books[exchange])
+    edge = profit / stake * 100.0
+    legs = (Side(BACK, outcome, books[0], price, effective, stake, stake, back_at),
+            Side(LAY, outcome, books[1], lay, lay, lay_stake, liability, lay_at))
+    return BackLay(back_lay_id(market_id, outcome, *books), market_id, outcome, profit, edge,
+                   profit / (stake + liability) * 100.0, stake, legs, min(back_at, lay_at),
+                   suspect_reason(books, edge, config.max_edge))

@@ -1,0 +1,60 @@
+"""Exchanges through the server (issue 24, in part): lay prices on the wire in both protocol versions, and
+back-lay arbitrage as arbitrage items of kind back_lay on both doors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.board import LAY, Quote
+from sbws.market.records import Batch
+from sbws.server.app import make_app
+from sbws.server.keys import NODE
+from tests.helpers import FUTURE, ScriptedFeed, app_state, connect, fast_settings, opening_batch, receive_type, wait_for
+
+MARKET = "lal-bos:moneyline"
+
+
+def with_exchange(ts: float) -> Batch:
+    """The opening market, with smarkets backing the home side at 2.10 and laying it at 2.22, and a bookmaker
+    backing it at 2.25: the issue's worked example at 2 % commission."""
+    return Batch(ts, quotes=[Quote(MARKET, 0, "smarkets", 2.10, ts), Quote(MARKET, 0, "smarkets", 2.22, ts, LAY),
+                             Quote(MARKET, 0, "bet365", 2.25, ts)])
+
+
+async def test_back_lay_arbitrage_and_lay_prices_on_both_doors(aiohttp_client, tmp_path):
+    now = time.time()
+    settings = fast_settings(tmp_path, commission={"smarkets": 0.02})
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch(now), with_exchange(now)])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    market = await (await client.get(f"/api/markets/{MARKET}")).json()
+    home = next(s for s in market["selections"] if s["id"] == "home")
+    away = next(s for s in market["selections"] if s["id"] == "away")
+    assert home["lay"] == {"smarkets": 2.22} and away["lay"] == {}  # a laid market: every selection says
+    assert market["bestOdds"]["home"]["decimal"] == 2.25  # lays are never back prices
+    other = await (await client.get("/api/markets/lal-bos:spread:-3.5")).json()
+    assert all("lay" not in s for s in other["selections"])  # nobody lays it: no field
+    body = await (await client.get("/api/arbitrage")).json()
+    kinds = {o["kind"] for o in body["opportunities"]}
+    assert kinds == {"back", "back_lay"}
+    [opp] = [o for o in body["opportunities"] if o["kind"] == "back_lay"]
+    back, lay = opp["legs"]
+    assert (back["side"], back["bookmaker"], back["decimal"], back["stake"]) == ("back", "bet365", 2.25, 100.0)
+    assert (lay["side"], lay["bookmaker"], lay["decimal"]) == ("lay", "smarkets", 2.22)
+    assert lay["stake"] == 102.27 and lay["liability"] == round(102.2727 * 1.22, 2)
+    assert opp["guaranteedProfit"] == 0.23 and opp["edge"] == pytest.approx(0.2273, abs=1e-4)
+    assert opp["roi"] == pytest.approx(0.2273 / (100 + 102.2727 * 1.22) * 100, abs=1e-4)
+    assert all(leg["side"] == "back" for o in body["opportunities"] if o["kind"] == "back" for leg in o["legs"])
+    ws, _ = await connect(client)
+    await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA"], "arbitrage": True}})
+    push = await receive_type(ws, "arbitrage_update")
+    assert {o["kind"] for o in push["opportunities"]} == {"back", "back_lay"}
+    # The lay goes (smarkets withdraws it): the opportunity closes, the lay field empties.
+    client.server.app[NODE].feed.push(Batch(now + 1, quotes=[Quote(MARKET, 0, "smarkets", 0.0, now + 1, LAY)]))
+    await wait_for(lambda: app_state(client).batches >= 3)
+    body = await (await client.get("/api/arbitrage")).json()
+    assert {o["kind"] for o in body["opportunities"]} == {"back"}
+    market = await (await client.get(f"/api/markets/{MARKET}")).json()
+    assert next(s for s in market["selections"] if s["id"] == "home")["lay"] == {}
+    await ws.close()

@@ -1,0 +1,74 @@
+"""Back-lay arbitrage (issue 24): the worked example, the rules of the scan, against a plain reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from engine.arbitrage import ArbConfig
+from engine.backlay import hedge, scan
+from engine.board import LAY, Quote, QuoteBoard
+from engine.markets import MONEYLINE, MarketKey
+
+
+def board_with(quotes):  # type: ignore[no-untyped-def]
+    board = QuoteBoard(market_capacity=4, book_capacity=2)
+    board.add_market(MarketKey("e", MONEYLINE))
+    board.update(quotes)
+    return board
+
+
+def test_the_worked_example():
+    h = hedge(10.0, 2.25, 2.22, 0.02)
+    assert round(h.lay_stake, 4) == 10.2273 and round(h.profit, 4) == 0.0227
+    assert h.liability == pytest.approx(h.lay_stake * 1.22)
+    # Either way the same: the selection wins (back pays, the lay pays its liability) or loses.
+    assert 10 * 1.25 - h.liability == pytest.approx(h.lay_stake * 0.98 - 10)
+    board = board_with([Quote("e:moneyline", 0, "book", 2.25, 1.0), Quote("e:moneyline", 0, "exchange", 2.22, 1.0, LAY)])
+    [opp] = scan(board, ArbConfig(commission={"exchange": 0.02}, total_stake=10.0), 1.0)
+    back, lay = opp.legs
+    assert (back.side, back.book, back.stake, lay.side, lay.book) == ("back", "book", 10.0, "lay", "exchange")
+    assert round(lay.stake, 4) == 10.2273 and round(opp.profit, 4) == 0.0227 and round(opp.edge, 3) == 0.227
+    assert opp.roi == pytest.approx(opp.profit / (10 + lay.liability) * 100)
+
+
+def test_no_opportunity_at_the_exchange_itself_without_a_lay_or_when_stale():
+    market = "e:moneyline"
+    assert scan(board_with([Quote(market, 0, "exchange", 2.5, 1.0), Quote(market, 0, "exchange", 2.2, 1.0, LAY)]),
+                ArbConfig(), 1.0) == []  # backing and laying at one exchange is no arbitrage
+    assert scan(board_with([Quote(market, 0, "book", 2.5, 1.0)]), ArbConfig(), 1.0) == []
+    stale = board_with([Quote(market, 0, "book", 2.5, 1.0), Quote(market, 0, "exchange", 2.2, 100.0, LAY)])
+    assert scan(stale, ArbConfig(max_age=10.0), 105.0) == []  # the back quote is 104 s old
+    assert len(scan(stale, ArbConfig(max_age=10.0), 5.0)) == 1
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from(["b1", "b2", "x1", "x2"]), st.sampled_from(["back", "lay"]),
+                          st.floats(1.2, 6.0)), max_size=16),
+       st.sampled_from([{}, {"x1": 0.05, "b2": 0.02}]), st.sampled_from([0.0, 1.0]))
+def test_the_scan_finds_what_a_plain_search_over_every_back_and_lay_finds(quotes, commission, unit):
+    board = board_with([Quote("e:moneyline", o, book, round(p, 2), 1.0, side) for o, book, side, p in quotes])
+    config = ArbConfig(commission=commission, stake_rounding=unit)
+    got = {(o.outcome, o.legs[0].book, o.legs[1].book): o.profit for o in scan(board, config, 1.0)}
+    backs: dict[tuple[int, str], float] = {}
+    lays: dict[tuple[int, str], float] = {}
+    for o, book, side, p in quotes:
+        (lays if side == "lay" else backs)[(o, book)] = round(p, 2)
+    want: dict[int, tuple[float, tuple[int, str, str]]] = {}
+    for (o, back_book), back in backs.items():
+        for (lo, exchange), lay in lays.items():
+            if lo != o or exchange == back_book:
+                continue
+            effective = 1 + (back - 1) * (1 - commission.get(back_book, 0.0))
+            c = commission.get(exchange, 0.0)
+            lay_stake = 100 * effective / (lay - c)
+            if unit:
+                lay_stake = math.floor(lay_stake + 0.5)
+                profit = min(100 * (effective - 1) - lay_stake * (lay - 1), lay_stake * (1 - c) - 100)
+            else:
+                profit = lay_stake * (1 - c) - 100
+            if profit > 1e-9 and (o not in want or profit > want[o][0]):
+                want[o] = (profit, (o, back_book, exchange))
+    assert got == pytest.approx({key: profit for profit, key in want.values()})
