@@ -1,6 +1,6 @@
 // The arbitrage panel: live opportunities best edge first, the stake calculator, and the edge chart.
 import { american, el, line, money } from "./dom.js";
-import { stakes } from "./store.js";
+import { backLayStakes, stakes } from "./store.js";
 
 const CHART_WINDOW_MS = 5 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
@@ -30,26 +30,28 @@ export class ArbitragePanel {
     const list = [...this.items.values()].sort((a, b) => b.edge - a.edge);
     $("arb-count").textContent = String(list.length);
     $("arb-list").replaceChildren(...list.map((opp) => {
-      const calc = stakes(opp.legs, total, unit);
+      const backLay = opp.kind === "back_lay";
+      const calc = backLay ? backLayStakes(opp, total) : stakes(opp.legs, total, unit);
       const age = opp.age + (Date.now() - opp.receivedAt) / 1000;
       return el("li", { class: `arb${opp.suspect ? " suspect" : ""}`, dataset: { arb: opp.id } },
         el("div", { class: "arb-h" },
           el("strong", { text: opp.eventDescription }),
-          el("span", { text: `${opp.marketType} ${line(opp.line)}`.trim() }),
+          el("span", { text: `${opp.marketType} ${line(opp.line)}${backLay ? " · back-lay" : ""}`.trim() }),
           el("span", { class: "edge", text: `${opp.edge.toFixed(2)}%` }),
           el("span", { text: `roi ${opp.roi.toFixed(2)}%` }),
           el("span", { text: `age ${age.toFixed(0)}s` }),
           opp.suspect ? el("span", { class: "st-degraded", text: "suspect" }) : null),
         el("table", { class: "grid legs" },
-          el("thead", {}, el("tr", {}, ["Book", "Selection", "Odds", "Decimal", "Stake", "Returns"].map((h) => el("th", { text: h })))),
-          el("tbody", {}, opp.legs.map((leg, i) => el("tr", {},
-            el("td", { text: leg.bookmaker }),
+          el("thead", {}, el("tr", {}, ["Book", "Selection", "Odds", "Decimal", "Stake", backLay ? "Liability" : "Returns"]
+            .map((h) => el("th", { text: h })))),
+          el("tbody", {}, opp.legs.map((leg, i) => el("tr", { dataset: { side: leg.side } },
+            el("td", { text: leg.side === "lay" ? `lay at ${leg.bookmaker}` : leg.bookmaker }),
             el("td", { text: `${leg.selectionName} ${line(leg.line)}`.trim() }),
             el("td", {}, el("button", { type: "button", class: "price", text: american(leg.odds),
               onclick: () => this.onPrice({ market: opp, selection: { id: leg.selection, name: leg.selectionName, line: leg.line }, book: leg.bookmaker, odds: leg.odds, stake: calc.amounts[i] }) })),
             el("td", { text: leg.decimal }),
             el("td", { class: "stake", text: money(calc.amounts[i]) }),
-            el("td", { text: money(calc.amounts[i] * leg.effectiveDecimal) }))))),
+            el("td", { class: "returns", text: money(backLay ? calc.liabilities[i] : calc.amounts[i] * leg.effectiveDecimal) }))))),
         el("div", {}, "Guaranteed profit ", el("strong", { class: "profit", text: money(calc.profit) }), ` on ${money(calc.staked)}`));
     }));
   }

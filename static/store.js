@@ -34,6 +34,13 @@ export function applyMarkets(markets, msg) {
 }
 
 // Equal-return stakes over an opportunity's legs for a total, rounded to a unit when one is given.
+// A back-lay arbitrage for another back stake: every figure the server gave for its stake scales with it.
+export function backLayStakes(opp, total) {
+  const factor = total / opp.totalStake;
+  return { amounts: opp.legs.map((leg) => leg.stake * factor), liabilities: opp.legs.map((leg) => leg.liability * factor),
+    profit: opp.guaranteedProfit * factor, staked: total };
+}
+
 export function stakes(legs, total, unit) {
   const s = legs.reduce((acc, leg) => acc + 1 / leg.effectiveDecimal, 0);
   let amounts = legs.map((leg) => (total * (1 / leg.effectiveDecimal)) / s);

@@ -565,3 +565,37 @@ async def test_the_outright_board_folds_sorts_flags_value_searches_and_dutches(t
         assert page.errors == []
     finally:
         await live.runner.cleanup()
+
+
+async def test_a_back_lay_arbitrage_shows_its_lay_leg_and_liability_for_the_stake_entered(tmp_path, page):
+    """Issue 24, in part: the arbitrage panel tells a back-lay opportunity by its lay leg and scales the server's
+    stakes and liability to the total entered."""
+    from engine.board import LAY, Quote
+    from sbws.market.records import Batch
+
+    now = time.time()
+    market = "lal-bos:moneyline"
+    exchange = Batch(now, quotes=[Quote(market, 0, "smarkets", 2.22, now, LAY), Quote(market, 0, "bet365", 2.25, now)])
+    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.02}), free_port())
+    live.app = await make_app(live.settings, ScriptedFeed([opening_batch(now), exchange]))
+    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
+    await live.runner.setup()
+    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(live.url + "api/arbitrage") as resp:
+                [opp] = [o for o in (await resp.json())["opportunities"] if o["kind"] == "back_lay"]
+        await page.goto(live.url)
+        item = page.locator(f'li.arb[data-arb="{opp["id"]}"]')
+        await item.wait_for()
+        await page.fill("#calc-total", "50")
+        await page.wait_for_timeout(1100)  # the panel redraws every second
+        lay = item.locator('tr[data-side="lay"]')
+        assert await lay.locator("td").first.text_content() == "lay at smarkets"
+        want = opp["legs"][1]
+        assert await lay.locator("td.stake").text_content() == f"{want['stake'] / 2:.2f}"
+        assert await lay.locator("td.returns").text_content() == f"{want['liability'] / 2:.2f}"
+        assert f"{opp['guaranteedProfit'] / 2:.2f}" in await item.locator(".profit").text_content()
+        assert page.errors == []
+    finally:
+        await live.runner.cleanup()
