@@ -30,7 +30,7 @@ from .market.records import EventResult
 from .market.state import MarketState
 from .wire import views
 from .wire.limits import MAX_REPLY_POINTS
-from .wire.commands import (AlertRuleSpec, GetBets, GetDutch, GetHistory, GetMarkets, GetSignals, PlaceBet,
+from .wire.commands import (AlertRuleSpec, GetBets, GetDutch, GetHistory, GetMarkets, GetMatched, GetSignals, PlaceBet,
                             WebhookSpec)
 
 
@@ -128,6 +128,15 @@ class Service:
                          "stake": float(cents), "returns": round(float(cents) * effective, 2)})
         return {"marketId": q.market_id, "stake": float(q.stake), "selections": legs,
                 "returns": round(split.returns, 2), "profit": round(split.profit, 2), "timestamp": self.clock.ms()}
+
+    def matched(self, q: GetMatched) -> dict[str, Any]:
+        """Matched betting over every selection an exchange lays (``get_matched``, ``/api/matched``)."""
+        state = self.state
+        found = [(m, match) for m, match in state.matched(q.bet_type, float(q.stake), self.clock.time())
+                 if (q.market_id is None or m == q.market_id) and (q.sport is None or state.sport_of(m) == q.sport)]
+        return {"betType": q.bet_type, "stake": float(q.stake),
+                "selections": [views.matched(state, m, match) for m, match in found[: q.limit]],
+                "total": len(found), "timestamp": self.clock.ms()}
 
     def signals(self, q: GetSignals) -> dict[str, Any]:
         """One kind's live items that the request's filters keep, best first, as both doors list them."""

@@ -25,6 +25,8 @@ from attrs import define, field, frozen
 from engine.arbitrage import ArbConfig, Scanner
 from engine.board import BACK, LAY, Quote, QuoteBoard
 from engine.markets import MarketKey
+from engine import matched
+from engine.matched import Match
 from engine.middles import MiddleConfig
 from engine.value import FairLine, ValueConfig, ValueScanner
 
@@ -388,6 +390,17 @@ class MarketState:
             return tuple(runners.ids)
         key = self._markets.get(market_id)
         return key.outcomes if key is not None else ()
+
+    def matched(self, bet_type: str, stake: float, now: float) -> list[tuple[str, Match]]:
+        """Every selection an exchange lays, its best bookmaker back against its best lay (matched betting), best
+        rating first, with its market id."""
+        found = []
+        for tier in self.tiers:
+            board = tier.board
+            for match in matched.find(board, dict(self.config.commission), bet_type, stake, now, self.config.max_age):
+                found.append((board.markets[match.market_row].id, match))
+        found.sort(key=lambda item: -item[1].result.rating)
+        return found
 
     def selection_name(self, market_id: str, outcome: str) -> str:
         """A selection's display name: an outright runner's as its source spelt it, else from the event."""

@@ -75,6 +75,14 @@ async def dutch(request: web.Request) -> web.Response:
                                                                               limits.max_stake)))
 
 
+async def matched(request: web.Request) -> web.Response:
+    """``GET /api/matched?stake=S&type=qualifying|free_snr|free_sr``."""
+    query = commands.query_payload(request.query, "get_matched")
+    limits = request.app[LIMITS]
+    return json_response(request.app[SERVICE].matched(commands.parse_get_matched(query, limits.min_stake,
+                                                                                  limits.max_stake)))
+
+
 async def _who(request: web.Request) -> Identity:
     identity = await request.app[SERVICE].identity(request_token(request))
     if identity is None:
@@ -200,6 +208,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/markets/{market_id}", market)
     app.router.add_get("/api/markets/{market_id}/history", history)
     app.router.add_get("/api/dutch", dutch)
+    app.router.add_get("/api/matched", matched)
     for kind in KINDS:
         app.router.add_get(f"/api/{kind.name}", _signals(kind))
     app.router.add_post("/api/bets", place_bet)

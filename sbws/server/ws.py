@@ -24,7 +24,7 @@ from ..observability.logs import Throttle
 from .. import signals
 from ..wire import commands, views
 from ..wire.commands import (
-    Command, GetBets, GetDutch, GetHistory, GetMarkets, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
+    Command, GetBets, GetDutch, GetHistory, GetMarkets, GetMatched, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
 )
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, SNAPSHOT_COST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
@@ -237,6 +237,8 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         return {"type": "history", **await service.history(cmd)}
     if isinstance(cmd, GetDutch):
         return {"type": "dutch", **service.dutch(cmd)}
+    if isinstance(cmd, GetMatched):
+        return {"type": "matched", **service.matched(cmd)}
     if isinstance(cmd, PlaceBet):
         bet, duplicate = await service.place_bet(ctx.identity, cmd)
         if not duplicate:

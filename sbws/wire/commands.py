@@ -147,6 +147,17 @@ class GetDutch:
 
 
 @frozen
+class GetMatched:
+    """Each selection an exchange lays, its best bookmaker back against its best lay, for a stake and a bet type."""
+
+    stake: Decimal
+    bet_type: str
+    market_id: str | None = None
+    sport: str | None = None
+    limit: int = 50
+
+
+@frozen
 class PlaceBet:
     market_id: str
     selection_id: str
@@ -176,7 +187,8 @@ class Ping:
     pass
 
 
-Command = Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | GetDutch | PlaceBet | GetBets | Ping
+Command = (Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | GetDutch | GetMatched | PlaceBet | GetBets
+           | Ping)
 
 
 @frozen
@@ -551,6 +563,14 @@ def parse_get_dutch(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
     return GetDutch(market_id, tuple(raw), parse_stake(p["stake"], min_stake, max_stake))
 
 
+def parse_get_matched(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal) -> GetMatched:
+    if "stake" not in p:
+        raise bad("stake", "is required")
+    bet_type = _enum(p, "type", "get_matched") or str(rule("type", "get_matched").default)
+    return GetMatched(parse_stake(p["stake"], min_stake, max_stake), bet_type, _str(p, "marketId"), _str(p, "sport"),
+                      _ranged_int(p, "limit", "get_matched") or int(rule("limit", "get_matched").default))
+
+
 def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     status = _enum(p, "status")
     return GetBets(
@@ -579,6 +599,7 @@ PARSERS: Mapping[str, Parser] = {
     **{name: (lambda parse: lambda p, limits: parse(p))(parse) for name, parse in SIGNAL_PARSERS.items()},
     "get_history": lambda p, limits: parse_get_history(p),
     "get_dutch": lambda p, limits: parse_get_dutch(p, limits.min_stake, limits.max_stake),
+    "get_matched": lambda p, limits: parse_get_matched(p, limits.min_stake, limits.max_stake),
     "place_bet": lambda p, limits: parse_place_bet(p, limits.min_stake, limits.max_stake),
     "get_bets": lambda p, limits: parse_get_bets(p),
     "ping": lambda p, limits: Ping(),
@@ -593,6 +614,7 @@ NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
     "get_middles": ("minEv",),
     "get_history": ("from", "to", "maxPoints"),
     "get_dutch": ("stake",),
+    "get_matched": ("stake", "limit"),
     "get_bets": ("from", "to", "limit"),
 }
 """The fields a REST query string carries as numbers, per request."""

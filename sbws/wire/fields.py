@@ -14,10 +14,11 @@ from typing import Any
 from attrs import frozen
 
 from engine.markets import MARKET_TYPES, SPREAD, TOTAL
+from engine.matched import BET_TYPES, QUALIFYING
 
 from ..history.series import DEFAULT_POINTS
 from ..ledger.models import ALERT_KINDS, BET_STATUSES
-from .limits import MAX_BANKROLL, MAX_BETS, MAX_EV, MAX_HISTORY_POINTS, MAX_MARKETS
+from .limits import MAX_BANKROLL, MAX_BETS, MAX_EV, MAX_HISTORY_POINTS, MAX_MARKETS, MAX_MATCHED
 
 MAX_EPOCH_MS = 2**53
 """Epoch milliseconds a JSON number holds exactly."""
@@ -39,6 +40,8 @@ class Rule:
 _RULES: Mapping[tuple[str, str | None], Rule] = {
     ("limit", "get_markets"): Rule(1, MAX_MARKETS, 100),
     ("limit", "get_bets"): Rule(1, MAX_BETS, 50),
+    ("limit", "get_matched"): Rule(1, MAX_MATCHED, 50),
+    ("type", "get_matched"): Rule(enum=BET_TYPES, default=QUALIFYING),
     ("maxPoints", None): Rule(1, MAX_HISTORY_POINTS, DEFAULT_POINTS),
     ("from", None): Rule(0, MAX_EPOCH_MS),
     ("to", None): Rule(0, MAX_EPOCH_MS),
@@ -55,7 +58,7 @@ _RULES: Mapping[tuple[str, str | None], Rule] = {
 
 OPERATIONS: Mapping[str, str] = {
     "listMarkets": "get_markets", "listArbitrage": "get_arbitrage", "listValue": "get_value",
-    "listMiddles": "get_middles", "getHistory": "get_history", "getDutch": "get_dutch", "placeBet": "place_bet", "listBets": "get_bets",
+    "listMiddles": "get_middles", "getHistory": "get_history", "getDutch": "get_dutch", "listMatched": "get_matched", "placeBet": "place_bet", "listBets": "get_bets",
     "createAlertRule": "create_alert_rule", "muteAlertRule": "mute_alert_rule", "createWebhook": "create_webhook",
 }
 """REST operation ids and the request type whose rules they follow."""

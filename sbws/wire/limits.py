@@ -20,6 +20,7 @@ SELECTION_ID = r"^[A-Za-z0-9_.:-]+$"
 """What a selection id is made of (``home``, ``over``, a runner's normalised name): never a comma, which
 separates them in a query string."""
 MAX_BETS = 500
+MAX_MATCHED = 500
 MAX_NOTES = 500
 MAX_CLIENT_REF = 64
 MAX_DECIMAL_PRICE = Decimal(10001)

@@ -15,6 +15,7 @@ import orjson
 
 from engine.arbitrage import Opportunity
 from engine.backlay import BackLay, Side
+from engine.matched import Match
 from engine.board import BACK
 from engine.markets import MarketKey, outcome_line
 from engine.middles import Middle
@@ -181,6 +182,27 @@ def value_bet(state: MarketState, live: Live[ValueBet], now: float, bankroll: fl
     if bankroll is not None:
         out["stake"] = round(v.stake(bankroll, state.value_config), 2)
     return out
+
+
+def matched(state: MarketState, market_id: str, m: Match) -> dict[str, Any]:
+    """One matched-betting line: the back, the lay and what the lay makes of it."""
+    key = _key(state, market_id)
+    outcome = state.outcomes(market_id)[m.outcome]
+    r = m.result
+    return {
+        "marketId": market_id,
+        **_event_fields(state, market_id),
+        "line": outcome_line(key.market_type, key.line, outcome),
+        "selection": outcome,
+        "selectionName": selection_name(state, market_id, outcome),
+        "back": {"bookmaker": m.back_book, "decimal": m.back, "odds": _american(m.back)},
+        "lay": {"exchange": m.exchange, "decimal": m.lay, "commission": round(m.commission * 100, 4)},
+        "layStake": round(r.lay_stake, 2),
+        "liability": round(r.liability, 2),
+        "ifBackWins": round(r.if_back_wins, 2),
+        "ifLayWins": round(r.if_lay_wins, 2),
+        "rating": round(r.rating, 2),
+    }
 
 
 def middle(state: MarketState, live: Live[Middle], now: float) -> dict[str, Any]:

@@ -172,6 +172,7 @@ def mutations() -> list[tuple[str, str, Any]]:
 BASE_PAYLOADS = {
     "get_history": {"marketId": "sim-1:moneyline"},
     "get_dutch": {"marketId": "sim-1:moneyline", "selections": ["home", "away"], "stake": 10},
+    "get_matched": {"stake": 10},
     "place_bet": {"marketId": "sim-1:moneyline", "selectionId": "home", "bookmaker": "pinnacle", "stake": 10, "odds": -110},
 }
 

@@ -58,3 +58,34 @@ async def test_back_lay_arbitrage_and_lay_prices_on_both_doors(aiohttp_client, t
     market = await (await client.get(f"/api/markets/{MARKET}")).json()
     assert next(s for s in market["selections"] if s["id"] == "home")["lay"] == {}
     await ws.close()
+
+
+async def test_matched_betting_on_both_doors(aiohttp_client, tmp_path):
+    """get_matched and /api/matched: each laid selection's best bookmaker back against the exchange's lay, with the
+    lay stake, liability and the result either way, best rating first; bad requests get NX-400."""
+    now = time.time()
+    settings = fast_settings(tmp_path, commission={"smarkets": 0.05})
+    batch = Batch(now, quotes=[Quote(MARKET, 0, "smarkets", 2.6, now, LAY), Quote(MARKET, 0, "bet365", 2.5, now),
+                               Quote(MARKET, 1, "smarkets", 3.05, now, LAY), Quote(MARKET, 1, "bet365", 3.0, now)])
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch(now), batch])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    body = await (await client.get("/api/matched?stake=100")).json()
+    assert body["betType"] == "qualifying" and body["total"] == 2
+    home = next(s for s in body["selections"] if s["selection"] == "home")
+    assert home["back"] == {"bookmaker": "bet365", "decimal": 2.5, "odds": 150}
+    assert home["lay"] == {"exchange": "smarkets", "decimal": 2.6, "commission": 5.0}
+    assert (home["layStake"], home["liability"], home["ifBackWins"], home["ifLayWins"]) == (98.04, 156.86, -6.86, -6.86)
+    ratings = [s["rating"] for s in body["selections"]]
+    assert ratings == sorted(ratings, reverse=True)
+    free = await (await client.get("/api/matched?stake=50&type=free_snr")).json()
+    away = next(s for s in free["selections"] if s["selection"] == "away")
+    assert (away["layStake"], away["liability"], away["ifBackWins"], away["ifLayWins"]) == (33.33, 68.33, 31.67, 31.67)
+    ws, _ = await connect(client)
+    await ws.send_json({"type": "get_matched", "id": "m", "payload": {"stake": 50, "type": "free_snr", "limit": 1}})
+    reply = await receive_type(ws, "matched")
+    assert reply["id"] == "m" and len(reply["selections"]) == 1 and reply["total"] == 2
+    assert reply["selections"][0] == free["selections"][0]
+    for query in ("stake=0", "stake=100&type=free", "stake=abc", "", "stake=100&limit=0"):
+        resp = await client.get(f"/api/matched?{query}")
+        assert resp.status == 400 and (await resp.json())["code"] == "NX-400", query
+    await ws.close()

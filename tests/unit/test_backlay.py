@@ -72,3 +72,17 @@ def test_the_scan_finds_what_a_plain_search_over_every_back_and_lay_finds(quotes
             if profit > 1e-9 and (o not in want or profit > want[o][0]):
                 want[o] = (profit, (o, back_book, exchange))
     assert got == pytest.approx({key: profit for profit, key in want.values()})
+
+
+def test_matched_betting_worked_examples():
+    from engine.matched import FREE_SNR, FREE_SR, QUALIFYING, lay_off
+
+    q = lay_off(QUALIFYING, 100, 2.5, 2.6, 0.05)
+    assert (round(q.lay_stake, 2), round(q.liability, 2)) == (98.04, 156.86)
+    assert round(q.if_back_wins, 2) == round(q.if_lay_wins, 2) == -6.86 and round(q.rating, 2) == 93.14
+    f = lay_off(FREE_SNR, 50, 3.0, 3.05, 0.05)
+    assert (round(f.lay_stake, 2), round(f.liability, 2)) == (33.33, 68.33)
+    assert round(f.if_back_wins, 2) == round(f.if_lay_wins, 2) == 31.67 and round(f.rating, 2) == 63.33
+    s = lay_off(FREE_SR, 50, 3.0, 3.05, 0.05)
+    assert s.lay_stake == pytest.approx(3.0 * 50 / 3.0) and s.if_back_wins == pytest.approx(s.if_lay_wins)
+    assert s.if_back_wins == pytest.approx(50 * 3.0 - s.lay_stake * 2.05)
