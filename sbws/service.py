@@ -203,6 +203,8 @@ class Service:
             raise ProtocolError(NOT_FOUND, f"unknown sportsbook {cmd.bookmaker!r}", "bookmaker")
         if not state.is_open(cmd.market_id):
             raise ProtocolError(CONFLICT, "market is closed", "marketId")
+        if state.suspended(cmd.market_id):
+            raise ProtocolError(CONFLICT, "market is suspended", "marketId", reason="suspended", retryable=True)
         event = state.event_of(cmd.market_id)
         if event is not None and not self.live_betting and event.start_ms <= self.clock.ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")

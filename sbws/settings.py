@@ -86,6 +86,7 @@ class Settings:
     sim_tick_ms: int = 500
     sim_speed: float = 1.0
     replay_speed: float = 1.0
+    depth: int = 3
     betfair_catalogue: str = ""
     odds_api_base: str = "https://api.the-odds-api.com"
     odds_api_sports: tuple[str, ...] = ("basketball_nba",)
@@ -186,6 +187,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("sim_tick_ms", "simulator: milliseconds between ticks", int, metavar="MS"),
     Option("sim_speed", "simulator: time acceleration (2 runs event clocks twice as fast)", float, metavar="FACTOR"),
     Option("replay_speed", "betfair files: replay pace (1 real time, 10 ten times faster, 0 as fast as possible)", float, metavar="FACTOR"),
+    Option("depth", "exchange ladder levels each side carried per selection", int, metavar="N"),
     Option("betfair_catalogue", "betfair files: a market catalogue JSON for runner and market names", metavar="FILE"),
     Option("odds_api_base", "The Odds API base URL", metavar="URL"),
     Option("odds_api_sports", "The Odds API sport keys (comma-separated)", _csv, metavar="KEYS"),
@@ -288,6 +290,8 @@ def validate(s: Settings) -> None:
         problems.append("simulator: --sim-books 2..20, --sim-events >= 1, --sim-tick-ms >= 1, --sim-speed > 0")
     if s.replay_speed < 0:
         problems.append("--replay-speed must be >= 0 (0: as fast as possible)")
+    if not 1 <= s.depth <= 10:
+        problems.append("--depth must be 1 to 10")
     if s.workers < 1 or (s.workers > 1 and not s.broker):
         problems.append("--workers > 1 needs --broker redis://… (workers share one market through Redis)")
     if s.leader_ttl <= 0:

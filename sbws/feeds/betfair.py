@@ -10,7 +10,9 @@ is the market's and the event's id; ``numberOfWinners`` its winners); a
 runner's id is its selection id as a string, so a name arriving late (from a
 later definition, or ``--betfair-catalogue``) changes only the display name.
 Each runner is quoted at book ``betfair`` at its best price to back and its
-best price to lay; a removed runner, or every runner of a suspended market,
+best price to lay, with its ladder (``--depth`` levels each side, the last
+traded price, the volume traded), and the market's status (suspended, in
+play, bet delay); a removed runner, or every runner of a suspended market,
 is withdrawn.  A ``CLOSED`` market closes, and its WINNER and PLACED runners
 (by sort order) settle its bets.  Depth and commission on net winnings are
 not carried yet.
@@ -33,9 +35,10 @@ from engine.board import BACK, LAY
 from engine.markets import OUTRIGHT, MarketKey
 
 from ..errors import ConfigError
-from ..market.records import ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner, RunnerQuote
+from ..market.records import (ONLINE, OPEN_STATUS, SUSPENDED_STATUS, Batch, BookStatus, Depth, EventInfo, EventResult,
+                              ExchangeState, Runner, RunnerQuote)
 from .base import NO_QUOTA
-from .betfair_stream import CLOSED, OPEN, PLACED, REMOVED, WINNER, MarketBook, MarketCache
+from .betfair_stream import CLOSED, OPEN, PLACED, REMOVED, SUSPENDED, WINNER, MarketBook, MarketCache
 
 BOOK = "betfair"
 SPORTS = {"1": "Soccer", "2": "Tennis", "4": "Cricket", "7": "Horse Racing", "7522": "Basketball",
@@ -69,8 +72,11 @@ class Mapper:
     """The pure part: a message in, the batch it means out; ``when`` turns a Betfair time (epoch ms) into the
     replay's (epoch seconds)."""
 
-    def __init__(self, catalogue: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, catalogue: Mapping[str, Mapping[str, Any]] | None = None, depth: int = 3) -> None:
         self.cache = MarketCache()
+        self.depth = depth
+        self.states: dict[str, ExchangeState] = {}
+        self.ladders: dict[tuple[str, str], Depth] = {}
         self.catalogue = catalogue or {}
         self.declared: dict[str, int] = {}
         """Markets declared, with their winners (a change re-declares them)."""
@@ -81,6 +87,9 @@ class Mapper:
     def batch(self, message: Mapping[str, Any], when: Callable[[int], float]) -> Batch:
         ts = when(int(message.get("pt", 0)))
         events, markets, runners, quotes, closed, results = [], [], [], [], [], []
+        states: list[ExchangeState] = []
+        ladders: list[Depth] = []
+        touched = {str(mc["id"]): {int(rc["id"]) for rc in mc.get("rc") or ()} for mc in message.get("mc") or ()}
         for market_id in self.cache.apply(message):
             book = self.cache.markets[market_id]
             key = MarketKey(market_id, OUTRIGHT, winners=int(book.definition.get("numberOfWinners", 1) or 1),
@@ -91,6 +100,13 @@ class Mapper:
                 markets.append(key)
             runners += self._runners(book)
             quotes += self._quotes(book, ts)
+            state = ExchangeState(market_id, SUSPENDED_STATUS if book.status == SUSPENDED else OPEN_STATUS,
+                                  bool(book.definition.get("inPlay", False)), int(book.definition.get("betDelay", 0) or 0))
+            if book.status != CLOSED and self.states.get(market_id) != state:
+                self.states[market_id] = state
+                states.append(state)
+            for selection in touched.get(market_id, ()):
+                ladders += self._ladder(book, selection)
             if book.status == CLOSED and market_id not in self.settled:
                 self.settled.add(market_id)
                 closed.append(market_id)
@@ -98,7 +114,16 @@ class Mapper:
                            if r.status in (WINNER, PLACED)]
                 if placing:
                     results.append(EventResult(market_id, placing=placing))
-        return Batch(ts, events, markets, (), closed, results, (), runners, quotes)
+        return Batch(ts, events, markets, (), closed, results, (), runners, quotes, states, ladders)
+
+    def _ladder(self, book: MarketBook, selection: int) -> list[Depth]:
+        runner = book.runners[selection]
+        depth = Depth(book.market_id, str(selection), BOOK, runner.ladder(BACK, self.depth),
+                      runner.ladder(LAY, self.depth), runner.ltp, runner.tv)
+        if self.ladders.get((book.market_id, depth.selection)) == depth:
+            return []
+        self.ladders[(book.market_id, depth.selection)] = depth
+        return [depth]
 
     def _event(self, book: MarketBook, when: Callable[[int], float]) -> EventInfo:
         definition, listed = book.definition, self.catalogue.get(book.market_id, {})
@@ -138,13 +163,13 @@ class BetfairFiles:
     name = "betfair"
     quota = NO_QUOTA
 
-    def __init__(self, paths: list[str], speed: float = 1.0, catalogue: str | None = None) -> None:
+    def __init__(self, paths: list[str], speed: float = 1.0, catalogue: str | None = None, depth: int = 3) -> None:
         self.paths = [Path(p) for p in paths]
         for path in self.paths:
             if not path.is_file():
                 raise ConfigError(f"--feed betfair: no such file {path}")
         self.speed = speed
-        self.mapper = Mapper(read_catalogue(catalogue) if catalogue else None)
+        self.mapper = Mapper(read_catalogue(catalogue) if catalogue else None, depth)
 
     def messages(self) -> Iterator[dict[str, Any]]:
         for path in self.paths:

@@ -65,6 +65,15 @@ class RunnerBook:
         levels = self.batl or self.bdatl
         return levels[min(levels)] if levels else None
 
+    def ladder(self, side: str, levels: int) -> tuple[tuple[float, float], ...]:
+        """The first ``levels`` (price, size) to back (highest first) or to lay (lowest first)."""
+        full, best, display = (self.atb, self.batb, self.bdatb) if side == "back" else (self.atl, self.batl, self.bdatl)
+        if full:
+            prices = sorted(full, reverse=side == "back")[:levels]
+            return tuple((p, full[p]) for p in prices)
+        by_level = best or display
+        return tuple(by_level[level] for level in sorted(by_level)[:levels])
+
 
 @define
 class MarketBook:

@@ -48,7 +48,8 @@ def make_feed(settings: Settings) -> Feed:
         files = [f for f in arg.split(",") if f]
         if not files:
             raise ConfigError("--feed betfair:FILE[,FILE...] (Betfair stream or historical data files)")
-        return BetfairFiles(files, speed=settings.replay_speed, catalogue=settings.betfair_catalogue or None)
+        return BetfairFiles(files, speed=settings.replay_speed, catalogue=settings.betfair_catalogue or None,
+                            depth=settings.depth)
     raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api, replay:FILE or betfair:FILE")
 
 

@@ -62,6 +62,40 @@ class RunnerQuote:
     side: str = BACK
 
 
+OPEN_STATUS, SUSPENDED_STATUS = "open", "suspended"
+
+Ladder = tuple[tuple[float, float], ...]
+"""(price, size) levels, best first."""
+
+
+def _ladder(items: Any) -> Ladder:
+    return tuple((float(p), float(s)) for p, s in items)
+
+
+@frozen
+class ExchangeState:
+    """What an exchange says of one of its markets beyond prices: suspended or open, in play, its bet delay."""
+
+    market_id: str
+    status: str = OPEN_STATUS
+    in_play: bool = False
+    bet_delay: int = 0
+
+
+@frozen
+class Depth:
+    """An exchange's ladder for one selection (its id: an outcome's or a runner's), best first each side, with
+    the last traded price and the volume traded."""
+
+    market_id: str
+    selection: str
+    book: str
+    back: Ladder = field(default=(), converter=_ladder)
+    lay: Ladder = field(default=(), converter=_ladder)
+    last_traded: float | None = None
+    traded: float | None = None
+
+
 def _placing(items: Any) -> tuple[str, ...]:
     return tuple(str(i) for i in items)
 
@@ -111,6 +145,14 @@ def _results(items: Any) -> tuple[EventResult, ...]:
     return tuple(i if isinstance(i, EventResult) else EventResult(**i) for i in items)
 
 
+def _exchange(items: Any) -> tuple[ExchangeState, ...]:
+    return tuple(i if isinstance(i, ExchangeState) else ExchangeState(**i) for i in items)
+
+
+def _depth(items: Any) -> tuple[Depth, ...]:
+    return tuple(i if isinstance(i, Depth) else Depth(**i) for i in items)
+
+
 def _statuses(items: Any) -> tuple[BookStatus, ...]:
     return tuple(i if isinstance(i, BookStatus) else BookStatus(**i) for i in items)
 
@@ -130,6 +172,8 @@ class Batch:
     statuses: tuple[BookStatus, ...] = field(default=(), converter=_statuses)
     runners: tuple[Runner, ...] = field(default=(), converter=_runners)
     runner_quotes: tuple[RunnerQuote, ...] = field(default=(), converter=_runner_quotes)
+    exchange: tuple[ExchangeState, ...] = field(default=(), converter=_exchange)
+    depth: tuple[Depth, ...] = field(default=(), converter=_depth)
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_SERIALIZE_NUMPY)

@@ -32,7 +32,8 @@ from engine.value import FairLine, ValueConfig, ValueScanner
 
 from . import view as views
 from .finders import FINDERS
-from .records import ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner, RunnerQuote
+from .records import (ONLINE, SUSPENDED_STATUS, Batch, BookStatus, Depth, EventInfo, EventResult, ExchangeState, Runner,
+                      RunnerQuote)
 from .signals import Finder, LiveSet, Scope, Tier
 from .steam import Steam, SteamConfig, SteamDetector
 
@@ -111,6 +112,9 @@ class MarketState:
         self._events: dict[str, EventInfo] = {}
         self._markets: dict[str, MarketKey] = {}
         self._runners: dict[str, Runners] = {}
+        self._exchange: dict[str, ExchangeState] = {}
+        self._depth: dict[str, dict[tuple[str, str], Depth]] = {}
+        """Per market, (selection, book) → the exchange's ladder."""
         self._laid: set[str] = set()
         """Markets some exchange has quoted a lay in: their views carry lay prices from then on."""
         self._event_markets: dict[str, set[str]] = {}
@@ -187,6 +191,15 @@ class MarketState:
                     if status.id in sharp_books:
                         again.update(gone)
         changes.results.extend(batch.results)
+        for state in batch.exchange:
+            if state.market_id in self._markets and self._exchange.get(state.market_id) != state:
+                self._exchange[state.market_id] = state
+                self._moved(changes, state.market_id, batch.ts)
+        for depth in batch.depth:
+            held = self._depth.setdefault(depth.market_id, {}) if depth.market_id in self._markets else None
+            if held is not None and held.get((depth.selection, depth.book)) != depth:
+                held[(depth.selection, depth.book)] = depth
+                self._moved(changes, depth.market_id, batch.ts)
         for rows, tier in zip(touched, self.tiers):
             for idx in rows:
                 market_id = tier.board.markets[idx].id
@@ -201,6 +214,12 @@ class MarketState:
         for result in batch.results:
             self._forget_event(result.event_id, changes)
         return changes
+
+    def _moved(self, changes: Changes, market_id: str, ts: float) -> None:
+        """A market changed other than in its prices (an exchange's status or ladder): pushed, nothing rescanned."""
+        changes.markets.add(market_id)
+        self._updated_at[market_id] = ts
+        self._revision[market_id] = next(self._revisions)
 
     def _tier(self, market_id: str) -> int:
         key = self._markets.get(market_id)
@@ -245,6 +264,8 @@ class MarketState:
                           self._closing, self._views):
                 table.pop(market_id, None)
             self._laid.discard(market_id)
+            self._exchange.pop(market_id, None)
+            self._depth.pop(market_id, None)
             changes.markets.discard(market_id)
             changes.gone.add(market_id)
         for name, live in self._signals.items():
@@ -323,7 +344,8 @@ class MarketState:
                                      q.side) for q in _quotes(self.tiers[OUTRIGHTS].board)]
         closed = [m for m in self._markets if not self.is_open(m)]
         return Batch(self._last_batch_at, list(self._events.values()), list(self._markets.values()), quotes, closed, (),
-                     list(self._book_status.values()), runners, runner_quotes)
+                     list(self._book_status.values()), runners, runner_quotes, list(self._exchange.values()),
+                     [d for held in self._depth.values() for d in held.values()])
 
     # -- reading --------------------------------------------------------------
     @property
@@ -410,6 +432,11 @@ class MarketState:
         key = self._markets.get(market_id)
         return views.selection_name(self._events.get(key.event_id) if key else None, outcome)
 
+    def suspended(self, market_id: str) -> bool:
+        """An exchange suspended the market (it takes no bets until it reopens)."""
+        state = self._exchange.get(market_id)
+        return state is not None and state.status == SUSPENDED_STATUS
+
     def is_open(self, market_id: str) -> bool:
         board = self._board(market_id)
         idx = board.market_index.get(market_id)
@@ -445,7 +472,8 @@ class MarketState:
             lays = board.lays[:, idx, : len(outcomes)].T
         built = views.build(market_id, key, event, outcomes, names, board.market_prices(idx)[: len(outcomes)],
                             board.books, bool(board.open[idx]), self._updated_at.get(market_id, self._last_batch_at),
-                            fair.p if fair is not None else None, lays, exchanges)
+                            fair.p if fair is not None else None, lays, exchanges, self._exchange.get(market_id),
+                            self._depth.get(market_id))
         self._views[market_id] = (revision, built)
         return built
 

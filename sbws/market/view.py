@@ -15,7 +15,7 @@ from attrs import frozen
 from engine.markets import MarketKey, outcome_line
 from engine.odds import hold_percent, to_american_int
 
-from .records import EventInfo
+from .records import Depth, EventInfo, ExchangeState
 
 Price = tuple[str, float, int]
 """(book, decimal, American)."""
@@ -33,6 +33,8 @@ class SelectionView:
     """The fair probability of the market's sharp line (None without one)."""
     lays: tuple[tuple[str, float], ...] | None = None
     """(exchange, decimal) lay prices, in a market some exchange lays (None in any other)."""
+    depth: tuple[Depth, ...] | None = None
+    """Each exchange's ladder for the selection, in a market some exchange sends ladders for."""
 
 
 @frozen
@@ -48,6 +50,8 @@ class MarketView:
     """100·(Σ 1/best − k)/k over every selection's best price (k winners); None while any selection has none."""
     updated_at: float
     winners: int = 1
+    exchange: ExchangeState | None = None
+    """An exchange's status of the market (suspended, in play, bet delay), when an exchange sends one."""
 
 
 def selection_name(event: EventInfo | None, outcome: str) -> str:
@@ -63,7 +67,8 @@ def selection_name(event: EventInfo | None, outcome: str) -> str:
 def build(market_id: str, key: MarketKey, event: EventInfo | None, outcomes: tuple[str, ...], names: tuple[str, ...],
           prices: np.ndarray, books: list[str], is_open: bool, updated_at: float,
           fair: tuple[float, ...] | None = None, lays: np.ndarray | None = None,
-          exchanges: list[str] | None = None) -> MarketView:
+          exchanges: list[str] | None = None, exchange: ExchangeState | None = None,
+          depth: dict[tuple[str, str], Depth] | None = None) -> MarketView:
     """``prices``: (outcome, book) decimal prices, NaN where a book has none; ``lays`` likewise (outcome,
     exchange) with ``exchanges`` their names, for a market an exchange lays.  Plain lists, not numpy: a market is
     a few dozen prices, and numpy's cost per call was most of a view's time."""
@@ -76,8 +81,9 @@ def build(market_id: str, key: MarketKey, event: EventInfo | None, outcomes: tup
         p = fair[i] if fair is not None and i < len(fair) and fair[i] == fair[i] else None
         laid = None if lay_rows is None or exchanges is None else tuple(
             (exchanges[e], d) for e, d in enumerate(lay_rows[i]) if d == d)
+        ladders = None if depth is None else tuple(d for (sel, _book), d in sorted(depth.items()) if sel == outcome)
         selections.append(SelectionView(outcome, name, outcome_line(market_type, line, outcome), quotes, best, p,
-                                        laid))
+                                        laid, ladders))
     hold = hold_percent([s.best[1] if s.best else math.nan for s in selections], key.winners)
     return MarketView(market_id, key.event_id, event, market_type, line, is_open, tuple(selections), hold, updated_at,
-                      key.winners)
+                      key.winners, exchange)

@@ -26,6 +26,7 @@ from ..clock import ms
 from ..ledger.models import Bet, Delivery, Rule, Webhook
 from ..ledger.rules import bet_price, from_cents
 from ..history.series import outcome_names
+from ..market.records import SUSPENDED_STATUS, Depth
 from ..market.signals import Live
 from ..market.state import MarketState
 from ..market.steam import Steam
@@ -51,6 +52,7 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
             "decimal": {book: decimal for book, decimal, _american in sel.prices},
             "fairProbability": None if sel.fair is None else round(sel.fair, 6),
             **({} if sel.lays is None else {"lay": dict(sel.lays)}),
+            **({} if sel.depth is None else _ladders(sel.depth)),
         })
         if sel.best is not None:
             book, decimal, american = sel.best
@@ -65,11 +67,22 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
         "marketType": v.market_type,
         "line": v.line,
         "numberOfWinners": v.winners,
-        "status": "open" if v.open else "closed",
+        "status": ("suspended" if v.exchange and v.exchange.status == SUSPENDED_STATUS else "open") if v.open else "closed",
+        **({} if v.exchange is None else {"inPlay": v.exchange.in_play, "betDelay": v.exchange.bet_delay}),
         "selections": selections,
         "bestOdds": best,
         "hold": None if v.hold is None else round(v.hold, 4),
         "timestamp": ms(v.updated_at),
+    }
+
+
+def _ladders(depth: tuple[Depth, ...]) -> dict[str, Any]:
+    """``depth`` {exchange: {"back": [[price, size], …], "lay": …}} best first, ``lastTraded`` and ``traded``."""
+    return {
+        "depth": {d.book: {"back": [list(level) for level in d.back], "lay": [list(level) for level in d.lay]}
+                  for d in depth},
+        "lastTraded": {d.book: d.last_traded for d in depth if d.last_traded is not None},
+        "traded": {d.book: d.traded for d in depth if d.traded is not None},
     }
 
 

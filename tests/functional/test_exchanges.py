@@ -89,3 +89,34 @@ async def test_matched_betting_on_both_doors(aiohttp_client, tmp_path):
         resp = await client.get(f"/api/matched?{query}")
         assert resp.status == 400 and (await resp.json())["code"] == "NX-400", query
     await ws.close()
+
+
+async def test_a_suspended_market_refuses_bets_and_says_so_with_its_ladder(aiohttp_client, tmp_path):
+    from sbws.market.records import Depth, ExchangeState
+    from tests.helpers import make_user
+
+    now = time.time()
+    settings = fast_settings(tmp_path)
+    ladder = Depth(MARKET, "home", "smarkets", [(2.10, 50.0), (2.08, 120.0)], [(2.22, 30.0)], 2.14, 5400.0)
+    opened = Batch(now, quotes=[Quote(MARKET, 0, "smarkets", 2.10, now), Quote(MARKET, 0, "smarkets", 2.22, now, LAY)],
+                   exchange=[ExchangeState(MARKET, "open", True, 5)], depth=[ladder])
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch(now), opened])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    market = await (await client.get(f"/api/markets/{MARKET}")).json()
+    assert market["status"] == "open" and market["inPlay"] is True and market["betDelay"] == 5
+    home = next(s for s in market["selections"] if s["id"] == "home")
+    assert home["depth"] == {"smarkets": {"back": [[2.1, 50.0], [2.08, 120.0]], "lay": [[2.22, 30.0]]}}
+    assert home["lastTraded"] == {"smarkets": 2.14} and home["traded"] == {"smarkets": 5400.0}
+    assert "inPlay" not in await (await client.get("/api/markets/lal-bos:spread:-3.5")).json()
+    headers = {"Authorization": f"Bearer {make_user(settings.db)}"}
+    bet = {"marketId": MARKET, "selectionId": "home", "bookmaker": "pinnacle", "stake": 10, "decimal": 1.6}
+    client.server.app[NODE].feed.push(Batch(now + 1, exchange=[ExchangeState(MARKET, "suspended", True, 5)]))
+    await wait_for(lambda: app_state(client).batches >= 3)
+    assert (await (await client.get(f"/api/markets/{MARKET}")).json())["status"] == "suspended"
+    resp = await client.post("/api/bets", json=bet, headers=headers)
+    error = await resp.json()
+    assert resp.status == 409 and error["reason"] == "suspended" and error["retryable"] is True
+    client.server.app[NODE].feed.push(Batch(now + 2, exchange=[ExchangeState(MARKET, "open", True, 5)]))
+    await wait_for(lambda: app_state(client).batches >= 4)
+    resp = await client.post("/api/bets", json=bet, headers=headers)
+    assert resp.status in (200, 201), await resp.json()

@@ -127,3 +127,22 @@ def test_a_non_runner_is_withdrawn_and_last_traded_prices_are_no_back_price():
     assert sum(len(b.runners) for b in batches) == 14 and not any(b.runner_quotes for b in batches)
     removed = {r.selection_id for r in basic.cache.markets["1.132153978"].runners.values() if r.status == "REMOVED"}
     assert len(removed) == 2
+
+
+def test_ladders_status_and_in_play_come_through_as_the_cache_holds_them():
+    """Every Depth record is the runner's first three levels each side (backs highest first, lays lowest first),
+    its last traded price and volume; every status change (suspension, in play) is one ExchangeState."""
+    mapper = Mapper(depth=3)
+    cache = MarketCache()
+    statuses = []
+    for message in messages("1.197931750"):
+        batch = mapper.batch(message, lambda pt: pt / 1000.0)
+        cache.apply(message)
+        book = cache.markets["1.197931750"]
+        for d in batch.depth:
+            runner = book.runners[int(d.selection)]
+            assert d.back == tuple((p, runner.atb[p]) for p in sorted(runner.atb, reverse=True)[:3])
+            assert d.lay == tuple((p, runner.atl[p]) for p in sorted(runner.atl)[:3])
+            assert (d.last_traded, d.traded) == (runner.ltp, runner.tv) and len(d.back) <= 3
+        statuses += [(s.status, s.in_play, s.bet_delay) for s in batch.exchange]
+    assert statuses[0] == ("open", False, 0) and ("suspended", False, 0) in statuses
