@@ -188,25 +188,63 @@ class ValueScanner:
             return self._consensus(ids, n_out, used, now, method)
         chosen = np.full(ids.size, -1, dtype=np.intp)
         sharp: NDArray[np.float64] | None = None
+        """The chosen bookmaker's prices per row."""
+        implied: NDArray[np.float64] | None = None
+        """For rows taken from a book that also lays (an exchange): its implied probabilities."""
+        from_plane = np.zeros(ids.size, dtype=bool)
+        midpoint = np.zeros(ids.size, dtype=bool)
         for name in cfg.sharp:
             b = board.book_index.get(name)
             if b is None:
                 continue
-            prices, times = self._plane(b, None if markets is None else ids)
-            take = (chosen < 0) & self._complete(prices, times, used, now)
+            if b not in board.lay_index:  # a bookmaker: the cheap completeness test, 1/d for the chosen rows only
+                prices, times = self._plane(b, None if markets is None else ids)
+                take = (chosen < 0) & self._complete(prices, times, used, now)
+                sharp = prices if sharp is None else np.where(take[:, None], prices, sharp)
+            else:
+                r_book, laid = self._implied(b, None if markets is None else ids, now)
+                take = (chosen < 0) & row_all(~np.isnan(r_book) | ~used)
+                implied = r_book if implied is None else np.where(take[:, None], r_book, implied)
+                from_plane |= take
+                midpoint |= take & laid
             chosen = np.where(take, b, chosen)
-            sharp = prices if sharp is None else np.where(take[:, None], prices, sharp)
         has = np.flatnonzero(chosen >= 0)
-        if sharp is None or has.size == 0:
+        if has.size == 0:
             return FairLine(has, np.empty((0, used.shape[1])), has, None, np.empty(0), None)
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(used[has], 1.0 / sharp[has], 0.0)
+            books = 1.0 / sharp[has] if sharp is not None else np.full((has.size, used.shape[1]), np.nan)
+        if implied is not None:
+            books = np.where(from_plane[has][:, None], implied[has], books)
+        r = np.where(used[has], books, 0.0)
         s = row_sum(r)
         k = self._winners(ids[has])
-        sane = s >= k  # a book's own line under 100 % is a data error, not a fair price
-        has, r, s, k = has[sane], r[sane], s[sane], k[sane]
+        mid = midpoint[has]
+        sane = (s >= k) | mid  # a book's own line under 100 % is a data error; an exchange's midpoint may be
+        has, r, s, k, mid = has[sane], r[sane], s[sane], k[sane], mid[sane]
         p = devig(method, r, n_out[has], k)
+        if mid.any():  # an exchange's line: the back-lay midpoints, scaled to k
+            p[mid] = np.where(used[has][mid], k[mid, None] * r[mid] / s[mid, None], np.nan)
         return FairLine(ids[has], p, chosen[has], None, (s - k) / k * 100.0, None)
+
+    def _implied(self, b: int, ids: IntArray | None, now: float) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """One sharp book's implied probabilities (NaN where it has no fresh price), and per row whether they are
+        an exchange's back-lay midpoints: the midpoint of 1/back and 1/lay where both exist, else the one side."""
+        cfg, board = self.config, self.board
+        prices, times = self._plane(b, ids)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            back = np.where((prices > 1.0) & ((times >= now - cfg.max_age) if cfg.max_age > 0 else True),
+                            1.0 / prices, np.nan)
+        plane = board.lay_index.get(b)
+        if plane is None:
+            return back, np.zeros(back.shape[0], dtype=bool)
+        n = board.n_markets
+        lays = board.lays[plane, :n] if ids is None else board.lays[plane, ids]
+        lay_times = board.lay_times[plane, :n] if ids is None else board.lay_times[plane, ids]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lay = np.where((lays > 1.0) & ((lay_times >= now - cfg.max_age) if cfg.max_age > 0 else True),
+                           1.0 / lays, np.nan)
+        mid = np.where(np.isnan(back), lay, np.where(np.isnan(lay), back, (back + lay) / 2.0))
+        return np.asarray(mid, dtype=np.float64), np.asarray(~np.isnan(lay).all(axis=1), dtype=bool)
 
     def _winners(self, rows: IntArray) -> NDArray[np.float64]:
         return np.asarray(self.board.winners[rows]) if self.board.several_winners else np.ones(rows.size)

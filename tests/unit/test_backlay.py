@@ -86,3 +86,21 @@ def test_matched_betting_worked_examples():
     s = lay_off(FREE_SR, 50, 3.0, 3.05, 0.05)
     assert s.lay_stake == pytest.approx(3.0 * 50 / 3.0) and s.if_back_wins == pytest.approx(s.if_lay_wins)
     assert s.if_back_wins == pytest.approx(50 * 3.0 - s.lay_stake * 2.05)
+
+
+def test_an_exchange_as_the_sharp_gives_its_back_lay_midpoints_scaled_to_the_winners():
+    from engine.value import ValueConfig, ValueScanner
+
+    market = "e:moneyline"
+    board = board_with([Quote(market, 0, "betfair", 2.0, 1.0), Quote(market, 0, "betfair", 2.04, 1.0, LAY),
+                        Quote(market, 1, "betfair", 2.04, 1.0, LAY),  # only a lay on the away side
+                        Quote(market, 0, "soft", 2.2, 1.0), Quote(market, 1, "soft", 1.9, 1.0)])
+    scanner = ValueScanner(board, ValueConfig(sharp=("betfair",), method="shin", min_ev=1.0))
+    line = scanner.fair(1.0)
+    home, away = (1 / 2.0 + 1 / 2.04) / 2, 1 / 2.04
+    assert line.p[0, :2] == pytest.approx([home / (home + away), away / (home + away)])  # whatever --devig says
+    assert line.hold[0] == pytest.approx((home + away - 1) * 100)
+    [bet] = scanner.scan(1.0)
+    assert (bet.book, bet.outcome) == ("soft", 0) and bet.ev == pytest.approx((line.p[0, 0] * 2.2 - 1) * 100)
+    # A bookmaker as the sharp is read as before: its 2.2 / 1.9 is a line under 100 %, a data error, no fair line.
+    assert ValueScanner(board, ValueConfig(sharp=("soft",), method="multiplicative")).fair(1.0).rows.size == 0
