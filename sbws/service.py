@@ -14,23 +14,25 @@ import orjson
 
 from decimal import Decimal
 
+from engine.board import BACK, LAY
 from engine.odds import exact_price, to_american_int
 from engine.runners import dutch
 
 from .clock import SYSTEM, Clock
-from .errors import CONFLICT, NOT_FOUND, TOO_MANY, UNAUTHORIZED, ProtocolError
+from .errors import BAD_REQUEST, CONFLICT, NOT_FOUND, TOO_MANY, UNAUTHORIZED, ProtocolError
 from . import signals
 from .history import series
 from .history.factory import History
 from .history.series import DEFAULT_SPAN_MS, downsample, outcome_names
 from .ledger.interface import Ledger
-from .ledger.models import Bet, Identity, NewBet, NewRule
-from .ledger.rules import from_cents, same_request, to_cents
+from .ledger.models import PLACED, Bet, Identity, NewBet, NewRule
+from .ledger.rules import from_cents, liability_cents, same_request, to_cents
 from .market.records import EventResult
 from .market.state import MarketState
 from .wire import views
-from .wire.limits import MAX_REPLY_POINTS
-from .wire.commands import (AlertRuleSpec, GetBets, GetDutch, GetHistory, GetMarkets, GetMatched, GetSignals, PlaceBet,
+from .wire.limits import MAX_BETS, MAX_REPLY_POINTS, Limits
+from .wire.commands import (AlertRuleSpec, GetBets, GetDutch, GetExposure, GetHistory, GetMarkets, GetMatched, GetSignals,
+                            PlaceBet,
                             WebhookSpec)
 
 
@@ -45,7 +47,8 @@ def _hold_at_most(hold: float | None, limit: float) -> bool:
 
 def _retried(original: Bet, cmd: PlaceBet) -> Bet:
     """The original bet when ``cmd`` repeats its request; a different request under its clientRef is refused."""
-    if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.requested):
+    if not same_request(original, cmd.market_id, cmd.selection_id, cmd.bookmaker, to_cents(cmd.stake), cmd.requested,
+                        cmd.side):
         raise ProtocolError(
             CONFLICT, f"clientRef {cmd.client_ref!r} was already used for a different bet ({original.id})",
             "clientRef", reason="clientRef reused", betId=original.id,
@@ -56,8 +59,11 @@ def _retried(original: Bet, cmd: PlaceBet) -> Bet:
 class Service:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, ledger: Ledger, history: History,
                  feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0,
-                 clock: Clock = SYSTEM, max_alert_rules: int = 50, max_webhooks: int = 10) -> None:
+                 clock: Clock = SYSTEM, max_alert_rules: int = 50, max_webhooks: int = 10,
+                 limits: Limits = Limits()) -> None:
         self.state = state
+        self.limits = limits
+        """The stake limits, which also bound a lay's liability."""
         self.clock = clock
         self.max_alert_rules = max_alert_rules
         self.max_webhooks = max_webhooks
@@ -209,18 +215,27 @@ class Service:
         if event is not None and not self.live_betting and event.start_ms <= self.clock.ms():
             raise ProtocolError(CONFLICT, "event has started; live betting is disabled", "marketId")
         outcome = outcomes.index(cmd.selection_id)
-        price = state.price(cmd.market_id, outcome, cmd.bookmaker)
+        lay = cmd.side == LAY
+        price = state.price(cmd.market_id, outcome, cmd.bookmaker, cmd.side)
         if price is None:
-            raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not offer this selection now", "bookmaker")
-        self._check_fresh(cmd.market_id, outcome, cmd.bookmaker)
+            doing = "lay" if lay else "offer"
+            raise ProtocolError(CONFLICT, f"{cmd.bookmaker} does not {doing} this selection now", "bookmaker")
+        self._check_fresh(cmd.market_id, outcome, cmd.bookmaker, cmd.side)
         current = exact_price(price)
-        if current.value < cmd.requested:  # price protection on exact prices, never on rounded ones
+        # Price protection on exact prices, never on rounded ones: a back at no less than asked, a lay at no more.
+        if (current.value > cmd.requested) if lay else (current.value < cmd.requested):
             detail: dict[str, object] = {"currentOdds": current.american, "currentDecimal": float(current.value)}
             if cmd.odds is not None:
                 detail["requestedOdds"] = cmd.odds
             if cmd.decimal is not None:
                 detail["requestedDecimal"] = float(cmd.decimal)
             raise ProtocolError(CONFLICT, "odds moved against you", "decimal" if cmd.odds is None else "odds", **detail)
+        stake = to_cents(cmd.stake)
+        liability = liability_cents(stake, current.american, current.decimal) if lay else None
+        if liability is not None and not to_cents(self.limits.min_stake) <= liability <= to_cents(self.limits.max_stake):
+            raise ProtocolError(BAD_REQUEST, f"the lay's liability {from_cents(liability)} is outside the stake limits "
+                                f"({self.limits.min_stake} to {self.limits.max_stake})", "stake",
+                                liability=float(from_cents(liability)))
         new = NewBet(
             user_id=who.user_id,
             client_ref=cmd.client_ref,
@@ -232,7 +247,9 @@ class Service:
             winners=key.winners,
             selection_id=cmd.selection_id,
             bookmaker=cmd.bookmaker,
-            stake_cents=to_cents(cmd.stake),
+            stake_cents=stake,
+            side=cmd.side,
+            liability_cents=liability,
             odds=current.american,
             requested_odds=cmd.odds if cmd.odds is not None else to_american_int(float(cmd.requested)),
             notes=cmd.notes,
@@ -246,12 +263,12 @@ class Service:
         self.active_bets[bet.bookmaker] = self.active_bets.get(bet.bookmaker, 0) + 1
         return bet, False
 
-    def _check_fresh(self, market_id: str, outcome: int, bookmaker: str) -> None:
+    def _check_fresh(self, market_id: str, outcome: int, bookmaker: str, side: str = BACK) -> None:
         """No bet at a price the feed no longer stands by: the feed is down, or the quote is too old."""
         if not self.feed_healthy():
             raise ProtocolError(CONFLICT, "the odds feed is not delivering; bets are refused until it recovers",
                                 "marketId", reason="stale", retryable=True)
-        confirmed = self.state.confirmed_at(market_id, outcome, bookmaker)
+        confirmed = self.state.confirmed_at(market_id, outcome, bookmaker, side)
         if self.max_bet_quote_age > 0 and confirmed is not None:
             age = self.clock.time() - confirmed
             if age > self.max_bet_quote_age:
@@ -259,6 +276,33 @@ class Service:
                     CONFLICT, f"{bookmaker}'s price was last confirmed {age:.0f} s ago (limit {self.max_bet_quote_age:g} s)",
                     "bookmaker", reason="stale", quoteAge=round(age, 1), retryable=True,
                 )
+
+    async def exposure(self, who: Identity | None, q: GetExposure) -> dict[str, Any]:
+        """The caller's profit if each selection of a market wins, from their open bets there (backs and lays,
+        before any commission), and the worst case.  One winner: in a place market each line is that runner
+        finishing placed while the others do not."""
+        if who is None:
+            raise ProtocolError(UNAUTHORIZED, "Authentication required")
+        bets = await self.ledger.get_bets(who.user_id, PLACED, None, q.market_id, None, None, MAX_BETS)
+        known = self.state.outcomes(q.market_id) if self.state.key(q.market_id) else ()
+        if not known and not bets:
+            raise ProtocolError(NOT_FOUND, f"unknown market {q.market_id!r} and no open bet on it", "marketId")
+        selections = list(known) + sorted({b.selection_id for b in bets} - set(known))
+        lines, outcomes = [], []
+        for selection in selections:
+            cents = 0
+            for b in bets:
+                wins = b.selection_id == selection
+                if b.side == LAY:
+                    cents += -b.risk_cents if wins else b.stake_cents
+                else:
+                    cents += b.potential_payout_cents - b.stake_cents if wins else -b.stake_cents
+            name = self.state.selection_name(q.market_id, selection) if known else selection
+            lines.append({"selection": selection, "selectionName": name, "ifWins": float(from_cents(cents))})
+            outcomes.append(cents)
+        worst = float(from_cents(min(outcomes, default=0)))
+        return {"marketId": q.market_id, "selections": lines, "worstCase": worst, "bets": len(bets),
+                "timestamp": self.clock.ms()}
 
     async def bets(self, who: Identity | None, q: GetBets) -> dict[str, Any]:
         """The user's bets as both doors answer them, with their average CLV over every bet that has one."""
@@ -318,7 +362,11 @@ class Service:
         return {"deliveries": [views.delivery(d) for d in found], "total": len(found)}
 
     async def settle(self, result: EventResult) -> list[Bet]:
-        settled = await self.ledger.settle_event(result.event_id, result.home_score, result.away_score, result.placing)
+        """Settle an event's bets; the exchanges' commission (``--commission``) on each bettor's net winnings per
+        market is taken off the winners."""
+        rates = {book: Decimal(repr(rate)) for book, rate in self.state.config.commission.items()}
+        settled = await self.ledger.settle_event(result.event_id, result.home_score, result.away_score, result.placing,
+                                                 rates)
         if settled:
             await self.refresh_active_bets()
         return settled

@@ -7,6 +7,7 @@ The logic lives once, in ``plans``; a driver (``sqlite.AsyncSqliteDriver`` or
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from . import plans
@@ -64,8 +65,9 @@ class Ledger:
                        from_ms: int | None, to_ms: int | None, limit: int) -> list[Bet]:
         return await self.driver.run(plans.get_bets(user_id, status, bookmaker, market_id, from_ms, to_ms, limit))
 
-    async def settle_event(self, event_id: str, home: int, away: int, placing: tuple[str, ...] = ()) -> list[Bet]:
-        return await self.driver.run(plans.settle_event(event_id, home, away, placing))
+    async def settle_event(self, event_id: str, home: int, away: int, placing: tuple[str, ...] = (),
+                           commission: Mapping[str, Decimal] | None = None) -> list[Bet]:
+        return await self.driver.run(plans.settle_event(event_id, home, away, placing, commission))
 
     async def record_closing(self, event_id: str, closing: Mapping[tuple[str, str], float]) -> list[Bet]:
         return await self.driver.run(plans.record_closing(event_id, closing))

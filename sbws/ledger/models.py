@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from attrs import frozen
 
+from engine.board import BACK, LAY
+
 from ..errors import LedgerError
 
 PLACED, WON, LOST, PUSH, VOID = "placed", "won", "lost", "push", "void"
@@ -53,6 +55,9 @@ class NewBet:
     """The sharp line's de-vigged probability of the selection when the bet was placed (None without one)."""
     winners: int = 1
     """How many selections of the market win (an outright's place market: more than one)."""
+    side: str = BACK
+    liability_cents: int | None = None
+    """A lay's: what it loses if the selection wins (stake × (price − 1)); None for a back."""
 
 
 @frozen
@@ -81,6 +86,16 @@ class Bet:
     closing_fair_probability: float | None = None
     clv: float | None = None
     """Closing line value, percent: (closing fair probability × the bet's decimal price − 1) × 100."""
+    side: str = BACK
+    """``back``, or ``lay`` (at an exchange: the bettor takes the other side of ``stake``)."""
+    liability_cents: int | None = None
+    commission_cents: int = 0
+    """The exchange's commission on the bettor's net winnings in the market: this bet's share of it."""
+
+    @property
+    def risk_cents(self) -> int:
+        """What the bet can lose: the stake of a back, the liability of a lay."""
+        return self.liability_cents if self.side == LAY and self.liability_cents is not None else self.stake_cents
 
 
 ALERT_KINDS = ("arbitrage", "value", "middle", "steam")

@@ -11,6 +11,7 @@ the plan as ``Duplicate``.  Plans do no I/O of their own.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from collections.abc import Collection, Generator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -21,9 +22,11 @@ from ..errors import LedgerError
 from . import alerts, schema
 from .models import (PLACED, AlertRecord, Bet, Delivery, Identity, NewBet, NewRule, PendingDelivery, Rule, Webhook,
                      check_username)
+from engine.board import LAY
 from engine.markets import OUTRIGHT
 
-from .rules import closing_line_value, outcome, payout_cents, placed_outcome, settled_payout
+from .rules import (closing_line_value, commission_shares, lay_outcome, outcome, payout_cents, placed_outcome,
+                    settled_payout)
 from .schema import BET_COLUMNS, CLOSING_COLUMNS, INSERTION_ORDER, SETTLE_COLUMNS
 from .tokens import check_token, inactive, new_token, split_token
 
@@ -210,12 +213,13 @@ def place_bet(new: NewBet) -> Plan[tuple[Bet, bool]]:
 
     def steps() -> Steps[tuple[Bet, bool]]:
         row = yield Row(
-            f"INSERT INTO bets ({BET_COLUMNS}, three_way, winners) VALUES ({', '.join('?' * 25)}) "
+            f"INSERT INTO bets ({BET_COLUMNS}, three_way, winners) VALUES ({', '.join('?' * 28)}) "
             f"ON CONFLICT (user_id, client_ref) DO NOTHING RETURNING {BET_COLUMNS}",
             ("bet_" + secrets.token_hex(8), new.user_id, new.client_ref, new.market_id, new.event_id,
              new.market_type, new.line, new.selection_id, new.bookmaker, new.stake_cents, new.odds, new.requested_odds,
-             payout_cents(new.stake_cents, new.odds, new.price), PLACED, None, new.notes, now_ms(), None, new.price,
-             new.requested_price, new.fair_probability, None, None, new.three_way, new.winners))
+             potential_cents(new), PLACED, None, new.notes, now_ms(), None, new.price,
+             new.requested_price, new.fair_probability, None, None, new.side, new.liability_cents, 0, new.three_way,
+             new.winners))
         if row is not None:
             return Bet(*row), False
         existing = yield Row(f"SELECT {BET_COLUMNS} FROM bets WHERE user_id = ? AND client_ref = ?",
@@ -253,23 +257,47 @@ def get_bets(user_id: str, status: str | None = None, bookmaker: str | None = No
     return _read(steps())
 
 
-def settle_event(event_id: str, home: int, away: int, placing: tuple[str, ...] = ()) -> Plan[list[Bet]]:
+def potential_cents(new: NewBet) -> int:
+    """A back returns stake × price if it wins; a lay returns its liability and the backer's stake."""
+    if new.side == LAY and new.liability_cents is not None:
+        return new.stake_cents + new.liability_cents
+    return payout_cents(new.stake_cents, new.odds, new.price)
+
+
+def settle_event(event_id: str, home: int, away: int, placing: tuple[str, ...] = (),
+                 commission: Mapping[str, Decimal] | None = None) -> Plan[list[Bet]]:
     """Settle every open bet on an event (a match by its score, an outright by its ``placing``); idempotent (only
-    'placed' rows change)."""
+    'placed' rows change).  ``commission``: per exchange, its rate on each bettor's net winnings per market
+    (``rules.commission_shares``), taken off the winning bets' payouts."""
 
     def steps() -> Steps[list[Bet]]:
         settled_at = now_ms()
         rows = yield Rows(f"SELECT {SETTLE_COLUMNS} FROM bets WHERE event_id = ? AND status = ?", (event_id, PLACED),
                           lock=True)
-        out = []
-        for bet_id, market_type, line, three_way, winners, selection, stake, potential in rows:
+        settled: dict[str, tuple[str, int, int]] = {}
+        groups: dict[tuple[str, str, str], list[tuple[str, int, int]]] = {}
+        for (bet_id, user_id, market_id, book, market_type, line, three_way, winners, selection, stake, potential,
+             side, liability) in rows:
             if market_type == OUTRIGHT:
                 status = placed_outcome(selection, placing, winners)
             else:
                 status = outcome(market_type, line, selection, home, away, bool(three_way))
-            row = yield Row(f"UPDATE bets SET status = ?, payout_cents = ?, settled_at = ? WHERE id = ? AND status = ? "
-                            f"RETURNING {BET_COLUMNS}",
-                            (status, settled_payout(status, stake, potential), settled_at, bet_id, PLACED))
+            risk = stake
+            if side == LAY:
+                status, risk = lay_outcome(status), liability
+            payout = settled_payout(status, risk, potential)
+            settled[bet_id] = (status, payout, 0)
+            if commission and book in commission:
+                groups.setdefault((user_id, market_id, book), []).append((bet_id, risk, payout))
+        for (_user, _market, book), bets in groups.items():
+            for bet_id, share in commission_shares(bets, (commission or {})[book]).items():
+                status, payout, _ = settled[bet_id]
+                settled[bet_id] = (status, payout - share, share)
+        out = []
+        for bet_id, (status, payout, share) in settled.items():
+            row = yield Row(f"UPDATE bets SET status = ?, payout_cents = ?, commission_cents = ?, settled_at = ? "
+                            f"WHERE id = ? AND status = ? RETURNING {BET_COLUMNS}",
+                            (status, payout, share, settled_at, bet_id, PLACED))
             if row is not None:
                 out.append(Bet(*row))
         return out

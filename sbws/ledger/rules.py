@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from engine.board import BACK
 from engine.markets import AWAY, DRAW, HOME, MONEYLINE, OVER, SPREAD, TOTAL
 from engine.odds import american_to_fraction
 
@@ -30,10 +31,42 @@ def bet_price(american: int, price: str | None) -> Fraction:
     return Fraction(Decimal(price)) if price is not None else american_to_fraction(american)
 
 
-def payout_cents(stake_cents: int, american: int, price: str | None = None) -> int:
-    exact = Fraction(stake_cents) * bet_price(american, price)
+def half_up(exact: Fraction) -> int:
     whole, rest = divmod(exact.numerator, exact.denominator)
     return whole + (1 if 2 * rest >= exact.denominator else 0)
+
+
+def payout_cents(stake_cents: int, american: int, price: str | None = None) -> int:
+    return half_up(Fraction(stake_cents) * bet_price(american, price))
+
+
+def liability_cents(stake_cents: int, american: int, price: str | None = None) -> int:
+    """What a lay of ``stake`` at this price loses if the selection wins: stake × (price − 1), half up."""
+    return half_up(Fraction(stake_cents) * (bet_price(american, price) - 1))
+
+
+def lay_outcome(selection_outcome: str) -> str:
+    """A lay wins when its selection loses, and loses when it wins; a push or void stays one."""
+    return {WON: LOST, LOST: WON}.get(selection_outcome, selection_outcome)
+
+
+def commission_shares(bets: list[tuple[str, int, int]], rate: Decimal) -> dict[str, int]:
+    """An exchange's commission on one bettor's net winnings in one market, in cents, and each bet's share.
+
+    ``bets``: (bet id, risk, payout) of the bettor's settled bets in that market at that exchange.  Net winnings
+    = Σ(payout − risk); commission = net × rate (half up), nothing on a net loss, shared over the winning bets in
+    proportion to their winnings (floor), the cents left over to the largest winner: the shares add up exactly.
+    """
+    net = sum(payout - risk for _bet, risk, payout in bets)
+    if net <= 0 or rate <= 0:
+        return {}
+    total = half_up(Fraction(net) * Fraction(rate))
+    winners = [(bet, payout - risk) for bet, risk, payout in bets if payout > risk]
+    won = sum(w for _bet, w in winners)
+    shares = {bet: total * w // won for bet, w in winners}
+    largest = max(winners, key=lambda item: item[1])[0]
+    shares[largest] += total - sum(shares.values())
+    return {bet: share for bet, share in shares.items() if share}
 
 
 def closing_line_value(closing_probability: float, american: int, price: str | None) -> float:
@@ -42,11 +75,11 @@ def closing_line_value(closing_probability: float, american: int, price: str | N
 
 
 def same_request(bet: Bet, market_id: str, selection_id: str, bookmaker: str, stake_cents: int,
-                 requested: Fraction) -> bool:
+                 requested: Fraction, side: str = BACK) -> bool:
     """Whether a request repeats the one that placed ``bet`` (what a retry under its clientRef must match)."""
     placed = bet_price(bet.requested_odds, bet.requested_price)
-    return (bet.market_id, bet.selection_id, bet.bookmaker, bet.stake_cents, placed) == (
-        market_id, selection_id, bookmaker, stake_cents, requested
+    return (bet.market_id, bet.selection_id, bet.bookmaker, bet.stake_cents, placed, bet.side) == (
+        market_id, selection_id, bookmaker, stake_cents, requested, side
     )
 
 
@@ -84,10 +117,12 @@ def placed_outcome(selection: str, placing: tuple[str, ...], winners: int) -> st
     return WON if selection in placing[:winners] else LOST
 
 
-def settled_payout(status: str, stake_cents: int, potential_cents: int) -> int:
+def settled_payout(status: str, risk_cents: int, potential_cents: int) -> int:
+    """What a settled bet returns: its potential payout if it won, what it risked (a back's stake, a lay's
+    liability) on a push or void, nothing if it lost."""
     if status == WON:
         return potential_cents
     if status in (PUSH, VOID):
-        return stake_cents
+        return risk_cents
     return 0
 

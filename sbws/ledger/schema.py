@@ -127,6 +127,11 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE bets ADD COLUMN winners INTEGER NOT NULL DEFAULT 1;
     """,
+    """
+    ALTER TABLE bets ADD COLUMN side TEXT NOT NULL DEFAULT 'back';
+    ALTER TABLE bets ADD COLUMN liability_cents {int64};
+    ALTER TABLE bets ADD COLUMN commission_cents {int64} NOT NULL DEFAULT 0;
+    """,
 )
 
 HEALTH_PROBE = (
@@ -138,14 +143,15 @@ HEALTH_PROBE = (
 BET_COLUMNS = (
     "id, user_id, client_ref, market_id, event_id, market_type, line, selection_id, bookmaker, stake_cents, "
     "odds, requested_odds, potential_payout_cents, status, payout_cents, notes, placed_at, settled_at, price, "
-    "requested_price, fair_probability, closing_fair_probability, clv"
+    "requested_price, fair_probability, closing_fair_probability, clv, side, liability_cents, commission_cents"
 )
 """The columns of ``models.Bet``, in its field order."""
 
 CLOSING_COLUMNS = "id, market_id, selection_id, odds, price"
 """What recording the closing line reads of each bet still without one."""
 
-SETTLE_COLUMNS = "id, market_type, line, three_way, winners, selection_id, stake_cents, potential_payout_cents"
+SETTLE_COLUMNS = ("id, user_id, market_id, bookmaker, market_type, line, three_way, winners, selection_id, stake_cents, "
+                  "potential_payout_cents, side, liability_cents")
 """What settlement reads of each open bet."""
 
 

@@ -509,23 +509,31 @@ class MarketState:
                 out.append((event_id, closing))
         return out
 
-    def _cell(self, market_id: str, outcome: int, book: str) -> tuple[QuoteBoard, tuple[int, int, int]] | None:
+    def _cell(self, market_id: str, outcome: int, book: str,
+              side: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]] | None:
+        """The price and time arrays of a quote's side, and its cell in them (None: no such quote can exist)."""
         board = self._board(market_id)
         idx = board.market_index.get(market_id)
         b = board.book_index.get(book)
-        return None if idx is None or b is None else (board, (b, idx, outcome))
+        if idx is None or b is None:
+            return None
+        if side == LAY:
+            plane = board.lay_index.get(b)
+            return None if plane is None else (board.lays, board.lay_times, (plane, idx, outcome))
+        return board.prices, board.times, (b, idx, outcome)
 
-    def confirmed_at(self, market_id: str, outcome: int, book: str) -> float | None:
+    def confirmed_at(self, market_id: str, outcome: int, book: str, side: str = BACK) -> float | None:
         """When the feed last stood by this quote (its own time, or the book's later confirmation)."""
-        cell = self._cell(market_id, outcome, book)
+        cell = self._cell(market_id, outcome, book, side)
         if cell is None:
             return None
-        quoted = float(cell[0].times[cell[1]])
+        quoted = float(cell[1][cell[2]])
         return max(quoted, self._book_confirmed.get(book, quoted))
 
-    def price(self, market_id: str, outcome: int, book: str) -> float | None:
-        cell = self._cell(market_id, outcome, book)
-        value = float(cell[0].prices[cell[1]]) if cell is not None else float("nan")
+    def price(self, market_id: str, outcome: int, book: str, side: str = BACK) -> float | None:
+        """A book's price now for a selection, to back it or (at an exchange) to lay it."""
+        cell = self._cell(market_id, outcome, book, side)
+        value = float(cell[0][cell[2]]) if cell is not None else float("nan")
         return None if value != value else value
 
     def available_markets(self) -> dict[str, int]:

@@ -117,6 +117,13 @@ async def get_bets(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].bets(who, q))
 
 
+async def exposure(request: web.Request) -> web.Response:
+    """``GET /api/exposure?marketId=``: the caller's profit if each selection wins (token required)."""
+    who = await _who(request)
+    query = commands.query_payload(request.query, "get_exposure")
+    return json_response(await request.app[SERVICE].exposure(who, commands.parse_get_exposure(query)))
+
+
 async def _rules_changed(request: web.Request) -> None:
     """The leader reads rules every few seconds; this node reads them now."""
     await request.app[NODE].alerter.reload()
@@ -213,6 +220,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_get(f"/api/{kind.name}", _signals(kind))
     app.router.add_post("/api/bets", place_bet)
     app.router.add_get("/api/bets", get_bets)
+    app.router.add_get("/api/exposure", exposure)
     app.router.add_post("/api/alerts", create_rule)
     app.router.add_get("/api/alerts", list_alerts)
     app.router.add_delete("/api/alerts/{rule_id}", delete_rule)

@@ -24,7 +24,8 @@ from ..observability.logs import Throttle
 from .. import signals
 from ..wire import commands, views
 from ..wire.commands import (
-    Command, GetBets, GetDutch, GetHistory, GetMarkets, GetMatched, GetSignals, Ping, PlaceBet, Subscribe, Unsubscribe,
+    Command, GetBets, GetDutch, GetExposure, GetHistory, GetMarkets, GetMatched, GetSignals, Ping, PlaceBet, Subscribe,
+    Unsubscribe,
 )
 from ..wire.limits import MAX_ID_LENGTH, MAX_LIST, SNAPSHOT_COST, TokenBucket
 from .adapter import MaskedWebSocketResponse, SocketTransport
@@ -247,6 +248,8 @@ async def _dispatch(app: web.Application, fanout: Broadcaster, ctx: SocketContex
         return {"type": "bet_placed", "bet": views.bet(bet), "duplicate": duplicate, "timestamp": now_ms()}
     if isinstance(cmd, GetBets):
         return {"type": "bets", **await service.bets(ctx.identity, cmd)}
+    if isinstance(cmd, GetExposure):
+        return {"type": "exposure", **await service.exposure(ctx.identity, cmd)}
     assert_never(cmd)
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 from attrs import frozen
 
+from engine.board import BACK
 from engine.odds import american_to_fraction
 
 from ..errors import BAD_REQUEST, ProtocolError, bad
@@ -158,6 +159,13 @@ class GetMatched:
 
 
 @frozen
+class GetExposure:
+    """The caller's profit in one market if each of its selections wins, from their open bets."""
+
+    market_id: str
+
+
+@frozen
 class PlaceBet:
     market_id: str
     selection_id: str
@@ -169,7 +177,10 @@ class PlaceBet:
     client_ref: str | None = None
     decimal: Decimal | None = None
     requested: Fraction = Fraction(0)
-    """The worst price accepted, exactly, from ``odds`` or ``decimal``."""
+    """The worst price accepted, exactly, from ``odds`` or ``decimal``: the lowest to back, the highest to lay."""
+    side: str = BACK
+    """``back``, or ``lay`` at an exchange (``stake`` is then the backer's stake laid; the liability is bounded by
+    the stake limits)."""
 
 
 @frozen
@@ -188,7 +199,7 @@ class Ping:
 
 
 Command = (Subscribe | Unsubscribe | GetMarkets | GetSignals | GetHistory | GetDutch | GetMatched | PlaceBet | GetBets
-           | Ping)
+           | GetExposure | Ping)
 
 
 @frozen
@@ -539,7 +550,9 @@ def parse_place_bet(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decimal
     requested = american_to_fraction(odds) if odds is not None else Fraction(decimal or 0)
     notes = _str(p, "notes", max_len=MAX_NOTES) or ""
     client_ref = _str(p, "clientRef", max_len=MAX_CLIENT_REF)
-    return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None, decimal, requested)
+    side = _enum(p, "side") or BACK
+    return PlaceBet(market_id, selection_id, bookmaker, stake, odds, notes, client_ref or None, decimal, requested,
+                    side)
 
 
 SELECTION_RULE = f"must be a selection id (1 to {MAX_SELECTION_ID} letters, digits, _ . : -)"
@@ -569,6 +582,10 @@ def parse_get_matched(p: Mapping[str, Any], min_stake: Decimal, max_stake: Decim
     bet_type = _enum(p, "type", "get_matched") or str(rule("type", "get_matched").default)
     return GetMatched(parse_stake(p["stake"], min_stake, max_stake), bet_type, _str(p, "marketId"), _str(p, "sport"),
                       _ranged_int(p, "limit", "get_matched") or int(rule("limit", "get_matched").default))
+
+
+def parse_get_exposure(p: Mapping[str, Any]) -> GetExposure:
+    return GetExposure(_required_str(p, "marketId"))
 
 
 def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
@@ -602,6 +619,7 @@ PARSERS: Mapping[str, Parser] = {
     "get_matched": lambda p, limits: parse_get_matched(p, limits.min_stake, limits.max_stake),
     "place_bet": lambda p, limits: parse_place_bet(p, limits.min_stake, limits.max_stake),
     "get_bets": lambda p, limits: parse_get_bets(p),
+    "get_exposure": lambda p, limits: parse_get_exposure(p),
     "ping": lambda p, limits: Ping(),
 }
 """Every message type a client may send, and its parser."""
@@ -616,6 +634,7 @@ NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
     "get_dutch": ("stake",),
     "get_matched": ("stake", "limit"),
     "get_bets": ("from", "to", "limit"),
+    "get_exposure": (),
 }
 """The fields a REST query string carries as numbers, per request."""
 

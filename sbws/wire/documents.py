@@ -90,6 +90,7 @@ def field_rules(limits: Limits) -> dict[str, Callable[[bool, str], Schema]]:
         "selection": lambda r, op: _selection_id(),
         "maxPoints": lambda r, op: _ranged("integer", rule("maxPoints", op)),
         "kind": lambda r, op: _enum(rule("kind", op)),
+        "side": lambda r, op: _enum(rule("side", op)),
         "bookmakers": lambda r, op: _ids(),
         "selections": lambda r, op: {"type": "array", "minItems": 1, "maxItems": bounds.MAX_DUTCH, "uniqueItems": True,
                                      "items": _selection_id()},

@@ -13,6 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
+from engine.board import BACK, SIDES
 from engine.markets import MARKET_TYPES, SPREAD, TOTAL
 from engine.matched import BET_TYPES, QUALIFYING
 
@@ -54,6 +55,7 @@ _RULES: Mapping[tuple[str, str | None], Rule] = {
     ("marketTypes", None): Rule(enum=MARKET_TYPES),
     ("status", None): Rule(enum=BET_STATUSES),
     ("kind", None): Rule(enum=ALERT_KINDS),
+    ("side", None): Rule(enum=SIDES, default=BACK),
 }
 
 OPERATIONS: Mapping[str, str] = {

@@ -323,6 +323,10 @@ def bet(b: Bet) -> dict[str, Any]:
         "fairProbability": None if b.fair_probability is None else round(b.fair_probability, 6),
         "closingFairProbability": None if b.closing_fair_probability is None else round(b.closing_fair_probability, 6),
         "clv": None if b.clv is None else round(b.clv, 4),
+        "side": b.side,
+        "liability": float(from_cents(b.risk_cents)),
+        "commission": float(from_cents(b.commission_cents)),
+        "profit": None if b.payout_cents is None else float(from_cents(b.payout_cents - b.risk_cents)),
     }
 
 

@@ -3,6 +3,7 @@ back-lay arbitrage as arbitrage items of kind back_lay on both doors."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -120,3 +121,48 @@ async def test_a_suspended_market_refuses_bets_and_says_so_with_its_ladder(aioht
     await wait_for(lambda: app_state(client).batches >= 4)
     resp = await client.post("/api/bets", json=bet, headers=headers)
     assert resp.status in (200, 201), await resp.json()
+
+
+async def test_lay_bets_their_liability_exposure_and_commission_on_net_winnings(aiohttp_client, tmp_path):
+    """A lay at an exchange: placed only at a lay price no higher than asked, its liability within the stake
+    limits; the exposure nets it against a back; settled as the mirror of a back, with the exchange's commission
+    on the bettor's net winnings in the market, exact in cents."""
+    from sbws.market.records import EventResult
+    from tests.helpers import make_user
+
+    now = time.time()
+    settings = fast_settings(tmp_path, commission={"smarkets": 0.02}, max_stake=1000.0)
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch(now), with_exchange(now)])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    headers = {"Authorization": f"Bearer {make_user(settings.db)}"}
+
+    async def bet(**body):  # type: ignore[no-untyped-def]
+        resp = await client.post("/api/bets", json={"marketId": MARKET, "selectionId": "home", **body}, headers=headers)
+        return resp.status, await resp.json()
+
+    status, error = await bet(bookmaker="smarkets", side="lay", stake=10, decimal=2.20)
+    assert status == 409 and error["currentDecimal"] == 2.22  # the lay price is above what was asked
+    status, error = await bet(bookmaker="bet365", side="lay", stake=10, decimal=3.0)
+    assert status == 409 and "does not lay" in error["message"]
+    status, error = await bet(bookmaker="smarkets", side="lay", stake=900, decimal=2.3)
+    assert status == 400 and error["field"] == "stake" and error["liability"] == 1098.0  # over the 1,000 limit
+    status, laid = await bet(bookmaker="smarkets", side="lay", stake=10, decimal=2.3)
+    assert status in (200, 201), laid
+    lay = laid["bet"]
+    assert (lay["side"], lay["decimal"], lay["liability"], lay["potentialPayout"]) == ("lay", 2.22, 12.2, 22.2)
+    status, backed = await bet(bookmaker="bet365", stake=10, decimal=2.25)
+    assert status in (200, 201) and backed["bet"]["side"] == "back" and backed["bet"]["liability"] == 10.0
+    exposure = await (await client.get(f"/api/exposure?marketId={MARKET}", headers=headers)).json()
+    by = {s["selection"]: s["ifWins"] for s in exposure["selections"]}
+    assert by == {"home": 0.3, "away": 0.0} and exposure["worstCase"] == 0.0 and exposure["bets"] == 2
+    assert (await client.get(f"/api/exposure?marketId={MARKET}")).status == 401
+    client.server.app[NODE].feed.push(Batch(now + 1, results=[EventResult("lal-bos", 100, 110)]))  # away wins
+    for _ in range(100):
+        bets = {b["side"]: b for b in (await (await client.get("/api/bets", headers=headers)).json())["bets"]}
+        if all(b["status"] != "placed" for b in bets.values()):
+            break
+        await asyncio.sleep(0.05)
+    back, lay = bets["back"], bets["lay"]
+    assert (back["status"], back["payout"], back["profit"], back["commission"]) == ("lost", 0.0, -10.0, 0.0)
+    # The lay wins the backer's 10: its net winnings in the market at smarkets are 10, 2 % of it is 0.20.
+    assert (lay["status"], lay["payout"], lay["commission"], lay["profit"]) == ("won", 22.0, 0.2, 9.8)

@@ -104,3 +104,19 @@ def test_an_exchange_as_the_sharp_gives_its_back_lay_midpoints_scaled_to_the_win
     assert (bet.book, bet.outcome) == ("soft", 0) and bet.ev == pytest.approx((line.p[0, 0] * 2.2 - 1) * 100)
     # A bookmaker as the sharp is read as before: its 2.2 / 1.9 is a line under 100 %, a data error, no fair line.
     assert ValueScanner(board, ValueConfig(sharp=("soft",), method="multiplicative")).fair(1.0).rows.size == 0
+
+
+def test_commission_on_net_winnings_per_market_shares_to_the_cent():
+    from decimal import Decimal
+
+    from sbws.ledger.rules import commission_shares, lay_outcome, liability_cents
+
+    # The example: net winnings 400 at a 5 % base rate with a 40 % discount (3 %) → 12.
+    assert commission_shares([("a", 10000, 50000)], Decimal("0.03")) == {"a": 1200}
+    # Netted over the market: a 300 win and a 200 loss are 100 of winnings; the loser pays nothing.
+    assert commission_shares([("w", 10000, 40000), ("l", 20000, 0)], Decimal("0.05")) == {"w": 500}
+    assert commission_shares([("w", 10000, 15000), ("l", 20000, 0)], Decimal("0.05")) == {}  # a net loss
+    shares = commission_shares([("a", 1000, 1333), ("b", 1000, 1333), ("c", 1000, 1334)], Decimal("0.05"))
+    assert sum(shares.values()) == 50 and max(shares, key=shares.get) == "c"  # 1000 cents of winnings: 50, exactly
+    assert liability_cents(1000, 122, "2.22") == 1220 and liability_cents(333, 0, "1.5") == 167  # half up
+    assert (lay_outcome("won"), lay_outcome("lost"), lay_outcome("push")) == ("lost", "won", "push")
