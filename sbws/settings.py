@@ -87,6 +87,17 @@ class Settings:
     sim_speed: float = 1.0
     replay_speed: float = 1.0
     depth: int = 3
+    betfair_stream: str = "stream-api.betfair.com:443"
+    betfair_app_key: str = ""
+    betfair_session: str = ""
+    betfair_ca: str = ""
+    betfair_event_types: tuple[str, ...] = ("7", "4339")
+    betfair_market_types: tuple[str, ...] = ("WIN", "PLACE")
+    betfair_countries: tuple[str, ...] = ()
+    betfair_market_ids: tuple[str, ...] = ()
+    betfair_fields: tuple[str, ...] = ("EX_BEST_OFFERS_DISP", "EX_TRADED", "EX_LTP", "EX_MARKET_DEF")
+    betfair_conflate_ms: int = 0
+    betfair_heartbeat_ms: int = 5000
     betfair_catalogue: str = ""
     odds_api_base: str = "https://api.the-odds-api.com"
     odds_api_sports: tuple[str, ...] = ("basketball_nba",)
@@ -141,7 +152,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("host", "interface to listen on", metavar="HOST"),
     Option("port", "TCP port to listen on", int, metavar="PORT"),
     Option("db", "ledger: a SQLite file path, or postgresql://user@host/db", metavar="PATH|URL"),
-    Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...], replay:FILE.jsonl or betfair:FILE[,FILE...]", metavar="NAME[:ARG]"),
+    Option("feed", "odds source: sim, odds-api, replay:FILE.csv[,FILE...], replay:FILE.jsonl, betfair:FILE[,FILE...] or betfair-stream", metavar="NAME[:ARG]"),
     Option("seed", "simulator seed (same seed, same market)", int, metavar="N"),
     Option("market_interval", "seconds between market_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
     Option("arbitrage_interval", "seconds between arbitrage_update pushes; 0 pushes on every engine update", float, metavar="SECONDS"),
@@ -188,6 +199,17 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("sim_speed", "simulator: time acceleration (2 runs event clocks twice as fast)", float, metavar="FACTOR"),
     Option("replay_speed", "betfair files: replay pace (1 real time, 10 ten times faster, 0 as fast as possible)", float, metavar="FACTOR"),
     Option("depth", "exchange ladder levels each side carried per selection", int, metavar="N"),
+    Option("betfair_stream", "betfair-stream: the Exchange Stream API's HOST:PORT", metavar="HOST:PORT"),
+    Option("betfair_app_key", "betfair-stream: the app key (prefer the environment variable)", metavar="KEY"),
+    Option("betfair_session", "betfair-stream: the session token (prefer the environment variable)", metavar="TOKEN"),
+    Option("betfair_ca", "betfair-stream: a CA file to trust instead of the system's (a private endpoint)", metavar="FILE"),
+    Option("betfair_event_types", "betfair-stream: event type ids to subscribe to (comma-separated)", _csv, metavar="IDS"),
+    Option("betfair_market_types", "betfair-stream: market types (comma-separated; empty: all)", _csv, metavar="TYPES"),
+    Option("betfair_countries", "betfair-stream: country codes (comma-separated; empty: all)", _csv, metavar="CODES"),
+    Option("betfair_market_ids", "betfair-stream: market ids (comma-separated; empty: all)", _csv, metavar="IDS"),
+    Option("betfair_fields", "betfair-stream: the data filter's fields (comma-separated)", _csv, metavar="FIELDS"),
+    Option("betfair_conflate_ms", "betfair-stream: conflateMs (0: every change)", int, metavar="MS"),
+    Option("betfair_heartbeat_ms", "betfair-stream: heartbeatMs (the stream's heartbeat interval)", int, metavar="MS"),
     Option("betfair_catalogue", "betfair files: a market catalogue JSON for runner and market names", metavar="FILE"),
     Option("odds_api_base", "The Odds API base URL", metavar="URL"),
     Option("odds_api_sports", "The Odds API sport keys (comma-separated)", _csv, metavar="KEYS"),
@@ -290,6 +312,10 @@ def validate(s: Settings) -> None:
         problems.append("simulator: --sim-books 2..20, --sim-events >= 1, --sim-tick-ms >= 1, --sim-speed > 0")
     if s.replay_speed < 0:
         problems.append("--replay-speed must be >= 0 (0: as fast as possible)")
+    if ":" not in s.betfair_stream or not s.betfair_stream.rsplit(":", 1)[1].isdigit():
+        problems.append("--betfair-stream must be HOST:PORT")
+    if s.betfair_conflate_ms < 0 or not 500 <= s.betfair_heartbeat_ms <= 5000:
+        problems.append("--betfair-conflate-ms must be >= 0 and --betfair-heartbeat-ms 500 to 5000 (the stream's range)")
     if not 1 <= s.depth <= 10:
         problems.append("--depth must be 1 to 10")
     if s.workers < 1 or (s.workers > 1 and not s.broker):

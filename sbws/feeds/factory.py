@@ -50,7 +50,20 @@ def make_feed(settings: Settings) -> Feed:
             raise ConfigError("--feed betfair:FILE[,FILE...] (Betfair stream or historical data files)")
         return BetfairFiles(files, speed=settings.replay_speed, catalogue=settings.betfair_catalogue or None,
                             depth=settings.depth)
-    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api, replay:FILE or betfair:FILE")
+    if name == "betfair-stream":
+        import ssl
+
+        from .betfair_live import BetfairStream, Subscription
+
+        host, _, port = settings.betfair_stream.rpartition(":")
+        context = ssl.create_default_context(cafile=settings.betfair_ca or None)
+        subscription = Subscription(settings.betfair_event_types, settings.betfair_market_types,
+                                    settings.betfair_countries, settings.betfair_market_ids, settings.betfair_fields,
+                                    settings.depth, settings.betfair_conflate_ms, settings.betfair_heartbeat_ms)
+        return BetfairStream(host, int(port), settings.betfair_app_key, settings.betfair_session, subscription,
+                             context, depth=settings.depth)
+    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api, replay:FILE, betfair:FILE or "
+                      "betfair-stream")
 
 
 def _commission(settings: Settings) -> dict[str, float]:
