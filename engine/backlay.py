@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+import attrs
 import numpy as np
 from attrs import frozen
 
@@ -56,6 +57,8 @@ class BackLay:
     """The back, then the lay."""
     oldest_quote: float
     suspect_reason: str | None
+    max_stake: float | None = None
+    """The largest back stake the visible sizes take (``capped``); None while no size is known."""
 
     @property
     def suspect(self) -> bool:
@@ -76,6 +79,16 @@ def hedge(back_stake: float, back: float, lay: float, commission: float) -> Hedg
     """The lay that makes a back at effective decimal ``back`` pay the same whatever the result."""
     lay_stake = back_stake * back / (lay - commission)
     return Hedge(lay_stake, lay_stake * (lay - 1.0), lay_stake * (1.0 - commission) - back_stake)
+
+
+def capped(opp: BackLay, lay_size: float | None, back_size: float | None, commission: float) -> BackLay:
+    """The opportunity with ``max_stake``: a lay stake of at most the size offered at the lay price, so a back
+    stake of at most size · (L − c) / B'; and at most the size offered at the back price, where it is known."""
+    back, lay = opp.legs
+    limits = [] if lay_size is None else [lay_size * (lay.price - commission) / back.effective]
+    if back_size is not None:
+        limits.append(back_size)
+    return opp if not limits else attrs.evolve(opp, max_stake=min(limits))
 
 
 def back_lay_id(market_id: str, outcome: int, back_book: str, lay_book: str) -> str:

@@ -16,6 +16,7 @@ from attrs import frozen
 from engine import backlay
 from engine.arbitrage import Opportunity
 from engine.backlay import BackLay
+from engine.board import BACK, LAY
 from engine.markets import SPREAD, TOTAL, MarketKey
 from engine.middles import Middle, find_middles
 from engine.value import ValueBet
@@ -58,7 +59,13 @@ def _arbitrage(state: Scanned, scope: Scope) -> list[Opportunity | BackLay]:
         if _covers(scope, i):
             rows = scope.tier_rows(i)
             found += tier.scanner.scan(scope.now, rows)
-            found += backlay.scan(tier.board, tier.scanner.config, scope.now, rows)
+            commission = tier.scanner.config.commission
+            for opp in backlay.scan(tier.board, tier.scanner.config, scope.now, rows):
+                back, lay = opp.legs
+                found.append(backlay.capped(
+                    opp, state.size_at(opp.market_id, lay.outcome, lay.book, LAY, lay.price),
+                    state.size_at(opp.market_id, back.outcome, back.book, BACK, back.price),
+                    commission.get(lay.book, 0.0)))
     return found
 
 

@@ -83,6 +83,10 @@ class Scanned(Protocol):
 
     def sport_of_event(self, event_id: str) -> str | None: ...
 
+    def size_at(self, market_id: str, outcome: int, book: str, side: str, price: float) -> float | None:
+        """The size an exchange offers at this price (None: no ladder says)."""
+        ...
+
 
 class Finder(Protocol):
     """How the market state finds one kind's items with its engine function."""

@@ -199,7 +199,10 @@ class MarketState:
             held = self._depth.setdefault(depth.market_id, {}) if depth.market_id in self._markets else None
             if held is not None and held.get((depth.selection, depth.book)) != depth:
                 held[(depth.selection, depth.book)] = depth
-                self._moved(changes, depth.market_id, batch.ts)
+                which = self._tier(depth.market_id)  # rescanned: a back-lay's stake is capped by the sizes
+                row = self.tiers[which].board.market_index.get(depth.market_id)
+                if row is not None:
+                    touched[which].add(row)
         for rows, tier in zip(touched, self.tiers):
             for idx in rows:
                 market_id = tier.board.markets[idx].id
@@ -431,6 +434,17 @@ class MarketState:
             return runners.names.get(outcome, outcome)
         key = self._markets.get(market_id)
         return views.selection_name(self._events.get(key.event_id) if key else None, outcome)
+
+    def size_at(self, market_id: str, outcome: int, book: str, side: str, price: float) -> float | None:
+        """The size an exchange's ladder offers at this price, to back or to lay (None: no ladder says)."""
+        held = self._depth.get(market_id)
+        outcomes = self.outcomes(market_id)
+        if held is None or outcome >= len(outcomes):
+            return None
+        depth = held.get((outcomes[outcome], book))
+        if depth is None:
+            return None
+        return next((size for p, size in (depth.back if side == BACK else depth.lay) if p == price), None)
 
     def suspended(self, market_id: str) -> bool:
         """An exchange suspended the market (it takes no bets until it reopens)."""

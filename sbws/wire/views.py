@@ -137,6 +137,8 @@ def opportunity(state: MarketState, live: Live[Opportunity | BackLay], now: floa
         "detectedAt": ms(live.detected_at),
         "updatedAt": ms(live.updated_at),
     }
+    if isinstance(opp, BackLay):
+        out["maxStake"] = None if opp.max_stake is None else round(opp.max_stake, 2)
     if len(legs) == 2:
         out["bookA"], out["bookB"] = legs
     return out

@@ -166,3 +166,22 @@ async def test_lay_bets_their_liability_exposure_and_commission_on_net_winnings(
     assert (back["status"], back["payout"], back["profit"], back["commission"]) == ("lost", 0.0, -10.0, 0.0)
     # The lay wins the backer's 10: its net winnings in the market at smarkets are 10, 2 % of it is 0.20.
     assert (lay["status"], lay["payout"], lay["commission"], lay["profit"]) == ("won", 22.0, 0.2, 9.8)
+
+
+async def test_a_back_lay_stake_is_capped_by_the_size_offered_at_the_lay(aiohttp_client, tmp_path):
+    from sbws.market.records import Depth
+
+    now = time.time()
+    settings = fast_settings(tmp_path, commission={"smarkets": 0.02})
+    ladder = Depth(MARKET, "home", "smarkets", [(2.10, 80.0)], [(2.22, 40.0), (2.24, 500.0)])
+    batch = Batch(now, quotes=with_exchange(now).quotes, depth=[ladder])
+    client = await aiohttp_client(await make_app(settings, ScriptedFeed([opening_batch(now), batch])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    [opp] = [o for o in (await (await client.get("/api/arbitrage")).json())["opportunities"] if o["kind"] == "back_lay"]
+    assert opp["maxStake"] == round(40.0 * (2.22 - 0.02) / 2.25, 2)  # 40 laid at 2.22 covers a back of 39.11
+    # More size at the lay: the cap moves without any price moving.
+    client.server.app[NODE].feed.push(Batch(now + 1, depth=[Depth(MARKET, "home", "smarkets", [(2.10, 80.0)],
+                                                                  [(2.22, 400.0)])]))
+    await wait_for(lambda: app_state(client).batches >= 3)
+    [opp] = [o for o in (await (await client.get("/api/arbitrage")).json())["opportunities"] if o["kind"] == "back_lay"]
+    assert opp["maxStake"] == round(400.0 * 2.2 / 2.25, 2)
