@@ -7,6 +7,7 @@ import { Board } from "./board.js";
 import { Filters, renderBooks } from "./books.js";
 import { Connection } from "./connection.js";
 import { DutchPanel } from "./dutch.js";
+import { MatchedPanel } from "./matched.js";
 import { MiddlesPanel } from "./middles.js";
 import { MovementPanel } from "./movement.js";
 import { Session } from "./session.js";
@@ -23,6 +24,7 @@ const board = new Board({ onPrice: openSlip, onChart: (market) => movement.open(
   onDutch: (market) => dutch.open(market), valueKeys });
 const movement = new MovementPanel(conn, board.markets);
 const dutch = new DutchPanel(conn, board.markets);
+new MatchedPanel(conn);
 const filters = new Filters(subscribe);
 const alertsPanel = new AlertsPanel(document.querySelector("section.alerts"), () => conn.token);
 // Which (market, selection, book) cells are value now: the outright board flags them.

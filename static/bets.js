@@ -47,9 +47,12 @@ export class BetsPanel {
     $("clv-n").textContent = clv ? `over ${clv.bets} bets with a closing line` : "";
   }
 
-  open({ market, selection, book, odds, stake }) {
-    this.slip = { marketId: market.marketId || market.id, selectionId: selection.id, bookmaker: book };
-    $("slip-desc").textContent = `${market.eventDescription} · ${market.marketType} ${line(market.line)} · ${selection.name} ${line(selection.line)} @ ${book}`;
+  open({ market, selection, book, odds, stake, side = "back" }) {
+    this.slip = { marketId: market.marketId || market.id, selectionId: selection.id, bookmaker: book, side };
+    const verb = side === "lay" ? "Lay " : "";
+    $("slip-desc").textContent = `${verb}${market.eventDescription} · ${market.marketType} ${line(market.line)} · ${selection.name} ${line(selection.line)} @ ${book}`;
+    $("slip").dataset.side = side;
+    this.exposure(this.slip.marketId);
     $("slip-odds").value = odds;
     if (stake) $("slip-stake").value = money(stake);
     const msg = $("slip-msg");
@@ -57,6 +60,18 @@ export class BetsPanel {
     msg.className = "msg";
     $("slip").hidden = false;
     $("slip-stake").focus();
+  }
+
+  // What the trader wins or loses in the slip's market whichever selection wins, from their open bets.
+  async exposure(marketId) {
+    const box = $("slip-exposure");
+    box.replaceChildren();
+    if (!this.conn.token) return;
+    const reply = await this.conn.request("get_exposure", { marketId });
+    if (reply.type !== "exposure" || !reply.bets) return;
+    box.replaceChildren(el("span", { text: "exposure: " }), ...reply.selections.map((s) => el("span", {
+      class: s.ifWins < 0 ? "neg" : "pos", dataset: { selection: s.selection },
+      text: `${s.selectionName} ${s.ifWins >= 0 ? "+" : ""}${money(s.ifWins)}` })));
   }
 
   async place(event) {
@@ -67,11 +82,13 @@ export class BetsPanel {
       ...this.slip,
       stake: Number($("slip-stake").value),
       odds: Number($("slip-odds").value),
+      side: this.slip.side,
       clientRef: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`,
     };
     const reply = await this.conn.request("place_bet", payload);
     if (reply.type === "bet_placed") {
       this.updated(reply.bet);
+      this.exposure(reply.bet.marketId);
       msg.className = "msg ok";
       msg.textContent = `Placed ${reply.bet.id} at ${american(reply.bet.odds)}, pays ${money(reply.bet.potentialPayout)}`;
       return;

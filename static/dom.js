@@ -20,6 +20,15 @@ export function american(odds) {
   return odds > 0 ? `+${odds}` : String(odds);
 }
 
+// American odds for a decimal price, rounded so a bet at it still accepts that price: down to back it (the
+// worst price accepted), up to lay it (the highest lay accepted).
+export function toAmerican(decimal, side = "back") {
+  const exact = decimal >= 2 ? (decimal - 1) * 100 : -100 / (decimal - 1);
+  const rounded = side === "lay" ? Math.ceil(exact - 1e-9) : Math.floor(exact + 1e-9);
+  if (rounded > -100 && rounded < 100) return side === "lay" ? 100 : -100;
+  return rounded;
+}
+
 export function money(value) {
   return Number(value).toFixed(2);
 }

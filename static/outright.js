@@ -1,7 +1,7 @@
 // An outright on the odds screen: runners × books, shortest price first, the best price per runner highlighted,
 // the fair probability beside it and value flagged.  Past the first FOLD runners the list is folded; the search
 // and the fold live outside the table, so a push redraws the rows without taking the trader's cursor away.
-import { american, el } from "./dom.js";
+import { american, el, toAmerican } from "./dom.js";
 
 export const FOLD = 30;
 
@@ -48,6 +48,25 @@ export class OutrightView {
     return [...this.market.selections].sort((a, b) => best(a) - best(b) || a.name.localeCompare(b.name));
   }
 
+  // An exchange's ladder for one runner: three levels to back (best nearest the middle), three to lay, and the
+  // last traded price; a level opens the bet slip on that side.
+  ladder(market, sel, exchange) {
+    const depth = (sel.depth || {})[exchange] || { back: [], lay: [] };
+    const cell = (side, level) => {
+      const entry = (side === "back" ? depth.back : depth.lay)[level];
+      if (!entry) return el("td", { class: `ladder ${side}` });
+      const [price, size] = entry;
+      return el("td", { class: `ladder ${side}`, dataset: { level } },
+        el("button", { type: "button", class: "price", text: price, dataset: { side, book: exchange, selection: sel.id },
+          title: `${side} ${sel.name} at ${exchange}: ${price} (${size.toFixed(0)} available)`,
+          onclick: () => this.onPrice({ market, selection: sel, book: exchange, odds: toAmerican(price, side), side }) }),
+        el("span", { class: "size", text: size.toFixed(0) }));
+    };
+    const last = (sel.lastTraded || {})[exchange];
+    return [cell("back", 2), cell("back", 1), cell("back", 0), cell("lay", 0), cell("lay", 1), cell("lay", 2),
+      el("td", { class: "ladder last", text: last === undefined ? "–" : last })];
+  }
+
   draw() {
     const market = this.market;
     this.node.querySelector(".outright-title").textContent = `${title(market)} · hold ${market.hold === null ? "–" : `${market.hold.toFixed(1)}%`}`;
@@ -56,12 +75,19 @@ export class OutrightView {
     const matching = this.ordered().filter((sel) => !query || plain(sel.name).includes(query) || sel.id.includes(query));
     const shown = this.expanded || query ? matching : matching.slice(0, FOLD);
     const flagged = this.valueKeys();
-    const head = el("tr", {}, el("th", { text: "runner" }), el("th", { text: "fair %" }), books.map((b) => el("th", { text: b })));
+    const exchange = market.selections.map((s) => Object.keys(s.depth || {})[0]).find(Boolean);
+    const ladderHead = exchange ? [
+      ...[3, 2, 1].map((n) => el("th", { class: "ladder", text: `back ${n}` })),
+      ...[1, 2, 3].map((n) => el("th", { class: "ladder", text: `lay ${n}` })),
+      el("th", { class: "ladder", text: "last" })] : [];
+    const head = el("tr", {}, el("th", { text: "runner" }), el("th", { text: "fair %" }), ladderHead,
+      books.map((b) => el("th", { text: b })));
     const rows = shown.map((sel) => {
       const best = market.bestOdds[sel.id];
       return el("tr", { dataset: { runner: sel.id } },
         el("td", { class: "runner", text: sel.name }),
         el("td", { class: "fair", text: sel.fairProbability == null ? "–" : (sel.fairProbability * 100).toFixed(2) }),
+        exchange ? this.ladder(market, sel, exchange) : [],
         books.map((book) => {
           const odds = sel.odds[book];
           if (odds === undefined) return el("td", { class: "price" });

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sbws.server.keys import SOCKETS
 from sbws.server.app import make_app
-from tests.helpers import FUTURE, ScriptedFeed, fast_settings, make_user, opening_batch
+from tests.helpers import FUTURE, SHARED, ScriptedFeed, fast_settings, make_user, opening_batch
 from tests.serverproc import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -596,6 +596,85 @@ async def test_a_back_lay_arbitrage_shows_its_lay_leg_and_liability_for_the_stak
         assert await lay.locator("td.stake").text_content() == f"{want['stake'] / 2:.2f}"
         assert await lay.locator("td.returns").text_content() == f"{want['liability'] / 2:.2f}"
         assert f"{opp['guaranteedProfit'] / 2:.2f}" in await item.locator(".profit").text_content()
+        assert page.errors == []
+    finally:
+        await live.runner.cleanup()
+
+
+async def test_the_exchange_ladder_and_a_lay_from_the_slip_with_its_exposure(tmp_path, page):
+    """Issue 24, in part: a replayed Betfair market shows each runner's three levels each side with sizes and the
+    last traded price; a lay level opens the slip on the lay side, the lay is placed and the slip shows the
+    exposure."""
+    settings = fast_settings(tmp_path, feed=f"betfair:{SHARED / 'data' / 'betfair' / '1.197931750'}",
+                             replay_speed=0.02, live_betting=True, commission={"betfair": 0.05})
+    token = make_user(settings.db)
+    live = LiveServer(settings, free_port())
+    live.app = await make_app(settings)
+    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
+    await live.runner.setup()
+    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    try:
+        await page.goto(live.url)
+        await page.fill("#token", token)
+        await page.click('#signin button[type="submit"]')
+        await page.wait_for_function("document.getElementById('who').textContent.includes('signed in')")
+        block = page.locator('div.market.outright[data-market="1.197931750"]')
+        await block.locator("td.ladder.lay button").first.wait_for(timeout=15000)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(live.url + "api/markets/1.197931750") as resp:
+                market = await resp.json()
+        runner = next(s for s in market["selections"] if s.get("depth", {}).get("betfair", {}).get("lay"))
+        row = block.locator(f'tr[data-runner="{runner["id"]}"]')
+        shown = await row.locator("td.ladder.lay button").all_text_contents()
+        assert [float(x) for x in shown] == [p for p, _s in runner["depth"]["betfair"]["lay"]][:3]
+        await row.locator("td.ladder.lay button").first.click()
+        await page.wait_for_selector("#slip:not([hidden])")
+        assert (await page.text_content("#slip-desc")).startswith("Lay ")
+        await page.fill("#slip-stake", "2")
+        await page.click('#slip button[type="submit"]')
+        await page.wait_for_function("document.getElementById('slip-msg').textContent.includes('Placed')")
+        await page.wait_for_selector(f'#slip-exposure span[data-selection="{runner["id"]}"]')
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.get(live.url + "api/bets") as resp:
+                [bet] = (await resp.json())["bets"]
+            async with http.get(live.url + "api/exposure", params={"marketId": "1.197931750"}) as resp:
+                exposure = await resp.json()
+        assert bet["side"] == "lay" and bet["selectionId"] == runner["id"]
+        mine = next(s for s in exposure["selections"] if s["selection"] == runner["id"])
+        text = await page.text_content(f'#slip-exposure span[data-selection="{runner["id"]}"]')
+        assert text.endswith(f"{mine['ifWins']:.2f}") and mine["ifWins"] == -bet["liability"]
+        assert page.errors == []
+    finally:
+        await live.runner.cleanup()
+
+
+async def test_the_matched_betting_panel_lists_what_get_matched_finds(tmp_path, page):
+    from engine.board import LAY, Quote
+    from sbws.market.records import Batch
+
+    now = time.time()
+    market = "lal-bos:moneyline"
+    exchange = Batch(now, quotes=[Quote(market, 0, "smarkets", 2.6, now, LAY), Quote(market, 1, "smarkets", 3.05, now, LAY)])
+    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.05}), free_port())
+    live.app = await make_app(live.settings, ScriptedFeed([opening_batch(now), exchange]))
+    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
+    await live.runner.setup()
+    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    try:
+        await page.goto(live.url)
+        await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
+        await page.fill("#matched-stake", "50")
+        await page.select_option("#matched-type", "free_snr")
+        await page.click('#matched-form button[type="submit"]')
+        await page.wait_for_selector("#matched-list tr")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(live.url + "api/matched", params={"stake": "50", "type": "free_snr"}) as resp:
+                want = (await resp.json())["selections"]
+        rows = page.locator("#matched-list tr")
+        assert await rows.count() == len(want) == 2
+        assert await rows.evaluate_all("rows => rows.map(r => r.dataset.selection)") == [m["selection"] for m in want]
+        assert await rows.locator("td.lay-stake").all_text_contents() == [f"{m['layStake']:.2f}" for m in want]
+        assert await rows.locator("td.rating").all_text_contents() == [f"{m['rating']:.2f}" for m in want]
         assert page.errors == []
     finally:
         await live.runner.cleanup()
