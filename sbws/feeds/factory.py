@@ -13,7 +13,16 @@ from .base import Feed
 
 
 def make_feed(settings: Settings) -> Feed:
-    name, _, arg = settings.feed.partition(":")
+    """One source, or several joined by ``+`` (the first is the primary: ``combined.py``)."""
+    if "+" in settings.feed:
+        from .combined import Combined
+
+        return Combined([_make(settings, part) for part in settings.feed.split("+")])
+    return _make(settings, settings.feed)
+
+
+def _make(settings: Settings, feed: str) -> Feed:
+    name, _, arg = feed.partition(":")
     if name == "sim":
         from .simulator import Simulator
 
@@ -62,14 +71,14 @@ def make_feed(settings: Settings) -> Feed:
                                     settings.depth, settings.betfair_conflate_ms, settings.betfair_heartbeat_ms)
         return BetfairStream(host, int(port), settings.betfair_app_key, settings.betfair_session, subscription,
                              context, depth=settings.depth)
-    raise ConfigError(f"unknown feed {settings.feed!r}; expected sim, odds-api, replay:FILE, betfair:FILE or "
-                      "betfair-stream")
+    raise ConfigError(f"unknown feed {feed!r}; expected sim, odds-api, replay:FILE, betfair:FILE or "
+                      "betfair-stream, or several joined by +")
 
 
 def _commission(settings: Settings) -> dict[str, float]:
     """Live exchange data gets default commissions unless configured."""
     commission = dict(settings.commission)
-    if settings.feed == "odds-api":
+    if "odds-api" in settings.feed.split("+"):
         from .odds_api import EXCHANGE_COMMISSION
 
         commission = {**EXCHANGE_COMMISSION, **commission}

@@ -185,3 +185,41 @@ async def test_a_back_lay_stake_is_capped_by_the_size_offered_at_the_lay(aiohttp
     await wait_for(lambda: app_state(client).batches >= 3)
     [opp] = [o for o in (await (await client.get("/api/arbitrage")).json())["opportunities"] if o["kind"] == "back_lay"]
     assert opp["maxStake"] == round(400.0 * 2.2 / 2.25, 2)
+
+
+async def test_two_sources_at_once_an_exchange_stream_onto_a_bookmaker_feeds_moneyline(aiohttp_client, tmp_path):
+    """--feed A+B: the exchange's match market (Betfair's own ids and names) is the primary's moneyline: its backs
+    and lays appear there beside the bookmakers', and a back-lay arbitrage across the two sources is found."""
+    from datetime import datetime, timezone
+
+    from sbws.feeds.betfair import Mapper
+    from sbws.feeds.combined import Combined
+    from tests.helpers import FUTURE
+
+    exchange = ScriptedFeed()
+    now = time.time()
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, commission={"betfair": 0.02}),
+                                                 Combined([ScriptedFeed([opening_batch(now)]), exchange])))
+    await wait_for(lambda: app_state(client).batches >= 1)
+    start = datetime.fromtimestamp(FUTURE / 1000 + 120, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    message = {"op": "mcm", "pt": int(now * 1000), "mc": [{"id": "1.9", "marketDefinition": {
+        "status": "OPEN", "eventTypeId": "7522", "marketType": "MATCH_ODDS", "numberOfWinners": 1, "marketTime": start,
+        "runners": [{"id": 1, "status": "ACTIVE", "sortPriority": 1, "name": "Boston Celtics"},
+                    {"id": 2, "status": "ACTIVE", "sortPriority": 2, "name": "Los Angeles Lakers"}]},
+        "rc": [{"id": 1, "atb": [[1.62, 100.0]], "atl": [[1.58, 40.0]]}, {"id": 2, "atb": [[2.5, 80.0]], "atl": [[2.56, 30.0]]}]}]}
+    mapper = Mapper()
+    exchange.push(mapper.batch({"op": "mcm", "pt": int(now * 1000), "mc": [{"id": "1.9", "marketDefinition":
+                                                                            message["mc"][0]["marketDefinition"]}]},
+                               lambda ms: ms / 1000.0))
+    exchange.push(mapper.batch(message, lambda ms: ms / 1000.0))
+    await wait_for(lambda: app_state(client).batches >= 3)
+    market = await (await client.get(f"/api/markets/{MARKET}")).json()
+    home = next(s for s in market["selections"] if s["id"] == "home")
+    assert home["decimal"]["betfair"] == 1.62 and home["lay"] == {"betfair": 1.58}
+    assert home["depth"]["betfair"] == {"back": [[1.62, 100.0]], "lay": [[1.58, 40.0]]}
+    assert (await client.get("/api/markets/1.9")).status == 404  # no market of its own
+    # pinnacle backs the home side at 1.60 against betfair's lay at 1.58 with 2 %: back 100, lay 100·1.6/1.56
+    body = await (await client.get("/api/arbitrage")).json()
+    [opp] = [o for o in body["opportunities"] if o["kind"] == "back_lay"]
+    assert [(leg["side"], leg["bookmaker"]) for leg in opp["legs"]] == [("back", "pinnacle"), ("lay", "betfair")]
+    assert opp["guaranteedProfit"] == round(100 * 1.6 / 1.56 * 0.98 - 100, 2) and opp["maxStake"] == round(40 * 1.56 / 1.6, 2)
