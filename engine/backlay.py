@@ -81,6 +81,47 @@ def hedge(back_stake: float, back: float, lay: float, commission: float) -> Hedg
     return Hedge(lay_stake, lay_stake * (lay - 1.0), lay_stake * (1.0 - commission) - back_stake)
 
 
+@frozen
+class Walk:
+    """A lay for a given back stake filled level by level down an exchange's ladder."""
+
+    lay_stake: float
+    price: float
+    """The volume-weighted lay price of the levels taken."""
+    liability: float
+    profit: float
+    levels: tuple[tuple[float, float], ...]
+    """(price, size taken) per level."""
+    filled: bool
+    """False when the ladder shown holds less than the lay needs (the figures are then for all of it)."""
+
+
+def walk(stake: float, back: float, ladder: tuple[tuple[float, float], ...], commission: float) -> Walk:
+    """Lay a back of ``stake`` at effective ``back`` down ``ladder`` (best first): the lay stake S·B'/(L̄ − c) at
+    the volume-weighted price L̄ of the levels it takes, found by fixed point (a level deeper raises L̄, which
+    lowers the stake needed; it settles within the ladder's length)."""
+    price = ladder[0][0]
+    taken: list[tuple[float, float]] = []
+    filled = True
+    for _ in range(len(ladder) + 2):
+        need = stake * back / (price - commission)
+        taken, left = [], need
+        for level_price, size in ladder:
+            take = min(size, left)
+            if take > 0:
+                taken.append((level_price, take))
+                left -= take
+        filled = left <= 1e-9
+        volume = sum(t for _p, t in taken)
+        vwap = sum(p * t for p, t in taken) / volume
+        if abs(vwap - price) < 1e-12:
+            break
+        price = vwap
+    lay_stake = stake * back / (price - commission)
+    liability = lay_stake * (price - 1.0)
+    return Walk(lay_stake, price, liability, lay_stake * (1.0 - commission) - stake, tuple(taken), filled)
+
+
 def capped(opp: BackLay, lay_size: float | None, back_size: float | None, commission: float) -> BackLay:
     """The opportunity with ``max_stake``: a lay stake of at most the size offered at the lay price, so a back
     stake of at most size · (L − c) / B'; and at most the size offered at the back price, where it is known."""

@@ -149,7 +149,7 @@ class Service:
         kind = signals.BY_NAME[q.kind]
         now = self.clock.time()
         found = signals.selected(kind, self.state, self.state.found(kind.name, now), q)
-        out = [kind.view(self.state, live, now, q.bankroll) for live in found]
+        out = [kind.view(self.state, live, now, kind.amount(q)) for live in found]
         return {kind.key: out, "total": len(out), "timestamp": self.clock.ms()}
 
     async def history(self, q: GetHistory) -> dict[str, Any]:

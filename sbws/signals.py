@@ -23,7 +23,8 @@ from .wire import views
 from .wire.commands import GetSignals, Subscription
 
 ItemView = Callable[[MarketState, Live[Any], float, float | None], dict[str, Any]]
-"""(state, live item, now, bankroll) → the item as both doors show it."""
+"""(state, live item, now, the request's amount) → the item as both doors show it; the amount is a value bet's
+bankroll or an arbitrage's stake (``Kind.amount`` says which)."""
 
 ARBITRAGE_CADENCE, VALUE_CADENCE = "arbitrage", "value"
 """Push timers: ``--arbitrage-interval`` and ``--value-interval``."""
@@ -45,6 +46,8 @@ class Kind:
     wanted: Callable[[Subscription], bool | None]
     threshold: Callable[[Subscription], float | None] = lambda sub: None
     """A subscription's minimum score for this kind's pushes (None: every item)."""
+    amount: Callable[[GetSignals], float | None] = lambda q: None
+    """The money figure of a listing request its view shows items for."""
 
     @property
     def name(self) -> str:
@@ -61,10 +64,10 @@ _FINDER = {f.name: f for f in FINDERS}
 KINDS: tuple[Kind, ...] = (
     Kind(finder=_FINDER["arbitrage"], push="arbitrage_update", key="opportunities", query="get_arbitrage",
          alert="arbitrage", cadence=ARBITRAGE_CADENCE,
-         view=lambda state, live, now, bankroll: views.opportunity(state, live, now),
-         wanted=lambda sub: sub.arbitrage),
+         view=views.opportunity, wanted=lambda sub: sub.arbitrage, amount=lambda q: q.stake),
     Kind(finder=_FINDER["value"], push="value_update", key="value", query="get_value", alert="value",
-         cadence=VALUE_CADENCE, view=views.value_bet, wanted=lambda sub: sub.value, threshold=lambda sub: sub.min_ev),
+         cadence=VALUE_CADENCE, view=views.value_bet, wanted=lambda sub: sub.value, threshold=lambda sub: sub.min_ev,
+         amount=lambda q: q.bankroll),
     Kind(finder=_FINDER["middles"], push="middles_update", key="middles", query="get_middles", alert="middle",
          cadence=VALUE_CADENCE, view=lambda state, live, now, bankroll: views.middle(state, live, now),
          wanted=lambda sub: sub.middles),

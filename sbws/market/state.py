@@ -435,16 +435,18 @@ class MarketState:
         key = self._markets.get(market_id)
         return views.selection_name(self._events.get(key.event_id) if key else None, outcome)
 
-    def size_at(self, market_id: str, outcome: int, book: str, side: str, price: float) -> float | None:
-        """The size an exchange's ladder offers at this price, to back or to lay (None: no ladder says)."""
+    def ladder(self, market_id: str, outcome: int, book: str, side: str) -> tuple[tuple[float, float], ...] | None:
+        """An exchange's levels for a selection, to back or to lay, best first (None: no ladder known)."""
         held = self._depth.get(market_id)
         outcomes = self.outcomes(market_id)
         if held is None or outcome >= len(outcomes):
             return None
         depth = held.get((outcomes[outcome], book))
-        if depth is None:
-            return None
-        return next((size for p, size in (depth.back if side == BACK else depth.lay) if p == price), None)
+        return None if depth is None else (depth.back if side == BACK else depth.lay)
+
+    def size_at(self, market_id: str, outcome: int, book: str, side: str, price: float) -> float | None:
+        """The size an exchange's ladder offers at this price, to back or to lay (None: no ladder says)."""
+        return next((size for p, size in self.ladder(market_id, outcome, book, side) or () if p == price), None)
 
     def suspended(self, market_id: str) -> bool:
         """An exchange suspended the market (it takes no bets until it reopens)."""

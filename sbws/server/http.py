@@ -52,7 +52,7 @@ def _signals(kind: Kind) -> Handler:
     """``GET /api/<kind>``: the kind's request, its filters from the query string."""
 
     async def serve(request: web.Request) -> web.Response:
-        q = commands.SIGNAL_PARSERS[kind.query](commands.query_payload(request.query, kind.query))
+        q = commands.SIGNAL_PARSERS[kind.query](commands.query_payload(request.query, kind.query), request.app[LIMITS])
         return json_response(request.app[SERVICE].signals(q))
 
     return serve

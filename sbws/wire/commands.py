@@ -109,6 +109,9 @@ class GetSignals:
     """The smallest edge (arbitrage) or EV (value, middles) listed, in percent."""
     bankroll: float | None = None
     """Value: adds each item's Kelly ``stake`` for this bankroll."""
+    stake: float | None = None
+    """Arbitrage: every figure for this total (back-lay: back) stake, a back-lay's lay walking the exchange's
+    ladder."""
 
 
 @frozen
@@ -413,9 +416,10 @@ def parse_get_markets(p: Mapping[str, Any]) -> GetMarkets:
     )
 
 
-def parse_get_arbitrage(p: Mapping[str, Any]) -> GetSignals:
+def parse_get_arbitrage(p: Mapping[str, Any], limits: Limits = Limits()) -> GetSignals:
     min_edge = _number(p, "minEdge", 0.0)
-    return GetSignals("arbitrage", _filter(p, "get_arbitrage", sport=False), min_score=min_edge)
+    stake = None if p.get("stake") is None else float(parse_stake(p["stake"], limits.min_stake, limits.max_stake))
+    return GetSignals("arbitrage", _filter(p, "get_arbitrage", sport=False), min_score=min_edge, stake=stake)
 
 
 def parse_get_value(p: Mapping[str, Any]) -> GetSignals:
@@ -600,10 +604,10 @@ def parse_get_bets(p: Mapping[str, Any]) -> GetBets:
     )
 
 
-SIGNAL_PARSERS: Mapping[str, Callable[[Mapping[str, Any]], GetSignals]] = {
+SIGNAL_PARSERS: Mapping[str, Callable[[Mapping[str, Any], Limits], GetSignals]] = {
     "get_arbitrage": parse_get_arbitrage,
-    "get_value": parse_get_value,
-    "get_middles": parse_get_middles,
+    "get_value": lambda p, limits: parse_get_value(p),
+    "get_middles": lambda p, limits: parse_get_middles(p),
 }
 """The listing request of each signal kind (``sbws.signals`` names it per kind)."""
 
@@ -613,7 +617,7 @@ PARSERS: Mapping[str, Parser] = {
     "subscribe": lambda p, limits: Subscribe(_subscription(p), _resume(p)),
     "unsubscribe": lambda p, limits: Unsubscribe(_subscription(p)),
     "get_markets": lambda p, limits: parse_get_markets(p),
-    **{name: (lambda parse: lambda p, limits: parse(p))(parse) for name, parse in SIGNAL_PARSERS.items()},
+    **SIGNAL_PARSERS,
     "get_history": lambda p, limits: parse_get_history(p),
     "get_dutch": lambda p, limits: parse_get_dutch(p, limits.min_stake, limits.max_stake),
     "get_matched": lambda p, limits: parse_get_matched(p, limits.min_stake, limits.max_stake),
@@ -627,7 +631,7 @@ KNOWN_TYPES = tuple(PARSERS)
 
 NUMERIC_QUERY: Mapping[str, tuple[str, ...]] = {
     "get_markets": ("limit", "maxHold"),
-    "get_arbitrage": ("minEdge",),
+    "get_arbitrage": ("minEdge", "stake"),
     "get_value": ("minEv", "bankroll"),
     "get_middles": ("minEv",),
     "get_history": ("from", "to", "maxPoints"),

@@ -7,6 +7,7 @@ ledger's integer cents only here.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from collections.abc import Mapping
@@ -14,9 +15,10 @@ from collections.abc import Mapping
 import orjson
 
 from engine.arbitrage import Opportunity
+from engine import backlay
 from engine.backlay import BackLay, Side
 from engine.matched import Match
-from engine.board import BACK
+from engine.board import BACK, LAY
 from engine.markets import MarketKey, outcome_line
 from engine.middles import Middle
 from engine.odds import decimal_to_american
@@ -76,6 +78,32 @@ def market(state: MarketState, market_id: str) -> dict[str, Any]:
     }
 
 
+def for_stake(state: MarketState, live: Live[Opportunity | BackLay], now: float, stake: float) -> dict[str, Any]:
+    """An arbitrage for a stake of the caller's: an all-back one scales (its stakes are proportional); a
+    back-lay's lay walks the exchange's ladder, level by level, at the volume-weighted price."""
+    out = opportunity(state, live, now)
+    opp = live.item
+    ratio = stake / opp.total_stake
+    out["totalStake"] = stake
+    if isinstance(opp, Opportunity):
+        for leg in out["legs"]:
+            leg["stake"] = round(leg["stake"] * ratio, 2)
+        out["guaranteedProfit"] = round(opp.profit * ratio, 2)
+        return out
+    back, lay = opp.legs
+    ladder = state.ladder(opp.market_id, lay.outcome, lay.book, LAY) or ((lay.price, math.inf),)
+    commission = state.config.commission.get(lay.book, 0.0)
+    walked = backlay.walk(stake, back.effective, ladder, commission)
+    out["legs"][0]["stake"] = out["legs"][0]["liability"] = round(stake, 2)
+    lay_leg = out["legs"][1]
+    lay_leg.update(decimal=round(walked.price, 4), effectiveDecimal=round(walked.price, 4),
+                   stake=round(walked.lay_stake, 2), liability=round(walked.liability, 2),
+                   levels=[[p, round(t, 2)] for p, t in walked.levels])
+    out.update(guaranteedProfit=round(walked.profit, 2), edge=round(walked.profit / stake * 100, 4),
+               roi=round(walked.profit / (stake + walked.liability) * 100, 4), filled=walked.filled)
+    return out
+
+
 def _ladders(depth: tuple[Depth, ...]) -> dict[str, Any]:
     """``depth`` {exchange: {"back": [[price, size], …], "lay": …}} best first, ``lastTraded`` and ``traded``."""
     return {
@@ -92,10 +120,13 @@ def _key(state: MarketState, market_id: str) -> MarketKey:
     return key
 
 
-def opportunity(state: MarketState, live: Live[Opportunity | BackLay], now: float) -> dict[str, Any]:
+def opportunity(state: MarketState, live: Live[Opportunity | BackLay], now: float,
+                stake: float | None = None) -> dict[str, Any]:
     """An arbitrage of either kind: ``back`` (every outcome backed) or ``back_lay`` (one backed, laid at an
-    exchange), legs with their side."""
+    exchange), legs with their side; with a ``stake``, its figures for that stake (``for_stake``)."""
     opp = live.item
+    if stake is not None:
+        return for_stake(state, live, now, stake)
     key = _key(state, opp.market_id)
     event = state.event_of(opp.market_id)
     legs = []

@@ -174,6 +174,7 @@ BASE_PAYLOADS = {
     "get_dutch": {"marketId": "sim-1:moneyline", "selections": ["home", "away"], "stake": 10},
     "get_matched": {"stake": 10},
     "get_exposure": {"marketId": "sim-1:moneyline"},
+    "get_arbitrage": {},
     "place_bet": {"marketId": "sim-1:moneyline", "selectionId": "home", "bookmaker": "pinnacle", "stake": 10, "odds": -110},
 }
 

@@ -223,3 +223,34 @@ async def test_two_sources_at_once_an_exchange_stream_onto_a_bookmaker_feeds_mon
     [opp] = [o for o in body["opportunities"] if o["kind"] == "back_lay"]
     assert [(leg["side"], leg["bookmaker"]) for leg in opp["legs"]] == [("back", "pinnacle"), ("lay", "betfair")]
     assert opp["guaranteedProfit"] == round(100 * 1.6 / 1.56 * 0.98 - 100, 2) and opp["maxStake"] == round(40 * 1.56 / 1.6, 2)
+
+
+async def test_get_arbitrage_for_a_stake_walks_the_lay_down_the_ladder(aiohttp_client, tmp_path):
+    from sbws.market.records import Depth
+
+    now = time.time()
+    ladder = Depth(MARKET, "home", "smarkets", [(2.10, 80.0)], [(2.22, 40.0), (2.23, 500.0)])
+    batch = Batch(now, quotes=with_exchange(now).quotes, depth=[ladder])
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, commission={"smarkets": 0.02}),
+                                                 ScriptedFeed([opening_batch(now), batch])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+    body = await (await client.get("/api/arbitrage?stake=50")).json()
+    [opp] = [o for o in body["opportunities"] if o["kind"] == "back_lay"]
+    back, lay = opp["legs"]
+    assert opp["totalStake"] == 50 and back["stake"] == 50 and opp["filled"] is True
+    # 50 backed at 2.25 needs about 51.4 laid: 40 at 2.22, the rest at 2.23
+    assert [level[0] for level in lay["levels"]] == [2.22, 2.23] and lay["levels"][0][1] == 40.0
+    assert lay["decimal"] == pytest.approx((40 * 2.22 + lay["levels"][1][1] * 2.23) / lay["stake"], abs=1e-3)
+    assert lay["stake"] == pytest.approx(50 * 2.25 / (lay["decimal"] - 0.02), abs=0.01)
+    full = {o["id"]: o for o in (await (await client.get("/api/arbitrage")).json())["opportunities"]}
+    scaled = [o for o in body["opportunities"] if o["kind"] == "back"]
+    assert scaled  # every all-back arbitrage for half its stake of 100: half of each stake
+    for o in scaled:
+        assert [leg["stake"] for leg in o["legs"]] == [round(leg["stake"] / 2, 2) for leg in full[o["id"]]["legs"]]
+    ws, _ = await connect(client)
+    await ws.send_json({"type": "get_arbitrage", "id": "a", "payload": {"stake": 50}})
+    reply = await receive_type(ws, "arbitrage_update")
+    assert {o["id"]: o["guaranteedProfit"] for o in reply["opportunities"]} == {
+        o["id"]: o["guaranteedProfit"] for o in body["opportunities"]}
+    assert (await client.get("/api/arbitrage?stake=0")).status == 400
+    await ws.close()

@@ -120,3 +120,19 @@ def test_commission_on_net_winnings_per_market_shares_to_the_cent():
     assert sum(shares.values()) == 50 and max(shares, key=shares.get) == "c"  # 1000 cents of winnings: 50, exactly
     assert liability_cents(1000, 122, "2.22") == 1220 and liability_cents(333, 0, "1.5") == 167  # half up
     assert (lay_outcome("won"), lay_outcome("lost"), lay_outcome("push")) == ("lost", "won", "push")
+
+
+def test_a_lay_walks_the_ladder_at_its_volume_weighted_price():
+    from engine.backlay import walk
+
+    one = walk(10.0, 2.25, ((2.22, 1000.0),), 0.02)
+    assert round(one.lay_stake, 4) == 10.2273 and one.filled and one.levels == ((2.22, one.lay_stake),)
+    deep = walk(100.0, 2.25, ((2.22, 40.0), (2.24, 50.0), (2.30, 500.0)), 0.02)
+    volume = sum(t for _p, t in deep.levels)
+    assert [p for p, _t in deep.levels] == [2.22, 2.24, 2.30] and deep.levels[0][1] == 40.0
+    assert volume == pytest.approx(deep.lay_stake) and deep.price == pytest.approx(
+        sum(p * t for p, t in deep.levels) / volume)
+    assert deep.lay_stake == pytest.approx(100 * 2.25 / (deep.price - 0.02))  # the hedge at the walked price
+    assert deep.profit == pytest.approx(100 * 1.25 - deep.liability)  # the same whatever the result
+    short = walk(100.0, 2.25, ((2.22, 40.0),), 0.02)
+    assert not short.filled and short.levels == ((2.22, 40.0),)

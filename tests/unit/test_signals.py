@@ -6,6 +6,7 @@ from sbws import signals
 from sbws.market.finders import FINDERS
 from sbws.market.signals import LiveSet
 from sbws.wire import commands
+from sbws.wire.limits import Limits
 
 
 def test_every_finder_has_one_kind_and_every_kind_its_request():
@@ -15,7 +16,7 @@ def test_every_finder_has_one_kind_and_every_kind_its_request():
         assert len(set(values)) == len(values), f"{field} must be unique per kind"
     for kind in signals.KINDS:
         assert kind.query in commands.SIGNAL_PARSERS and kind.query in commands.KNOWN_TYPES
-        assert commands.SIGNAL_PARSERS[kind.query]({}).kind == kind.name
+        assert commands.SIGNAL_PARSERS[kind.query]({}, Limits()).kind == kind.name
 
 
 def test_reconcile_opens_changes_and_closes_within_what_the_rescan_covered():
