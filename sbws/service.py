@@ -364,7 +364,7 @@ class Service:
     async def settle(self, result: EventResult) -> list[Bet]:
         """Settle an event's bets; the exchanges' commission (``--commission``) on each bettor's net winnings per
         market is taken off the winners."""
-        rates = {book: Decimal(repr(rate)) for book, rate in self.state.config.commission.items()}
+        rates = {book: Decimal(repr(rate)) for book, rate in (*self.state.config.commission.items(), *result.commission)}
         settled = await self.ledger.settle_event(result.event_id, result.home_score, result.away_score, result.placing,
                                                  rates)
         if settled:

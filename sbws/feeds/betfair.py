@@ -113,7 +113,9 @@ class Mapper:
                 placing = [str(r.selection_id) for r in sorted(book.runners.values(), key=lambda r: r.sort_priority)
                            if r.status in (WINNER, PLACED)]
                 if placing:
-                    results.append(EventResult(market_id, placing=placing))
+                    rate = book.definition.get("marketBaseRate")
+                    results.append(EventResult(market_id, placing=placing,
+                                               commission=[] if rate is None else [(BOOK, float(rate) / 100.0)]))
         return Batch(ts, events, markets, (), closed, results, (), runners, quotes, states, ladders)
 
     def _ladder(self, book: MarketBook, selection: int) -> list[Depth]:

@@ -96,6 +96,10 @@ class Depth:
     traded: float | None = None
 
 
+def _rates(items: Any) -> tuple[tuple[str, float], ...]:
+    return tuple((str(book), float(rate)) for book, rate in items)
+
+
 def _placing(items: Any) -> tuple[str, ...]:
     return tuple(str(i) for i in items)
 
@@ -109,6 +113,9 @@ class EventResult:
     home_score: int = 0
     away_score: int = 0
     placing: tuple[str, ...] = field(default=(), converter=_placing)
+    commission: tuple[tuple[str, float], ...] = field(default=(), converter=_rates)
+    """(exchange, rate) where the source says the event's commission (Betfair's ``marketBaseRate``); it overrides
+    ``--commission`` for the event's settlement."""
 
 
 @frozen

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 from sbws.server.app import make_app
 from tests.helpers import SHARED, fast_settings, make_user
@@ -49,6 +50,11 @@ async def test_a_replayed_greyhound_market_is_served_and_settles_bets_on_its_res
         if all(b["status"] != "placed" for b in bets.values()):
             break
         await asyncio.sleep(0.1)
-    assert bets[WINNER]["status"] == "won" and bets[WINNER]["payout"] == bets[WINNER]["potentialPayout"]
-    assert bets[LOSER]["status"] == "lost" and bets[LOSER]["payout"] == 0
+    won, lost = bets[WINNER], bets[LOSER]
+    assert won["status"] == "won" and lost["status"] == "lost" and lost["payout"] == 0 and lost["commission"] == 0
+    # Betfair's own rate (the file's marketBaseRate, 5 %) on the bettor's net winnings in the market: the winner's
+    # profit less the loser's stake; nothing comes off the loser.
+    net = round(won["potentialPayout"] - won["stake"] - lost["stake"], 2)
+    assert won["commission"] == float((Decimal(str(net)) * Decimal("0.05")).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    assert won["payout"] == round(won["potentialPayout"] - won["commission"], 2)
     assert (await client.get("/api/markets/1.197931750")).status == 404  # settled: off the board

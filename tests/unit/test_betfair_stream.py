@@ -107,6 +107,7 @@ def test_the_greyhound_market_maps_to_an_outright_named_from_its_catalogue_and_s
     assert len(closing) == 1 and closing[0].closed == ("1.197931750",)
     [result] = closing[0].results
     assert result.placing == ("37947503",)  # 2. Sandwood Jet, the WINNER of the final definition
+    assert result.commission == (("betfair", 0.05),)  # its marketBaseRate: what settlement charges
 
 
 def test_a_non_runner_is_withdrawn_and_last_traded_prices_are_no_back_price():
