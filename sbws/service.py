@@ -7,7 +7,7 @@ sockets or HTTP.  Bets go through one path whichever door they came in by.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -60,8 +60,10 @@ class Service:
     def __init__(self, state: MarketState, fragments: views.MarketFragments, ledger: Ledger, history: History,
                  feed_healthy: Callable[[], bool], live_betting: bool = False, max_bet_quote_age: float = 0.0,
                  clock: Clock = SYSTEM, max_alert_rules: int = 50, max_webhooks: int = 10,
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), discounts: Mapping[str, float] | None = None) -> None:
         self.state = state
+        self.discounts = discounts or {}
+        """Per exchange, the bettor's discount on its commission (``--commission-discount``)."""
         self.limits = limits
         """The stake limits, which also bound a lay's liability."""
         self.clock = clock
@@ -364,7 +366,9 @@ class Service:
     async def settle(self, result: EventResult) -> list[Bet]:
         """Settle an event's bets; the exchanges' commission (``--commission``) on each bettor's net winnings per
         market is taken off the winners."""
-        rates = {book: Decimal(repr(rate)) for book, rate in (*self.state.config.commission.items(), *result.commission)}
+        rates = {book: Decimal(repr(rate)) for book, rate in self.state.config.commission.items()}  # discounted
+        rates.update((book, Decimal(repr(rate)) * (1 - Decimal(repr(self.discounts.get(book, 0.0)))))
+                     for book, rate in result.commission)  # the source's own rate, with the bettor's discount
         settled = await self.ledger.settle_event(result.event_id, result.home_score, result.away_score, result.placing,
                                                  rates)
         if settled:

@@ -49,6 +49,7 @@ class Settings:
     public_origin: str = ""
     trust_user_id: bool = False
     commission: Mapping[str, float] = field(factory=dict)
+    commission_discount: Mapping[str, float] = field(factory=dict)
     max_quote_age: float = 120.0
     max_edge: float = 10.0
     sharp: tuple[str, ...] = ("pinnacle", "betfair", "matchbook")
@@ -161,6 +162,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("public_origin", "this server's origin as browsers see it (https://odds.example.com); set it behind a proxy", metavar="URL"),
     Option("trust_user_id", "DEVELOPMENT ONLY: let ?user_id= grant betting rights without a token", _bool, flag_only=True),
     Option("commission", "exchange commission on net winnings, repeatable (e.g. betfair=5)", str, many=True, metavar="BOOK=PERCENT"),
+    Option("commission_discount", "your discount on an exchange's commission, repeatable (e.g. betfair=40: 5 % becomes 3 %)", str, many=True, metavar="BOOK=PERCENT"),
     Option("max_quote_age", "ignore quotes older than this many seconds in arbitrage (0 disables)", float, metavar="SECONDS"),
     Option("max_edge", "flag opportunities with a larger edge (percent) as suspect", float, metavar="PERCENT"),
     Option("sharp", "books whose de-vigged prices are the fair line, first quoting the whole market wins; or consensus", _csv, metavar="BOOKS|consensus"),
@@ -260,7 +262,7 @@ def resolve(
         if raw is None:
             continue
         try:
-            if opt.name == "commission":
+            if opt.name in ("commission", "commission_discount"):
                 values[opt.name] = _commission(raw)
             else:
                 values[opt.name] = opt.parse(raw)

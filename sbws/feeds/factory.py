@@ -76,13 +76,13 @@ def _make(settings: Settings, feed: str) -> Feed:
 
 
 def _commission(settings: Settings) -> dict[str, float]:
-    """Live exchange data gets default commissions unless configured."""
+    """Live exchange data gets default commissions unless configured; a discount lowers what one pays."""
     commission = dict(settings.commission)
     if "odds-api" in settings.feed.split("+"):
         from .odds_api import EXCHANGE_COMMISSION
 
         commission = {**EXCHANGE_COMMISSION, **commission}
-    return commission
+    return {book: rate * (1.0 - settings.commission_discount.get(book, 0.0)) for book, rate in commission.items()}
 
 
 def value_config(settings: Settings) -> ValueConfig:

@@ -66,12 +66,13 @@ def _arbitrage(state: Scanned, scope: Scope) -> list[Opportunity | BackLay]:
                     opp, state.size_at(opp.market_id, lay.outcome, lay.book, LAY, lay.price),
                     state.size_at(opp.market_id, back.outcome, back.book, BACK, back.price),
                     commission.get(lay.book, 0.0)))
-    return found
+    return [item for item in found if not state.suspended(item.market_id)]
 
 
 def _value(state: Scanned, scope: Scope) -> list[ValueBet]:
     return [found for i, tier in enumerate(state.tiers) if _covers(scope, i)
-            for found in tier.value_scanner.scan(scope.now, scope.tier_rows(i), scope.line(i))]
+            for found in tier.value_scanner.scan(scope.now, scope.tier_rows(i), scope.line(i))
+            if not state.suspended(found.market_id)]
 
 
 def _covers(scope: Scope, tier: int) -> bool:

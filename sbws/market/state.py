@@ -193,8 +193,11 @@ class MarketState:
         changes.results.extend(batch.results)
         for state in batch.exchange:
             if state.market_id in self._markets and self._exchange.get(state.market_id) != state:
-                self._exchange[state.market_id] = state
-                self._moved(changes, state.market_id, batch.ts)
+                self._exchange[state.market_id] = state  # rescanned: a suspended market has no live items
+                which = self._tier(state.market_id)
+                row = self.tiers[which].board.market_index.get(state.market_id)
+                if row is not None:
+                    touched[which].add(row)
         for depth in batch.depth:
             held = self._depth.setdefault(depth.market_id, {}) if depth.market_id in self._markets else None
             if held is not None and held.get((depth.selection, depth.book)) != depth:
@@ -217,12 +220,6 @@ class MarketState:
         for result in batch.results:
             self._forget_event(result.event_id, changes)
         return changes
-
-    def _moved(self, changes: Changes, market_id: str, ts: float) -> None:
-        """A market changed other than in its prices (an exchange's status or ladder): pushed, nothing rescanned."""
-        changes.markets.add(market_id)
-        self._updated_at[market_id] = ts
-        self._revision[market_id] = next(self._revisions)
 
     def _tier(self, market_id: str) -> int:
         key = self._markets.get(market_id)

@@ -80,7 +80,7 @@ async def assemble(settings: Settings, routes: Iterable[Routes], feed: Feed | No
     fragments = MarketFragments(state)
     service = app[SERVICE] = Service(state, fragments, ledger, history, lambda: broker.healthy(clock.time()),
                                      settings.live_betting, settings.max_bet_quote_age, clock, settings.max_alert_rules,
-                                     settings.max_webhooks, app[LIMITS])
+                                     settings.max_webhooks, app[LIMITS], settings.commission_discount)
     budget = Budget(settings.soft_limit_bytes, settings.hard_limit_bytes, settings.slow_timeout)
     # in cluster mode every node keeps the window from the start, so a client resumes on any
     stream = MarketStream(settings.replay_window, settings.replay_max_bytes, active=bool(settings.broker),

@@ -254,3 +254,32 @@ async def test_get_arbitrage_for_a_stake_walks_the_lay_down_the_ladder(aiohttp_c
         o["id"]: o["guaranteedProfit"] for o in body["opportunities"]}
     assert (await client.get("/api/arbitrage?stake=0")).status == 400
     await ws.close()
+
+
+async def test_a_suspended_market_has_no_live_opportunities_until_it_reopens(aiohttp_client, tmp_path):
+    from sbws.market.records import ExchangeState
+
+    now = time.time()
+    client = await aiohttp_client(await make_app(fast_settings(tmp_path, commission={"smarkets": 0.02}),
+                                                 ScriptedFeed([opening_batch(now), with_exchange(now)])))
+    await wait_for(lambda: app_state(client).batches >= 2)
+
+    async def kinds():  # type: ignore[no-untyped-def]
+        body = await (await client.get("/api/arbitrage")).json()
+        return {o["kind"] for o in body["opportunities"] if o["marketId"] == MARKET}
+
+    assert await kinds() == {"back", "back_lay"}  # bet365's 2.25 and draftkings' away make an all-back one too
+    client.server.app[NODE].feed.push(Batch(now + 1, exchange=[ExchangeState(MARKET, "suspended")]))
+    await wait_for(lambda: app_state(client).batches >= 3)
+    assert await kinds() == set()
+    client.server.app[NODE].feed.push(Batch(now + 2, exchange=[ExchangeState(MARKET, "open")]))
+    await wait_for(lambda: app_state(client).batches >= 4)
+    assert await kinds() == {"back", "back_lay"}
+
+
+def test_a_discount_lowers_the_commission_paid():
+    from sbws.feeds.factory import arb_config
+    from sbws.settings import Settings
+
+    settings = Settings(commission={"betfair": 0.05}, commission_discount={"betfair": 0.4})
+    assert arb_config(settings).commission["betfair"] == pytest.approx(0.03)  # 5 % less 40 %: 400 of winnings pay 12
