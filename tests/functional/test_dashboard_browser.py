@@ -34,11 +34,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(_missing is not None, reas
 class LiveServer:
     """The app on a real port; can be stopped and started again on the same port."""
 
-    def __init__(self, settings, port):
-        self.settings, self.port, self.runner, self.app = settings, port, None, None
+    def __init__(self, settings, port, feed=lambda: ScriptedFeed([opening_batch()])):
+        """``feed``: makes the feed each start (None from it: the one the settings name)."""
+        self.settings, self.port, self.runner, self.app, self.feed = settings, port, None, None, feed
 
     async def start(self):
-        self.app = await make_app(self.settings, ScriptedFeed([opening_batch()]))
+        self.app = await make_app(self.settings, self.feed())
         self.runner = web.AppRunner(self.app, shutdown_timeout=1)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -503,11 +504,8 @@ async def test_the_outright_board_folds_sorts_flags_value_searches_and_dutches(t
     """Issue 23's board: 150 runners × books, the first 30 shown shortest first, each runner's best price marked,
     its fair probability and the value bet flagged as the server has them; a search that survives pushes; the fold
     opens all 150; the place market says top 3; the dutching calculator splits over picked runners."""
-    live = LiveServer(fast_settings(tmp_path), free_port())
-    live.app = await make_app(live.settings, ScriptedFeed([golf_batch()]))
-    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
-    await live.runner.setup()
-    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    live = LiveServer(fast_settings(tmp_path), free_port(), lambda: ScriptedFeed([golf_batch()]))
+    await live.start()
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(live.url + "api/markets/open:outright") as resp:
@@ -564,7 +562,7 @@ async def test_the_outright_board_folds_sorts_flags_value_searches_and_dutches(t
         assert stakes == [f"{leg['stake']:.2f}" for leg in want["selections"]]
         assert page.errors == []
     finally:
-        await live.runner.cleanup()
+        await live.stop()
 
 
 async def test_a_back_lay_arbitrage_shows_its_lay_leg_and_liability_for_the_stake_entered(tmp_path, page):
@@ -576,11 +574,8 @@ async def test_a_back_lay_arbitrage_shows_its_lay_leg_and_liability_for_the_stak
     now = time.time()
     market = "lal-bos:moneyline"
     exchange = Batch(now, quotes=[Quote(market, 0, "smarkets", 2.22, now, LAY), Quote(market, 0, "bet365", 2.25, now)])
-    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.02}), free_port())
-    live.app = await make_app(live.settings, ScriptedFeed([opening_batch(now), exchange]))
-    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
-    await live.runner.setup()
-    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.02}), free_port(), lambda: ScriptedFeed([opening_batch(now), exchange]))
+    await live.start()
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(live.url + "api/arbitrage") as resp:
@@ -598,7 +593,7 @@ async def test_a_back_lay_arbitrage_shows_its_lay_leg_and_liability_for_the_stak
         assert f"{opp['guaranteedProfit'] / 2:.2f}" in await item.locator(".profit").text_content()
         assert page.errors == []
     finally:
-        await live.runner.cleanup()
+        await live.stop()
 
 
 async def test_the_exchange_ladder_and_a_lay_from_the_slip_with_its_exposure(tmp_path, page):
@@ -608,11 +603,8 @@ async def test_the_exchange_ladder_and_a_lay_from_the_slip_with_its_exposure(tmp
     settings = fast_settings(tmp_path, feed=f"betfair:{SHARED / 'data' / 'betfair' / '1.197931750'}",
                              replay_speed=0.02, live_betting=True, commission={"betfair": 0.05})
     token = make_user(settings.db)
-    live = LiveServer(settings, free_port())
-    live.app = await make_app(settings)
-    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
-    await live.runner.setup()
-    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    live = LiveServer(settings, free_port(), lambda: None)
+    await live.start()
     try:
         await page.goto(live.url)
         await page.fill("#token", token)
@@ -645,7 +637,7 @@ async def test_the_exchange_ladder_and_a_lay_from_the_slip_with_its_exposure(tmp
         assert text.endswith(f"{mine['ifWins']:.2f}") and mine["ifWins"] == -bet["liability"]
         assert page.errors == []
     finally:
-        await live.runner.cleanup()
+        await live.stop()
 
 
 async def test_the_matched_betting_panel_lists_what_get_matched_finds(tmp_path, page):
@@ -655,11 +647,8 @@ async def test_the_matched_betting_panel_lists_what_get_matched_finds(tmp_path, 
     now = time.time()
     market = "lal-bos:moneyline"
     exchange = Batch(now, quotes=[Quote(market, 0, "smarkets", 2.6, now, LAY), Quote(market, 1, "smarkets", 3.05, now, LAY)])
-    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.05}), free_port())
-    live.app = await make_app(live.settings, ScriptedFeed([opening_batch(now), exchange]))
-    live.runner = web.AppRunner(live.app, shutdown_timeout=1)
-    await live.runner.setup()
-    await web.TCPSite(live.runner, "127.0.0.1", live.port).start()
+    live = LiveServer(fast_settings(tmp_path, commission={"smarkets": 0.05}), free_port(), lambda: ScriptedFeed([opening_batch(now), exchange]))
+    await live.start()
     try:
         await page.goto(live.url)
         await page.wait_for_selector('div.market[data-market="lal-bos:moneyline"]')
@@ -677,4 +666,4 @@ async def test_the_matched_betting_panel_lists_what_get_matched_finds(tmp_path, 
         assert await rows.locator("td.rating").all_text_contents() == [f"{m['rating']:.2f}" for m in want]
         assert page.errors == []
     finally:
-        await live.runner.cleanup()
+        await live.stop()
