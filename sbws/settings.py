@@ -162,7 +162,7 @@ SERVE_OPTIONS: tuple[Option, ...] = (
     Option("public_origin", "this server's origin as browsers see it (https://odds.example.com); set it behind a proxy", metavar="URL"),
     Option("trust_user_id", "DEVELOPMENT ONLY: let ?user_id= grant betting rights without a token", _bool, flag_only=True),
     Option("commission", "exchange commission on net winnings, repeatable (e.g. betfair=5)", str, many=True, metavar="BOOK=PERCENT"),
-    Option("commission_discount", "your discount on an exchange's commission, repeatable (e.g. betfair=40: 5 % becomes 3 %)", str, many=True, metavar="BOOK=PERCENT"),
+    Option("commission_discount", "your discount on an exchange's commission, repeatable (e.g. betfair=40: a 5 percent rate becomes 3)", str, many=True, metavar="BOOK=PERCENT"),
     Option("max_quote_age", "ignore quotes older than this many seconds in arbitrage (0 disables)", float, metavar="SECONDS"),
     Option("max_edge", "flag opportunities with a larger edge (percent) as suspect", float, metavar="PERCENT"),
     Option("sharp", "books whose de-vigged prices are the fair line, first quoting the whole market wins; or consensus", _csv, metavar="BOOKS|consensus"),
