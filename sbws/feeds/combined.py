@@ -3,8 +3,8 @@
 Every source runs in its own task and its batches come out as they arrive,
 the primary's (the first) as they are, the others' through
 ``matching.Matcher`` so an exchange's match market lands on the primary's
-moneyline.  Healthy while every source is; a source that ends leaves the
-others running.
+moneyline.  Healthy while every source is; a source that ends (or crashes,
+logged) leaves the others running.
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 
+import structlog
+
 from ..market.records import Batch
 from .base import NO_QUOTA, Feed
 from .matching import Matcher
+
+log = structlog.get_logger("sbws.feeds.combined")
 
 
 class Combined:
@@ -24,6 +28,7 @@ class Combined:
         self.feeds = list(feeds)
         self.matcher = Matcher()
         self.name = "+".join(f.name for f in self.feeds)
+        self.crashed: set[int] = set()
 
     @property
     def quota(self) -> Mapping[str, int]:
@@ -33,7 +38,7 @@ class Combined:
         return NO_QUOTA
 
     def is_healthy(self, now: float) -> bool:
-        return all(feed.is_healthy(now) for feed in self.feeds)
+        return not self.crashed and all(feed.is_healthy(now) for feed in self.feeds)
 
     async def batches(self) -> AsyncIterator[Batch]:
         queue: asyncio.Queue[tuple[int, Batch | None]] = asyncio.Queue(maxsize=64)
@@ -42,6 +47,9 @@ class Combined:
             try:
                 async for batch in feed.batches():
                     await queue.put((index, batch))
+            except Exception:
+                self.crashed.add(index)
+                log.exception("feed_crashed", feed=feed.name)  # the others go on; not ready any more
             finally:
                 await queue.put((index, None))
 

@@ -66,3 +66,32 @@ def test_what_is_not_the_same_event_stays_a_market_of_its_own():
     assert not matcher.matched
     for batch in batches:
         assert [m.id for m in batch.markets] and batch.runner_quotes and not batch.quotes
+
+
+async def test_a_crashed_source_leaves_the_others_running_and_is_not_ready():
+    import asyncio
+    import time
+
+    from sbws.feeds.combined import Combined
+    from sbws.market.records import Batch
+    from tests.helpers import ScriptedFeed
+
+    class Broken(ScriptedFeed):
+        name = "broken"
+
+        async def batches(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+            yield  # pragma: no cover - an async generator that fails at once
+
+    primary = ScriptedFeed([Batch(1.0), Batch(2.0)])
+    combined = Combined([primary, Broken()])
+    seen = []
+
+    async def run():  # type: ignore[no-untyped-def]
+        async for batch in combined.batches():
+            seen.append(batch.ts)
+
+    task = asyncio.create_task(run())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    assert seen == [1.0, 2.0] and not combined.is_healthy(time.time()) and combined.name == "scripted+broken"
