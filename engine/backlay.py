@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator, Mapping
 
 import attrs
 import numpy as np
 from attrs import frozen
 
-from .arbitrage import TOLERANCE, ArbConfig, suspect_reason
+from .arbitrage import TOLERANCE, ArbConfig, keep_factors, suspect_reason
 from .board import BACK, LAY, QuoteBoard, IntArray
 
 
@@ -96,6 +97,44 @@ class Walk:
     """False when the ladder shown holds less than the lay needs (the figures are then for all of it)."""
 
 
+@frozen
+class Pair:
+    """A fresh back at one book and a fresh lay at another exchange, of one selection (board row, outcome)."""
+
+    row: int
+    outcome: int
+    back_book: int
+    price: float
+    effective: float
+    """The back after its book's commission."""
+    back_at: float
+    exchange: int
+    lay: float
+    lay_at: float
+    commission: float
+    """The exchange's, on net winnings."""
+
+
+def pairs(board: QuoteBoard, commission: Mapping[str, float], now: float, max_age: float, row: int,
+          outcome: int) -> Iterator[Pair]:
+    """Every back at one book against every lay at another exchange for one selection, both fresh (when
+    ``max_age`` > 0); never a back and a lay at one exchange."""
+    nb = len(board.books)
+    keep = keep_factors(board, commission)
+    backs, back_times = board.prices[:nb, row, outcome], board.times[:nb, row, outcome]
+    for exchange, plane in sorted(board.lay_index.items(), key=lambda item: item[1]):
+        lay, lay_at = float(board.lays[plane, row, outcome]), float(board.lay_times[plane, row, outcome])
+        if math.isnan(lay) or (max_age > 0 and lay_at < now - max_age):
+            continue
+        for b in np.flatnonzero(~np.isnan(backs)).tolist():
+            back_at = float(back_times[b])
+            if b == exchange or (max_age > 0 and back_at < now - max_age):
+                continue
+            price = float(backs[b])
+            yield Pair(row, outcome, b, price, 1.0 + (price - 1.0) * float(keep[b]), back_at, exchange, lay, lay_at,
+                       1.0 - float(keep[exchange]))
+
+
 def walk(stake: float, back: float, ladder: tuple[tuple[float, float], ...], commission: float) -> Walk:
     """Lay a back of ``stake`` at effective ``back`` down ``ladder`` (best first): the lay stake S·B'/(L̄ − c) at
     the volume-weighted price L̄ of the levels it takes, found by fixed point (a level deeper raises L̄, which
@@ -117,9 +156,8 @@ def walk(stake: float, back: float, ladder: tuple[tuple[float, float], ...], com
         if abs(vwap - price) < 1e-12:
             break
         price = vwap
-    lay_stake = stake * back / (price - commission)
-    liability = lay_stake * (price - 1.0)
-    return Walk(lay_stake, price, liability, lay_stake * (1.0 - commission) - stake, tuple(taken), filled)
+    h = hedge(stake, back, price, commission)
+    return Walk(h.lay_stake, price, h.liability, h.profit, tuple(taken), filled)
 
 
 def capped(opp: BackLay, lay_size: float | None, back_size: float | None, commission: float) -> BackLay:
@@ -148,43 +186,17 @@ def scan(board: QuoteBoard, config: ArbConfig, now: float, markets: IntArray | N
     with np.errstate(invalid="ignore"):
         hit = board.best[rows] > board.best_lay[rows]
     cand_rows, cand_outcomes = np.nonzero(hit)
-    nb = len(board.books)
-    keep = np.ones(nb)
-    for book, c in config.commission.items():
-        b = board.book_index.get(book)
-        if b is not None:
-            keep[b] = 1.0 - c
-    fresh = (lambda t: t >= now - config.max_age) if config.max_age > 0 else (lambda t: True)
-    planes = sorted(board.lay_index.items(), key=lambda item: item[1])
     out = []
     for r, o in zip(rows[cand_rows].tolist(), cand_outcomes.tolist()):
-        backs = board.prices[:nb, r, o]
-        back_times = board.times[:nb, r, o]
-        best: BackLay | None = None
-        for exchange, plane in planes:
-            lay = float(board.lays[plane, r, o])
-            lay_at = float(board.lay_times[plane, r, o])
-            if math.isnan(lay) or not fresh(lay_at):
-                continue
-            c = 1.0 - float(keep[exchange])
-            for b in np.flatnonzero(~np.isnan(backs)).tolist():
-                if b == exchange or not fresh(float(back_times[b])):
-                    continue
-                price = float(backs[b])
-                effective = 1.0 + (price - 1.0) * float(keep[b])
-                found = _opportunity(board, config, r, o, b, price, effective, float(back_times[b]), exchange, lay,
-                                     lay_at, c)
-                if found is not None and (best is None or found.profit > best.profit):
-                    best = found
-        if best is not None:
-            out.append(best)
+        found = [opp for pair in pairs(board, config.commission, now, config.max_age, r, o)
+                 if (opp := _opportunity(board, config, pair)) is not None]
+        if found:
+            out.append(max(found, key=lambda opp: opp.profit))
     return out
 
 
-def _opportunity(board: QuoteBoard, config: ArbConfig, row: int, outcome: int, back_book: int, price: float,
-                 effective: float, back_at: float, exchange: int, lay: float, lay_at: float,
-                 commission: float) -> BackLay | None:
-    stake = config.total_stake
+def _opportunity(board: QuoteBoard, config: ArbConfig, pair: Pair) -> BackLay | None:
+    stake, effective, lay, commission = config.total_stake, pair.effective, pair.lay, pair.commission
     h = hedge(stake, effective, lay, commission)
     lay_stake, profit = h.lay_stake, h.profit
     if config.stake_rounding > 0:
@@ -196,11 +208,11 @@ def _opportunity(board: QuoteBoard, config: ArbConfig, row: int, outcome: int, b
     if not profit > TOLERANCE:
         return None
     liability = lay_stake * (lay - 1.0)
-    market_id = board.markets[row].id
-    books = (board.books[back_book], board.books[exchange])
+    market_id = board.markets[pair.row].id
+    books = (board.books[pair.back_book], board.books[pair.exchange])
     edge = profit / stake * 100.0
-    legs = (Side(BACK, outcome, books[0], price, effective, stake, stake, back_at),
-            Side(LAY, outcome, books[1], lay, lay, lay_stake, liability, lay_at))
-    return BackLay(back_lay_id(market_id, outcome, *books), market_id, outcome, profit, edge,
-                   profit / (stake + liability) * 100.0, stake, legs, min(back_at, lay_at),
+    legs = (Side(BACK, pair.outcome, books[0], pair.price, effective, stake, stake, pair.back_at),
+            Side(LAY, pair.outcome, books[1], lay, lay, lay_stake, liability, pair.lay_at))
+    return BackLay(back_lay_id(market_id, pair.outcome, *books), market_id, pair.outcome, profit, edge,
+                   profit / (stake + liability) * 100.0, stake, legs, min(pair.back_at, pair.lay_at),
                    suspect_reason(books, edge, config.max_edge))

@@ -20,11 +20,10 @@ lay 98.04, liability 156.86, −6.86 either way; free bet (not returned) 50 at
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from attrs import frozen
 
+from .backlay import hedge, pairs
 from .board import IntArray, QuoteBoard
 
 QUALIFYING, FREE_SNR, FREE_SR = "qualifying", "free_snr", "free_sr"
@@ -42,11 +41,10 @@ class Lay:
 
 def lay_off(bet_type: str, stake: float, back: float, lay: float, commission: float) -> Lay:
     """The lay that makes a back of ``stake`` at ``back`` end the same whatever the result."""
-    if bet_type == QUALIFYING:
-        lay_stake = back * stake / (lay - commission)
-        wins = stake * (back - 1.0) - lay_stake * (lay - 1.0)
-        loses = lay_stake * (1.0 - commission) - stake
-        return Lay(lay_stake, lay_stake * (lay - 1.0), wins, loses, 100.0 * (1.0 + min(wins, loses) / stake))
+    if bet_type == QUALIFYING:  # the back-lay hedge of one's own stake
+        h = hedge(stake, back, lay, commission)
+        wins = stake * (back - 1.0) - h.liability
+        return Lay(h.lay_stake, h.liability, wins, h.profit, 100.0 * (1.0 + min(wins, h.profit) / stake))
     if bet_type == FREE_SNR:
         lay_stake = stake * (back - 1.0) / (lay - commission)
         wins = stake * (back - 1.0) - lay_stake * (lay - 1.0)
@@ -79,26 +77,12 @@ def find(board: QuoteBoard, commission: dict[str, float], bet_type: str, stake: 
         return []
     rows = np.arange(board.n_markets) if markets is None else np.asarray(markets, dtype=np.intp)
     laid_rows, laid_outcomes = np.nonzero(~np.isnan(board.best_lay[rows]) & ~np.isnan(board.best[rows]))
-    nb = len(board.books)
-    planes = sorted(board.lay_index.items(), key=lambda item: item[1])
     out: list[Match] = []
     for r, o in zip(rows[laid_rows].tolist(), laid_outcomes.tolist()):
-        best: Match | None = None
-        for exchange, plane in planes:
-            lay = float(board.lays[plane, r, o])
-            if math.isnan(lay) or (max_age > 0 and float(board.lay_times[plane, r, o]) < now - max_age):
-                continue
-            name = board.books[exchange]
-            c = commission.get(name, 0.0)
-            for b in range(nb):
-                back = float(board.prices[b, r, o])
-                if b == exchange or math.isnan(back) or (max_age > 0 and float(board.times[b, r, o]) < now - max_age):
-                    continue
-                effective = 1.0 + (back - 1.0) * (1.0 - commission.get(board.books[b], 0.0))
-                match = Match(r, o, board.books[b], back, name, lay, c, lay_off(bet_type, stake, effective, lay, c))
-                if best is None or match.result.rating > best.result.rating:
-                    best = match
-        if best is not None:
-            out.append(best)
+        found = [Match(r, o, board.books[p.back_book], p.price, board.books[p.exchange], p.lay, p.commission,
+                       lay_off(bet_type, stake, p.effective, p.lay, p.commission))
+                 for p in pairs(board, commission, now, max_age, r, o)]
+        if found:
+            out.append(max(found, key=lambda m: m.result.rating))
     out.sort(key=lambda m: -m.result.rating)
     return out

@@ -118,12 +118,24 @@ def value_id(market_id: str, outcome: int, book: str) -> str:
     return "val_" + digest.hexdigest()
 
 
+@frozen
+class Kept:
+    """A board row's last fair line: the market it was for and its width then (a row recycled for another
+    market, or a runner joining, makes it stale), its probabilities, sharp book and hold."""
+
+    market: object
+    width: int
+    p: NDArray[np.float64]
+    sharp_book: int
+    hold: float
+
+
 class ValueScanner:
     def __init__(self, board: QuoteBoard, config: ValueConfig) -> None:
         self.board = board
         self.config = config
-        self._lines: dict[int, tuple[object, int, NDArray[np.float64], int, float]] = {}
-        """Per board row, its last fair line (``line``): the market it was for, its width then, p, sharp, hold."""
+        self._lines: dict[int, Kept] = {}
+        """Per board row, its last fair line (``line``)."""
 
     def line(self, now: float, markets: IntArray | None, moved: IntArray | None = None) -> FairLine:
         """The fair line of ``markets`` (None: every market), de-vigged again only where it may have changed:
@@ -143,24 +155,24 @@ class ValueScanner:
         redo = []
         for row, width in zip(rows.tolist(), widths):
             kept = lines.get(row)
-            if row in again or kept is None or kept[0] is not keys[row] or kept[1] != width:
+            if row in again or kept is None or kept.market is not keys[row] or kept.width != width:
                 lines.pop(row, None)
                 redo.append(row)
         if redo:
             self._remember(self.fair(now, np.array(redo, dtype=np.intp)))
         found = [(row, lines[row]) for row in rows.tolist() if row in lines]
         p = np.full((len(found), board.width), np.nan)
-        for i, (_row, (_key, width, probabilities, _book, _hold)) in enumerate(found):
-            p[i, :width] = probabilities
+        for i, (_row, entry) in enumerate(found):
+            p[i, : entry.width] = entry.p
         return FairLine(np.array([row for row, _ in found], dtype=np.intp), p,
-                        np.array([entry[3] for _, entry in found], dtype=np.intp), None,
-                        np.array([entry[4] for _, entry in found]), None)
+                        np.array([entry.sharp_book for _, entry in found], dtype=np.intp), None,
+                        np.array([entry.hold for _, entry in found]), None)
 
     def _remember(self, line: FairLine) -> FairLine:
         keys, widths = self.board.markets, self.board.n_outcomes
         for i, (row, book, hold) in enumerate(zip(line.rows.tolist(), line.sharp_book.tolist(), line.hold.tolist())):
             width = int(widths[row])
-            self._lines[row] = (keys[row], width, line.p[i, :width].copy(), book, hold)
+            self._lines[row] = Kept(keys[row], width, line.p[i, :width].copy(), book, hold)
         return line
 
     def _complete(self, prices: NDArray[np.float64], times: NDArray[np.float64], used: NDArray[np.bool_],

@@ -8,6 +8,12 @@ instead of sleeping.  ``now_ms``/``ms`` are the wall clock for the rest.
 from __future__ import annotations
 
 import time
+from datetime import datetime
+
+
+def iso_ms(text: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time as the sources write it (``2022-04-19T18:26:00.000Z``)."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def now_ms() -> int:

@@ -286,7 +286,7 @@ class Service:
         if who is None:
             raise ProtocolError(UNAUTHORIZED, "Authentication required")
         bets = await self.ledger.get_bets(who.user_id, PLACED, None, q.market_id, None, None, MAX_BETS)
-        known = self.state.outcomes(q.market_id) if self.state.key(q.market_id) else ()
+        known = self.state.outcomes(q.market_id)
         if not known and not bets:
             raise ProtocolError(NOT_FOUND, f"unknown market {q.market_id!r} and no open bet on it", "marketId")
         selections = list(known) + sorted({b.selection_id for b in bets} - set(known))

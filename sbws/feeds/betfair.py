@@ -14,8 +14,7 @@ best price to lay, with its ladder (``--depth`` levels each side, the last
 traded price, the volume traded), and the market's status (suspended, in
 play, bet delay); a removed runner, or every runner of a suspended market,
 is withdrawn.  A ``CLOSED`` market closes, and its WINNER and PLACED runners
-(by sort order) settle its bets.  Depth and commission on net winnings are
-not carried yet.
+(by sort order) settle its bets, at its ``marketBaseRate`` of commission.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import bz2
 import gzip
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -34,6 +32,7 @@ import orjson
 from engine.board import BACK, LAY
 from engine.markets import OUTRIGHT, MarketKey
 
+from ..clock import iso_ms
 from ..errors import ConfigError
 from ..market.records import (ONLINE, OPEN_STATUS, SUSPENDED_STATUS, Batch, BookStatus, Depth, EventInfo, EventResult,
                               ExchangeState, Runner, RunnerQuote)
@@ -62,10 +61,6 @@ def read_catalogue(path: str) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"--betfair-catalogue {path}: {exc}") from None
     entries = body if isinstance(body, list) else [body]
     return {str(e["marketId"]): e for e in entries if isinstance(e, dict) and "marketId" in e}
-
-
-def _ms(iso: str | None) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000) if iso else 0
 
 
 class Mapper:
@@ -132,7 +127,8 @@ class Mapper:
         venue = definition.get("venue") or listed.get("event", {}).get("venue") or definition.get("countryCode") or ""
         name = listed.get("marketName") or definition.get("marketType") or "market"
         event_type = str(definition.get("eventTypeId", ""))
-        start = _ms(definition.get("marketTime") or listed.get("marketStartTime"))
+        when_iso = definition.get("marketTime") or listed.get("marketStartTime")
+        start = iso_ms(when_iso) if when_iso else 0
         return EventInfo(book.market_id, SPORTS.get(event_type, f"Betfair {event_type}"), str(venue or "Betfair"),
                          "", "", int(when(start) * 1000) if start else 0, title=f"{venue} {name}".strip())
 
@@ -151,9 +147,9 @@ class Mapper:
     def _quotes(self, book: MarketBook, ts: float) -> list[RunnerQuote]:
         out = []
         for runner in book.runners.values():
-            for side, best in ((BACK, runner.best_back()), (LAY, runner.best_lay())):
-                live = book.status == OPEN and runner.status != REMOVED and best is not None
-                price = best[0] if live and best is not None else 0.0
+            for side in (BACK, LAY):
+                best = runner.best(side)
+                price = best[0] if best is not None and book.status == OPEN and runner.status != REMOVED else 0.0
                 cell = (book.market_id, str(runner.selection_id), side)
                 if self.quoted.get(cell, 0.0) != price:
                     self.quoted[cell] = price

@@ -50,20 +50,10 @@ class RunnerBook:
     ltp: float | None = None
     tv: float | None = None
 
-    def best_back(self) -> tuple[float, float] | None:
-        """The best price to back at and its size: the highest offered (full ladder, else the best levels)."""
-        if self.atb:
-            price = max(self.atb)
-            return price, self.atb[price]
-        levels = self.batb or self.bdatb
-        return levels[min(levels)] if levels else None
-
-    def best_lay(self) -> tuple[float, float] | None:
-        if self.atl:
-            price = min(self.atl)
-            return price, self.atl[price]
-        levels = self.batl or self.bdatl
-        return levels[min(levels)] if levels else None
+    def best(self, side: str) -> tuple[float, float] | None:
+        """The best price to back (the highest offered) or to lay (the lowest), and its size."""
+        levels = self.ladder(side, 1)
+        return levels[0] if levels else None
 
     def ladder(self, side: str, levels: int) -> tuple[tuple[float, float], ...]:
         """The first ``levels`` (price, size) to back (highest first) or to lay (lowest first)."""

@@ -47,6 +47,8 @@ class Match:
     """The primary's moneyline."""
     outcomes: Mapping[str, int]
     """The secondary's runner id → the moneyline's outcome index."""
+    selections: tuple[str, ...]
+    """The moneyline's outcomes in order (home, draw, away)."""
 
 
 def match(event: EventInfo, start_ms: int, runners: Mapping[str, str]) -> Match | None:
@@ -69,7 +71,7 @@ def match(event: EventInfo, start_ms: int, runners: Mapping[str, str]) -> Match 
             return None
     sides = set(found.values())
     if {order.index("home"), order.index("away")} <= sides and len(sides) == len(found):
-        return Match(key.id, found)
+        return Match(key.id, found, order)
     return None
 
 
@@ -101,37 +103,41 @@ class Matcher:
             if market.id not in self.matched:
                 self.pending[market.id] = market
         late = [m for m in list(self.pending) if self._try(self.pending[m])]
-        if not self.matched:
-            return batch
+        out = self._translated(batch, late) if self.matched else batch
+        for market_id in batch.closed:  # a closed market quotes no more: nothing to match it by
+            for table in (self.matched, self.pending, self.names, self.starts):
+                table.pop(market_id, None)
+        return out
+
+    def _translated(self, batch: Batch, late: list[str]) -> Batch:
+        """The batch with the matched markets' records on the primary's moneylines, and theirs dropped."""
+        matched = self.matched
         declared = {m.id for m in batch.markets}
-        kept_markets = [m for m in batch.markets if m.id not in self.matched]
-        events = [e for e in batch.events if e.id not in self.matched or e.id in {m.event_id for m in kept_markets}]
+        kept = [m for m in batch.markets if m.id not in matched]
+        kept_events = {m.event_id for m in kept}
         quotes = list(batch.quotes)
         runner_quotes = []
         for q in batch.runner_quotes:
-            m = self.matched.get(q.market_id)
+            m = matched.get(q.market_id)
             if m is None:
                 runner_quotes.append(q)
             elif q.runner in m.outcomes:
                 quotes.append(Quote(m.market_id, m.outcomes[q.runner], q.book, q.price, q.ts, q.side))
         depth = []
         for d in batch.depth:
-            m = self.matched.get(d.market_id)
+            m = matched.get(d.market_id)
             if m is None:
                 depth.append(d)
             elif d.selection in m.outcomes:
-                outcome = m.outcomes[d.selection]
-                event_id = m.market_id.split(":")[0]
-                three = self.events.get(event_id)
-                order = outcomes_for(MONEYLINE, bool(three and three.three_way))
-                depth.append(evolve(d, market_id=m.market_id, selection=order[outcome]))
+                depth.append(evolve(d, market_id=m.market_id, selection=m.selections[m.outcomes[d.selection]]))
         return evolve(
-            batch, events=events, markets=kept_markets, quotes=quotes, runner_quotes=runner_quotes, depth=depth,
-            runners=[r for r in batch.runners if r.market_id not in self.matched],
+            batch, markets=kept, quotes=quotes, runner_quotes=runner_quotes, depth=depth,
+            events=[e for e in batch.events if e.id not in matched or e.id in kept_events],
+            runners=[r for r in batch.runners if r.market_id not in matched],
             # a market matched after it went out as its own closes under its own id
-            closed=[c for c in batch.closed if c not in self.matched] + [m for m in late if m not in declared],
-            results=[r for r in batch.results if r.event_id not in self.matched],
-            exchange=[evolve(s, market_id=self.matched[s.market_id].market_id) if s.market_id in self.matched else s
+            closed=[c for c in batch.closed if c not in matched] + [m for m in late if m not in declared],
+            results=[r for r in batch.results if r.event_id not in matched],
+            exchange=[evolve(s, market_id=matched[s.market_id].market_id) if s.market_id in matched else s
                       for s in batch.exchange],
         )
 

@@ -32,7 +32,6 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -44,6 +43,7 @@ from attrs import Factory, define
 from engine.board import BACK, LAY, Quote
 from engine.markets import MONEYLINE, OUTRIGHT, SPREAD, TOTAL, MarketKey, runner_id
 
+from ..clock import iso_ms
 from ..errors import FeedError
 from ..market.records import DEGRADED, ONLINE, Batch, BookStatus, EventInfo, EventResult, Runner, RunnerQuote
 
@@ -58,10 +58,6 @@ EXCHANGE_COMMISSION = {"betfair": 0.05, "betfair_ex_eu": 0.05, "betfair_ex_uk": 
 """Applied when the operator configured none for that exchange (flags override)."""
 SCORES_EVERY = 300.0
 SCORES_GIVE_UP = 3 * 86400.0  # the scores endpoint looks back at most three days
-
-
-def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @define
@@ -99,11 +95,11 @@ class OddsMapper:
             title = ev.get("sport_title") or ev["sport_key"]
             info = EventInfo(
                 id=ev["id"], sport=title, league=title, home=home or "", away=away or "",
-                start_ms=_ms(ev["commence_time"]), three_way=three_way, title="" if home and away else title,
+                start_ms=iso_ms(ev["commence_time"]), three_way=three_way, title="" if home and away else title,
             )
             out.events.append(info)
             for b in bookmakers:
-                updated = _ms(b["last_update"]) if b.get("last_update") else int(now * 1000)
+                updated = iso_ms(b["last_update"]) if b.get("last_update") else int(now * 1000)
                 out.books[b["key"]] = (b.get("title") or b["key"], updated)
                 for market in b.get("markets", []):
                     key = str(market.get("key"))
@@ -112,10 +108,9 @@ class OddsMapper:
                     if kind == OUTRIGHTS:
                         spec = MarketKey(info.id, OUTRIGHT)
                         specs[spec.id] = spec
-                        for runner, price in _runners(market):
-                            runners.setdefault((spec.id, runner.id), Runner(spec.id, runner.id, runner.name))
-                            out.runner_quotes.append(RunnerQuote(spec.id, runner.id, b["key"], price, updated / 1000.0,
-                                                                 side))
+                        for rid, name, price in _runners(market):
+                            runners.setdefault((spec.id, rid), Runner(spec.id, rid, name))
+                            out.runner_quotes.append(RunnerQuote(spec.id, rid, b["key"], price, updated / 1000.0, side))
                         continue
                     for spec, outcome, price in self._outcomes(info, market, kind):
                         specs[spec.id] = spec
@@ -155,15 +150,15 @@ class OddsMapper:
         return out
 
 
-def _runners(market: Mapping[str, Any]) -> list[tuple[Runner, float]]:
-    """An outrights market's runners with their prices (ids from the names; a name with no letters is skipped)."""
+def _runners(market: Mapping[str, Any]) -> list[tuple[str, str, float]]:
+    """An outrights market's (runner id, name, price) (ids from the names; a name with no letters is skipped)."""
     out = []
     for o in market.get("outcomes", []):
         price, name = o.get("price"), o.get("name")
         if not isinstance(price, (int, float)) or not math.isfinite(price) or price <= 1 or not isinstance(name, str):
             continue
         try:
-            out.append((Runner("", runner_id(name), name), float(price)))
+            out.append((runner_id(name), name, float(price)))
         except ValueError:
             log.info("odds_api_runner_skipped", name=name, reason="no letters or digits")
     return out

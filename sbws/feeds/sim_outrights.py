@@ -79,7 +79,7 @@ class Field:
 
 def golf(event_id: str, rng: np.random.Generator) -> Field:
     n = int(rng.integers(GOLF_FIELD[0], GOLF_FIELD[1] + 1))
-    names = _unique(lambda: f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", n, rng)
+    names = _unique(lambda: f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", n)
     strength = rng.normal(0.0, 0.9, n)
     return Field(event_id, "Golf", "PGA Tour", f"The Sim Open {event_id.rsplit('-', 1)[-1]}", [runner_id(x) for x in names],
                  names, strength, [MarketKey(event_id, OUTRIGHT)], 0.14, golf_margin)
@@ -87,7 +87,7 @@ def golf(event_id: str, rng: np.random.Generator) -> Field:
 
 def race(event_id: str, rng: np.random.Generator) -> Field:
     n = int(rng.integers(RACE_FIELD[0], RACE_FIELD[1] + 1))
-    names = _unique(lambda: f"{rng.choice(_HORSE)} {rng.choice(_STEED)}", n, rng)
+    names = _unique(lambda: f"{rng.choice(_HORSE)} {rng.choice(_STEED)}", n)
     strength = rng.normal(0.0, 0.7, n)
     places = 2 if n < 12 else 3
     markets = [MarketKey(event_id, OUTRIGHT), MarketKey(event_id, OUTRIGHT, winners=places)]
@@ -96,7 +96,7 @@ def race(event_id: str, rng: np.random.Generator) -> Field:
                  [runner_id(x) for x in names], names, strength, markets, 0.07, race_margin)
 
 
-def _unique(make: Callable[[], str], n: int, rng: np.random.Generator) -> list[str]:
+def _unique(make: Callable[[], str], n: int) -> list[str]:
     """``n`` distinct names (a repeat gets a roman numeral, as a second horse of a name would)."""
     out: list[str] = []
     seen: set[str] = set()

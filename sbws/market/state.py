@@ -156,17 +156,15 @@ class MarketState:
                                    set(outrights.update(self._runner_quotes(batch.runner_quotes, joined),
                                                         moved).tolist())]
         changes.moved = [q for q in moved if q.side == BACK]  # the history and steam are of back prices
-        self._laid.update(q.market_id for q in batch.quotes if q.side == LAY and q.market_id in self._markets)
-        self._laid.update(q.market_id for q in batch.runner_quotes if q.side == LAY and q.market_id in self._markets)
+        self._laid.update(q.market_id for q in moved if q.side == LAY)
         touched[OUTRIGHTS] |= joined
         changes.steam = self._steam.feed(changes.moved)
         sharp_books = set(self._value_config.sharp)
         sharp: list[set[int]] = [set(), set()]
         """Per tier, the rows whose sharp quotes moved: their fair line is de-vigged again (the others keep it)."""
         for q in changes.moved:
-            if q.book in sharp_books:
-                which = self._tier(q.market_id)
-                sharp[which].add(self.tiers[which].board.market_index[q.market_id])
+            if q.book in sharp_books and (cell := self._row(q.market_id)) is not None:
+                sharp[cell[0]].add(cell[1])
         for market_id in batch.closed:
             which = self._tier(market_id)
             idx = self.tiers[which].board.close_market(market_id)
@@ -191,21 +189,17 @@ class MarketState:
                     if status.id in sharp_books:
                         again.update(gone)
         changes.results.extend(batch.results)
-        for state in batch.exchange:
-            if state.market_id in self._markets and self._exchange.get(state.market_id) != state:
-                self._exchange[state.market_id] = state  # rescanned: a suspended market has no live items
-                which = self._tier(state.market_id)
-                row = self.tiers[which].board.market_index.get(state.market_id)
-                if row is not None:
-                    touched[which].add(row)
-        for depth in batch.depth:
-            held = self._depth.setdefault(depth.market_id, {}) if depth.market_id in self._markets else None
-            if held is not None and held.get((depth.selection, depth.book)) != depth:
+        for state in batch.exchange:  # rescanned: a suspended market has no live items
+            cell = self._row(state.market_id)
+            if cell is not None and self._exchange.get(state.market_id) != state:
+                self._exchange[state.market_id] = state
+                touched[cell[0]].add(cell[1])
+        for depth in batch.depth:  # rescanned: a back-lay's stake is capped by the sizes
+            cell = self._row(depth.market_id)
+            held = self._depth.setdefault(depth.market_id, {}) if cell is not None else {}
+            if cell is not None and held.get((depth.selection, depth.book)) != depth:
                 held[(depth.selection, depth.book)] = depth
-                which = self._tier(depth.market_id)  # rescanned: a back-lay's stake is capped by the sizes
-                row = self.tiers[which].board.market_index.get(depth.market_id)
-                if row is not None:
-                    touched[which].add(row)
+                touched[cell[0]].add(cell[1])
         for rows, tier in zip(touched, self.tiers):
             for idx in rows:
                 market_id = tier.board.markets[idx].id
@@ -220,6 +214,14 @@ class MarketState:
         for result in batch.results:
             self._forget_event(result.event_id, changes)
         return changes
+
+    def _row(self, market_id: str) -> tuple[int, int] | None:
+        """A known market's tier and board row."""
+        if market_id not in self._markets:
+            return None
+        which = self._tier(market_id)
+        row = self.tiers[which].board.market_index.get(market_id)
+        return None if row is None else (which, row)
 
     def _tier(self, market_id: str) -> int:
         key = self._markets.get(market_id)
@@ -240,10 +242,9 @@ class MarketState:
             runners.index[runner] = column
             runners.ids.append(runner)
             runners.names[runner] = name or runner
-            self._revision[market_id] = next(self._revisions)
         elif name and runners.names[runner] == runner and name != runner:
-            runners.names[runner] = name  # a name that arrives after the runner's first quote
-            self._revision[market_id] = next(self._revisions)
+            runners.names[runner] = name  # a name that arrives after the runner's first quote: pushed
+            joined.add(self.tiers[OUTRIGHTS].board.market_index[market_id])
         return column
 
     def _runner_quotes(self, quotes: Iterable[RunnerQuote], joined: set[int]) -> list[Quote]:

@@ -166,7 +166,8 @@ async def test_a_refused_session_is_not_ready_and_backs_off():
     assert server.connections >= 2 and feed.failures >= 2  # it keeps trying, backing off
     assert not feed.is_healthy(time.time()) and not any(r["op"] == "marketSubscription" for r in server.requests)
     assert seen and all(s.status == "degraded" for b in seen for s in b.statuses)
-    assert feed.next_delay() > 0.05 * 0.5  # the wait grows with the failures (jittered in [0.5, 1] of it)
+    grown = 0.05 * 2 ** (feed.failures - 1)  # the wait doubles with each failure, jittered in [0.5, 1] of it
+    assert grown >= 0.1 and 0.5 * grown <= feed.next_delay() <= grown
 
 
 def test_the_stream_needs_credentials():

@@ -99,7 +99,7 @@ def test_the_greyhound_market_maps_to_an_outright_named_from_its_catalogue_and_s
         book = cache.markets["1.197931750"]
         for quote in batch.runner_quotes:
             runner = book.runners[int(quote.runner)]
-            best = runner.best_back() if quote.side == "back" else runner.best_lay()
+            best = runner.best(quote.side)
             assert quote.price == (best[0] if best and book.status == "OPEN" else 0.0)
             if best and book.status == "OPEN" and quote.side == "lay" and runner.atl:
                 assert quote.price == min(runner.atl)  # the lowest offered to lay
