@@ -15,6 +15,14 @@ without them, and the memory per idle connection at 10,000 idle sockets.
 ``--protocol 1,2`` runs sbws with each protocol version in the same run
 (v2: ``?v=2``, images and deltas) and reports bytes per market update and
 server CPU seconds per million delivered updates beside the other figures.
+
+When ``bun`` is found (on PATH, or ``--bun PATH``; ``npm install bun`` brings
+it), the design document's server on Bun (``../shared/anchors/bun-server.ts``)
+runs the same socket counts in the same run, once as the document writes it
+(``MODE=seed``, a stringify per socket) and once with Bun's native topic
+publish (``MODE=publish``): the platform's anchors.  The report says when
+they were not run.  Upgrades per second are timed over the connect phase
+(each load process opens ``--connect-concurrency`` sockets at a time).
 """
 
 from __future__ import annotations
@@ -73,7 +81,7 @@ def subscription(i: int, mix: str = "realistic") -> dict:
 
 # -- load generator (runs in child processes) ------------------------------------------------
 def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start_at: float, stop_at: float, out,
-                protocol: int = 1, mix: str = "realistic") -> None:
+                protocol: int = 1, mix: str = "realistic", stamp: str = '"publishedAt":', concurrency: int = 32) -> None:
     raise_nofile()
     import orjson
 
@@ -87,6 +95,7 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
 
     async def run() -> None:
         stats = {"frames": 0, "updates": 0, "latencies": [], "connected": 0, "closed": 0, "errors": 0, "update_bytes": 0}
+        width = len(stamp)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as http:
             sockets = []
@@ -106,10 +115,10 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
                         return
                     stats["frames"] += 1
                     text = msg.data
-                    # Cheap on purpose: the generator must not be the bottleneck. Both servers put
-                    # "publishedAt" last and every market has exactly one "eventId" key.
+                    # Cheap on purpose: the generator must not be the bottleneck. Every server puts its
+                    # publish time last ("publishedAt"; Bun's "timestamp") and every market has one "eventId".
                     if text.startswith('{"type":"market_update"') or text.startswith('{"type": "market_update"'):
-                        at = text.rfind('"publishedAt":')
+                        at = text.rfind(stamp)
                         if at > 0:
                             if protocol == 2:  # deltas carry only what changed: count the market entries
                                 if '"image":true' in text:
@@ -118,21 +127,30 @@ def client_main(url: str, indices: list[int], stall: set[int], idle: bool, start
                             else:
                                 stats["updates"] += text.count('"eventId":')
                             stats["update_bytes"] += len(text)
-                            stats["latencies"].append(now * 1000 - float(text[at + 14:].strip(" }")))
+                            stats["latencies"].append(now * 1000 - float(text[at + width:].strip(" }")))
 
-            for i in indices:
-                try:
-                    ws = await http.ws_connect(url, max_msg_size=0, autoping=True, heartbeat=None)
-                except Exception:
-                    stats["errors"] += 1
-                    continue
-                if not idle:
-                    await ws.send_str(orjson.dumps({"type": "subscribe", "payload": subscription(i, mix)}).decode())
-                sockets.append((i, ws))
+            gate = asyncio.Semaphore(concurrency)
+            tasks: list[asyncio.Task] = []
+
+            async def connect(i: int) -> None:
+                async with gate:
+                    try:
+                        ws = await http.ws_connect(url, max_msg_size=0, autoping=True, heartbeat=None)
+                    except Exception:
+                        stats["errors"] += 1
+                        return
+                    if not idle:
+                        await ws.send_str(orjson.dumps({"type": "subscribe", "payload": subscription(i, mix)}).decode())
+                    sockets.append((i, ws))
+                    if i not in stall and not idle:  # read at once (what arrives before start_at is not counted)
+                        tasks.append(asyncio.create_task(reader(ws)))
+
+            began = time.time()
+            await asyncio.gather(*(connect(i) for i in indices))
+            stats["connect_began"], stats["connect_ended"] = began, time.time()
             stats["connected"] = len(sockets)
-            tasks = [asyncio.create_task(reader(ws)) for i, ws in sockets if i not in stall and not idle]
-            # Sockets are read only once all are connected: a connect phase that runs past the warm-up
-            # leaves a backlog that the measured window then drains, so the report flags such a run.
+            # A connect phase that runs past the warm-up is measured with the sockets still arriving,
+            # so the report flags such a run.
             stats["late_connect_s"] = round(max(0.0, time.time() - start_at), 2)
             await asyncio.sleep(max(0.0, stop_at - time.time()))
             for t in tasks:
@@ -194,19 +212,24 @@ def start_server(kind: str, port: int, args: argparse.Namespace, workdir: str, n
             cmd += ["--workers", str(args.workers), "--broker", args.broker]
         if args.compress:
             cmd += ["--compress"]
+    elif kind.startswith("bun-"):
+        cmd = [args.bun, str(args.bun_server)]
+        env = {**os.environ, "PORT": str(port), "MODE": kind[4:], "TICK_MS": str(args.bun_tick_ms),
+               "CHANGES": str(args.bun_changes)}
     else:
         cmd = [sys.executable, str(ROOT / "benchmarks" / "naive_server.py"), "--port", str(port), *sim]
     log = open(os.path.join(tempfile.gettempdir(), f"fanout-{kind}-{port}.log"), "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=log, stderr=subprocess.STDOUT)
-    return wait_ready(proc, port, kind)
+    proc = subprocess.Popen(cmd, cwd=ROOT, preexec_fn=raise_nofile, stdout=log, stderr=subprocess.STDOUT,
+                            env=env if kind.startswith("bun-") else None)
+    return wait_ready(proc, port, kind, "/healthz" if kind.startswith("bun-") else "/readyz")
 
 
-def wait_ready(proc: subprocess.Popen, port: int, name: str) -> subprocess.Popen:
-    """The started server once its /readyz answers (killed, and an error, after 30 s)."""
+def wait_ready(proc: subprocess.Popen, port: int, name: str, path: str = "/readyz") -> subprocess.Popen:
+    """The started server once ``path`` answers (killed, and an error, after 30 s)."""
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
                 return proc
         except OSError:
             time.sleep(0.1)
@@ -230,7 +253,7 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         time.sleep(1.0)
         rss_before = proc_rss(server.pid)
         procs = max(1, min(args.client_procs, n // 50 or 1))
-        connect_budget = 5 + n / 400
+        connect_budget = 5 + n / 1000
         start_at = time.time() + connect_budget + args.warmup
         stop_at = start_at + args.duration
         stall = {i for i in range(n) if stall_share and (i * 7919) % 100 < stall_share * 100}
@@ -238,19 +261,29 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         workers = [
             mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if protocol == 2 else ""),
                                                 list(range(k, n, procs)), stall, idle, start_at, stop_at, queue, protocol,
-                                                args.mix))
+                                                args.mix, '"timestamp":' if kind.startswith("bun-") else '"publishedAt":',
+                                                args.connect_concurrency))
             for k in range(procs)
         ]
         for w in workers:
             w.start()
         time.sleep(max(0.0, start_at - time.time()))
         cpu0, t0 = proc_cpu(server.pid), time.time()
+        spy = None
+        if args.profile and kind == "sbws":  # where the time goes: py-spy's collapsed stacks of the measured window
+            out_file = Path(args.profile) / f"sbws-v{protocol}-{n}.txt"
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--duration", str(int(args.duration)),
+                                    "--format", "raw", "--nonblocking", "--output", str(out_file)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rss_connected = proc_rss(server.pid)
         rss_peak = rss_connected
         while time.time() < stop_at:
             time.sleep(0.5)
             rss_peak = max(rss_peak, proc_rss(server.pid))
         cpu1, t1 = proc_cpu(server.pid), time.time()
+        if spy is not None:
+            spy.wait(30)
         results = [queue.get(timeout=120) for _ in workers]
         for w in workers:
             w.join(15)
@@ -273,9 +306,12 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
     frames = sum(r["frames"] for r in results)
     updates = sum(r["updates"] for r in results)
     cpu_seconds = cpu1 - cpu0
+    connect_s = max(r["connect_ended"] for r in results) - min(r["connect_began"] for r in results)
     return {
         "server": kind,
         "protocol": protocol,
+        "cpu_us_per_socket_frame": round(cpu_seconds / frames * 1e6, 1) if frames else None,
+        "upgrades_per_s": round(sum(r["connected"] for r in results) / connect_s) if connect_s > 0 else None,
         "bytes_per_update": round(sum(r["update_bytes"] for r in results) / updates, 1) if updates else None,
         "cpu_s_per_million_updates": round(cpu_seconds / updates * 1e6, 2) if updates else None,
         "sockets": n,
@@ -317,8 +353,18 @@ def main() -> None:
     ap.add_argument("--protocol", default="1", help="protocol versions to run sbws with, in one run (1, 2 or 1,2)")
     ap.add_argument("--mix", choices=("realistic", "trader"), default="realistic",
                     help="subscriptions: a realistic mix, or every sport and arbitrage on every socket")
+    ap.add_argument("--connect-concurrency", type=int, default=32, help="sockets each load process opens at a time")
+    ap.add_argument("--bun", default=shutil.which("bun") or "", help="the bun binary for the anchors ('' skips them)")
+    ap.add_argument("--bun-server", type=Path, default=ROOT.parent / "shared" / "anchors" / "bun-server.ts")
+    ap.add_argument("--bun-tick-ms", type=int, default=100)
+    ap.add_argument("--bun-changes", type=int, default=50, help="markets the Bun servers change per tick")
+    ap.add_argument("--profile", default="", help="a directory for py-spy's collapsed stacks of each sbws run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    bun = bool(args.bun) and args.bun_server.exists()
+    if not bun:
+        print(f"Bun anchors not run: {'no bun (npm install bun)' if not args.bun else f'no {args.bun_server}'}",
+              file=sys.stderr, flush=True)
 
     runs = []
     naive = {int(x) for x in args.naive.split(",") if x}
@@ -330,6 +376,9 @@ def main() -> None:
         if n in naive:
             runs.append(scenario("naive", n, args))
             report(runs[-1:], args.json)
+        for mode in ("seed", "publish") if bun else ():
+            runs.append(scenario(f"bun-{mode}", n, args))
+            report(runs[-1:], args.json)
     slow = []
     if args.slow:
         slow = [scenario("sbws", args.slow, args), scenario("sbws", args.slow, args, stall_share=0.10)]
@@ -339,8 +388,8 @@ def main() -> None:
         idle = [scenario("sbws", args.idle, args, idle=True, protocol=p) for p in protocols]
         report(idle, args.json)
     if args.json:
-        print(json.dumps({"runs": runs, "slow_consumers": slow, "idle": idle,
-                          "settings": {k: v for k, v in vars(args).items() if k != "json"}}))
+        print(json.dumps({"runs": runs, "slow_consumers": slow, "idle": idle, "bun": bun,
+                          "settings": {k: str(v) for k, v in vars(args).items() if k != "json"}}))
 
 
 def report(rows: list[dict], quiet: bool) -> None:
@@ -351,9 +400,10 @@ def report(rows: list[dict], quiet: bool) -> None:
         extra = f" per-idle-conn {r['per_connection_kib']} KiB" if r["per_connection_kib"] is not None else ""
         if r["connect_overran_s"]:
             extra += f"  CONNECTING OVERRAN THE WARM-UP BY {r['connect_overran_s']} s: figures include the connect phase"
-        print(f"{r['server']:>5} v{r['protocol']} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
+        print(f"{r['server']:>11} v{r['protocol']} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
               f"{r['frames_per_s']:>7} frames/s {r['updates_per_s']:>8} updates/s  p50 {lat['p50']} p99 {lat['p99']} max {lat['max']} ms  "
-              f"cpu {r['server_cpu_percent']}% ({r['cpu_s_per_million_updates']} cpu-s per million updates) "
+              f"cpu {r['server_cpu_percent']}% ({r['cpu_s_per_million_updates']} cpu-s per million updates, "
+              f"{r['cpu_us_per_socket_frame']} us per socket-frame) {r['upgrades_per_s']} upgrades/s "
               f"{r['bytes_per_update']} B/update rss {r['server_rss_mb']} MB (peak {r['server_rss_peak_mb']}){extra}", flush=True)
 
 

@@ -87,6 +87,8 @@ class Audience:
         self._wanting: dict[str, set[Group]] = {name: set() for name in (*(k.name for k in KINDS), STEAM)}
         """Per signal kind (and steam): the groups whose subscription asks for its pushes."""
         self.contexts: set[SocketContext] = set()
+        self._per_protocol: dict[int, int] = {}
+        """Groups per protocol version: a version with none does no per-market work."""
 
     def __len__(self) -> int:
         return len(self.contexts)
@@ -123,6 +125,7 @@ class Audience:
         group = self.groups.get(sub)
         if group is None:
             group = self.groups[sub] = Group(sub)
+            self._per_protocol[sub.protocol] = self._per_protocol.get(sub.protocol, 0) + 1
             for index, values in self._indexes(sub):
                 for value in values:
                     index.setdefault(value, set()).add(group)
@@ -140,6 +143,7 @@ class Audience:
         if group.members:
             return
         del self.groups[group.sub]
+        self._per_protocol[group.sub.protocol] -= 1
         self.on_group_removed(group)
         for groups in self._wanting.values():
             groups.discard(group)
@@ -149,6 +153,10 @@ class Audience:
                 bucket.discard(group)
                 if not bucket:
                     del index[value]
+
+    def serves(self, protocol: int) -> bool:
+        """Whether any socket of this protocol version is connected."""
+        return self._per_protocol.get(protocol, 0) > 0
 
     def wanting(self, name: str) -> set[Group]:
         """The groups that asked for one signal kind's pushes (or ``steam``)."""

@@ -19,6 +19,7 @@ import structlog
 
 from ..observability.metrics import Metrics
 from ..tasks import Spawn
+from ..wire.framing import text_frame
 from .context import SocketContext
 from .outbox import Budget, Decision
 from .transport import CloseCode
@@ -44,23 +45,30 @@ class Delivery:
         """The broadcaster's way to turn a socket's conflated markets into one frame (its protocol version's)."""
 
     def deliver(self, ctx: SocketContext, frame: bytes, kind: str, fragments: dict[str, Any] | None = None) -> None:
-        if self._offer(ctx, frame, fragments, self.clock()):
-            self.metrics.messages_out.labels(kind).inc()
+        self.fan_out((ctx,), frame, kind, fragments)
 
     def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
                 fragments: dict[str, Any] | None = None) -> None:
-        """The same frame to many sockets; the counter is touched once, not per socket."""
-        now = self.clock()
-        sent = sum(self._offer(ctx, frame, fragments, now) for ctx in list(members))
+        """The same frame to many sockets, framed once; the counter is touched once, not per socket."""
+        now, framed, soft = self.clock(), text_frame(frame), self.budget.soft_bytes
+        sent = 0
+        for ctx in list(members):
+            # The common case, decided as ``Outbox.offer`` would decide it (WRITE), in one call per socket.
+            transport = ctx.transport
+            if ctx.outbox.clear and transport is not None and transport.write_now(framed, soft):
+                sent += 1
+            else:
+                sent += self._offer(ctx, frame, framed, fragments, now)
         if sent:
             self.metrics.messages_out.labels(kind).inc(sent)
 
-    def _offer(self, ctx: SocketContext, frame: bytes, fragments: dict[str, Any] | None, now: float) -> bool:
+    def _offer(self, ctx: SocketContext, frame: bytes, framed: bytes, fragments: dict[str, Any] | None,
+               now: float) -> bool:
         """Carry out the outbox's decision; True when the frame itself went out or was queued."""
         box, transport = ctx.outbox, ctx.transport
         buffered = transport.buffered() if transport is not None else 0
         decision = box.offer(self.budget, buffered, now, fragments is not None)
-        if decision is Decision.WRITE and transport is not None and transport.write_now(frame):
+        if decision is Decision.WRITE and transport is not None and transport.write_now(framed):
             return True
         if decision in (Decision.WRITE, Decision.QUEUE):
             if box.conflated:  # the markets waiting go first: this frame may carry a newer position

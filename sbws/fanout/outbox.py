@@ -74,6 +74,12 @@ class Outbox:
             return Decision.CONFLATE
         return Decision.QUEUE if (self.frames or self.conflated) else Decision.WRITE
 
+    @property
+    def clear(self) -> bool:
+        """Nothing waits and the socket was not over its soft limit: ``offer`` answers WRITE for any ``buffered``
+        up to the soft limit (the fan-out's fast path asks this, and the transport's buffer, instead)."""
+        return not (self.frames or self.conflated or self.closing) and self.over_soft_since is None
+
     def put(self, frame: bytes) -> None:
         self.frames.append(frame)
         self.queued_bytes += len(frame)

@@ -31,8 +31,10 @@ class Transport(Protocol):
         """Bytes handed to the connection and not yet taken by the peer."""
         ...
 
-    def write_now(self, frame: bytes) -> bool:
-        """Write one text frame at once, without a task switch; False when that is not possible now."""
+    def write_now(self, framed: bytes, limit: int | None = None) -> bool:
+        """Write one whole text frame (``wire.framing.text_frame``, built once for every socket) at once, without
+        a task switch; False, writing nothing, when that is not possible now or the connection holds more than
+        ``limit`` bytes not yet taken."""
         ...
 
     async def send(self, frame: bytes) -> None:

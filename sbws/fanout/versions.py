@@ -135,7 +135,7 @@ class ProtocolV1(ProtocolVersion):
     number = 1
 
     def push_markets(self, dirty: set[str], pending: dict[str, Delta]) -> None:
-        if not dirty or not self.fan.audience.groups:
+        if not dirty or not self.fan.audience.serves(self.number):
             return
         per_group: dict[Group, dict[str, bytes]] = {}
         for market_id in dirty:
@@ -219,7 +219,7 @@ class ProtocolV2(ProtocolVersion):
         """Each group gets what changed since the last push, merged per market; a market new to the group arrives
         whole, one that stopped matching (or closed) as ``{"id", "status": "closed"}``."""
         self._images.clear()  # kept for the members that ask between two pushes
-        if not pending:
+        if not pending or not self.fan.audience.serves(self.number):
             return
         state, stream = self.fan.state, self.fan.stream
         per_group: dict[Group, dict[str, Delta]] = {}

@@ -1,11 +1,13 @@
-"""The one place that touches aiohttp internals: direct frame writes, and refusing unmasked client frames.
+"""The one place that touches aiohttp's WebSocket: direct frame writes, and refusing unmasked client frames.
 
 aiohttp has no public way to write one pre-encoded frame to many sockets
 without a task switch each; ``WebSocketResponse.send_frame`` is the public
-path and the fallback.  The direct path calls the private
-``WebSocketWriter._write_websocket_frame`` (checked at import, for the aiohttp
-versions pinned in setup.cfg); ``tests/functional/test_adapter.py`` holds it
-to writing the same bytes as ``send_frame``.
+path and the fallback (compression on, or frames queued behind a slow
+socket).  The direct path writes a whole frame built once per push
+(``wire.framing.text_frame``) with the connection's ``transport.write``, only
+while the socket is open: aiohttp writes its own frames synchronously, so
+frames never interleave.  ``tests/functional/test_adapter.py`` holds it to
+writing the same bytes as ``send_frame``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from ..wire.masking import MaskScanner
 
 from aiohttp._websocket.writer import WebSocketWriter
 
-DIRECT_WRITE = hasattr(WebSocketWriter, "_write_websocket_frame")
-
 CLOSE_TIMEOUT = 1.0
 
 
 class SocketTransport:
     """``fanout.transport.Transport`` on an aiohttp WebSocket, holding it only weakly."""
+
+    __slots__ = ("_ws", "_transport", "direct")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, direct: bool = True) -> None:
         self._ws = weakref.ref(ws)
@@ -38,7 +40,7 @@ class SocketTransport:
                 self._transport = weakref.ref(transport)
             except TypeError:
                 self._transport = None
-        self.direct = direct and DIRECT_WRITE
+        self.direct = direct and self._transport is not None
 
     def _raw(self) -> asyncio.Transport | None:
         return self._transport() if self._transport is not None else None
@@ -52,17 +54,17 @@ class SocketTransport:
         except (AttributeError, RuntimeError, OSError):
             return 0
 
-    def write_now(self, frame: bytes) -> bool:
-        """Direct write when the socket is open, uncompressed and its writer is not closing."""
+    def write_now(self, framed: bytes, limit: int | None = None) -> bool:
+        """Direct write when the socket is uncompressed and open: aiohttp marks it closed before it writes its
+        close frame, so nothing follows that frame."""
         if not self.direct:
             return False
-        ws = self._ws()
-        writer = getattr(ws, "_writer", None)
-        if ws is None or writer is None or ws.closed or getattr(writer, "_closing", True):
+        ws, transport = self._ws(), self._transport()  # type: ignore[misc]
+        if ws is None or transport is None or ws.closed or transport.is_closing():
             return False
-        if writer.transport.is_closing():
+        if limit is not None and transport.get_write_buffer_size() > limit:
             return False
-        writer._write_websocket_frame(frame, WSMsgType.TEXT, 0)
+        transport.write(framed)
         return True
 
     async def send(self, frame: bytes) -> None:

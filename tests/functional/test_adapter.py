@@ -1,4 +1,5 @@
-"""The aiohttp adapter's contract: the direct write puts the same bytes on the wire as ``send_frame``.
+"""The aiohttp adapter's contract: the direct write of a frame built by ``wire.framing`` puts the same bytes on the
+wire as ``send_frame``.
 
 A raw TCP client does the WebSocket handshake by hand and reads the server's
 frames byte for byte (server frames are unmasked, so equal payloads must give
@@ -11,11 +12,15 @@ import asyncio
 import base64
 import os
 
+import attrs
 from aiohttp import WSMsgType, web
 
-from sbws.server import adapter
 from sbws.server.adapter import SocketTransport
-from tests.helpers import connect, read_frame, receive_type
+from sbws.server.app import make_app
+from sbws.server.keys import SOCKETS
+from sbws.settings import Settings
+from sbws.wire.framing import text_frame
+from tests.helpers import app_state, connect, read_frame, receive_type, wait_for
 
 PAYLOADS = (b'{"type":"x"}', b'{"pad":"' + b"a" * 300 + b'"}', b'{"pad":"' + b"b" * 70_000 + b'"}')
 
@@ -55,12 +60,13 @@ async def serve_frames(aiohttp_server, direct: bool):  # type: ignore[no-untyped
         msg = await ws.receive()
         assert msg.type == WSMsgType.TEXT
         for payload in PAYLOADS:
-            results.setdefault("direct", []).append(transport.write_now(payload))  # type: ignore[union-attr]
+            written = transport.write_now(text_frame(payload))
+            results.setdefault("direct", []).append(written)  # type: ignore[union-attr]
             if not direct:
                 await transport.send(payload)
             await ws.send_frame(payload, WSMsgType.TEXT)
         await ws.close()
-        results["after_close"] = transport.write_now(PAYLOADS[0])
+        results["after_close"] = transport.write_now(text_frame(PAYLOADS[0]))
         results["done"].set()  # type: ignore[union-attr]
         return ws
 
@@ -70,7 +76,6 @@ async def serve_frames(aiohttp_server, direct: bool):  # type: ignore[no-untyped
 
 
 async def test_direct_write_bytes_equal_send_frame_bytes(aiohttp_server):
-    assert adapter.DIRECT_WRITE, "this aiohttp has no _write_websocket_frame: the pinned range in setup.cfg is wrong"
     server, results = await serve_frames(aiohttp_server, direct=True)
     reader, writer = await raw_client(server.port)
     for payload in PAYLOADS:
@@ -94,9 +99,13 @@ async def test_the_public_fallback_writes_through_send_frame(aiohttp_server):
     assert results["direct"] == [False, False, False]
 
 
-async def test_the_server_works_end_to_end_without_direct_writes(client, monkeypatch):
-    monkeypatch.setattr(adapter, "DIRECT_WRITE", False)
+async def test_the_server_works_end_to_end_without_direct_writes(aiohttp_client, settings: Settings, feed):
+    """With per-message compression every frame goes through ``send_frame`` (the direct path writes no deflate)."""
+    app = await make_app(attrs.evolve(settings, compress=True), feed)
+    client = await aiohttp_client(app)
+    await wait_for(lambda: app_state(client).batches >= 1)
     ws, _ = await connect(client)
+    assert all(not ctx.transport.direct for ctx in app[SOCKETS].values())  # type: ignore[union-attr]
     await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA"]}})
     assert (await receive_type(ws, "subscribed"))["subscriptions"]["sports"] == ["NBA"]
     snapshot = await receive_type(ws, "market_update")

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.arbitrage import ArbConfig
 from sbws.fanout.broadcaster import Broadcaster
@@ -23,6 +25,7 @@ from sbws.tasks import TaskSet
 from sbws.market.state import MarketState
 from sbws.observability.metrics import Metrics
 from sbws.wire.commands import Subscription
+from sbws.wire.framing import text_frame
 from sbws.wire.views import MarketFragments
 from tests.helpers import opening_batch
 
@@ -36,6 +39,8 @@ class MemoryTransport:
         self.direct = direct
         self.pending = 0
         self.written: list[bytes] = []
+        """Payloads written at once (``framed``: the frames as written)."""
+        self.framed: list[bytes] = []
         self.sent: list[bytes] = []
         self.closed: tuple[int, bytes] | None = None
         self.sent_event = asyncio.Event()
@@ -43,10 +48,14 @@ class MemoryTransport:
     def buffered(self) -> int:
         return self.pending
 
-    def write_now(self, frame: bytes) -> bool:
-        if self.direct:
-            self.written.append(frame)
-        return self.direct
+    def write_now(self, framed: bytes, limit: int | None = None) -> bool:
+        if not self.direct or (limit is not None and self.pending > limit):
+            return False
+        payload = framed[2 + {126: 2, 127: 8}.get(framed[1], 0):]
+        assert framed == text_frame(payload)
+        self.written.append(payload)
+        self.framed.append(framed)
+        return True
 
     async def send(self, frame: bytes) -> None:
         self.sent.append(frame)
@@ -132,6 +141,25 @@ def test_a_closing_outbox_drops_everything():
     assert box.offer(BUDGET, buffered=0, now=0.0, conflatable=False) is Decision.DROP
 
 
+@settings(max_examples=300, deadline=None)
+@given(queued=st.lists(st.integers(1, 3000), max_size=3), conflated=st.booleans(), closing=st.booleans(),
+       over_since=st.one_of(st.none(), st.floats(0, 20)), buffered=st.integers(0, 12_000), now=st.floats(0, 20),
+       conflatable=st.booleans())
+def test_the_fast_path_writes_exactly_when_offer_says_write(queued, conflated, closing, over_since, buffered, now,
+                                                            conflatable):
+    """The fan-out writes at once when ``clear`` and the buffer is within the soft limit: always a WRITE."""
+    def box() -> Outbox:
+        b = Outbox()
+        for size in queued:
+            b.put(b"x" * size)
+        if conflated:
+            b.conflate({"m": b"{}"})
+        b.over_soft_since, b.closing = over_since, closing
+        return b
+    if box().clear and buffered <= BUDGET.soft_bytes:
+        assert box().offer(BUDGET, buffered, now, conflatable) is Decision.WRITE
+
+
 def test_conflation_keeps_the_newest_state_per_market():
     box = Outbox()
     box.conflate({"a": b"1", "b": b"1"})
@@ -151,7 +179,7 @@ def test_sockets_with_the_same_filters_share_one_frame_object():
     b.dirty = {"lal-bos:moneyline", "kc-buf:moneyline"}
     b.push_markets()
     assert len(t1.written) == len(t2.written) == len(t3.written) == 1
-    assert t1.written[0] is t2.written[0], "one frame built per group, not per socket"
+    assert t1.framed[0] is t2.framed[0], "one frame built per group, not per socket"
     assert [m["id"] for m in orjson.loads(t1.written[0])["markets"]] == ["lal-bos:moneyline"]
     assert [m["id"] for m in orjson.loads(t3.written[0])["markets"]] == ["kc-buf:moneyline"]
     assert metrics.messages_out.labels("market_update")._value.get() == 3

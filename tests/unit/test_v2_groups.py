@@ -86,14 +86,19 @@ def test_members_asking_for_an_image_at_the_same_state_share_it():
     """Issue 22, item 3 (in part): one image built for every member of a group that asks at the same state."""
     b, _ = broadcaster()
     b.stream.activate(b.state)
+    version = b.versions[2]
+    built: list[object] = []
+    build = version._build_image
+    version._build_image = lambda group: built.append(group) or build(group)  # type: ignore[method-assign]
     _a, ta = v2(b, "a", arbitrage=True, sports=frozenset({"NBA"}))
     _b, tb = v2(b, "b", arbitrage=True, sports=frozenset({"NBA"}))
     images = [[f for f in t.written if b'"image":true' in f] for t in (ta, tb)]
     assert len(images[0]) == len(images[1]) == 2  # markets and arbitrage
-    assert all(x is y for x, y in zip(*images)), "the second member's image must be the same frames, not rebuilt"
+    assert images[0] == images[1] and len(built) == 1, "the second member's image must be the same, not rebuilt"
     feed(b, Quote(SPREAD, 0, "pinnacle", 1.90, time.time()))  # the state moves: a new image for the next one
     _c, tc = v2(b, "c", arbitrage=True, sports=frozenset({"NBA"}))
-    assert not any(f is g for f in tc.written for g in images[0])
+    assert len(built) == 2
+    assert [f for f in tc.written if b'"image":true' in f][0] != images[0][0]
 
 
 def test_a_conflating_socket_is_told_no_position_ahead_of_its_markets():
