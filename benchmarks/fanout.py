@@ -237,6 +237,14 @@ def wait_ready(proc: subprocess.Popen, port: int, name: str, path: str = "/ready
     raise RuntimeError(f"{name} server did not start")
 
 
+def load_generator(args: argparse.Namespace, stalls: bool) -> str:
+    """Bun's generator when bun is found (the Python one cannot read 5,000 busy sockets on this machine); the
+    Python one with ``--load python``, without bun, and for stalled sockets (a Bun client cannot stop reading)."""
+    if args.load == "python" or not args.bun or stalls:
+        return "python"
+    return "bun"
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -257,16 +265,23 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         start_at = time.time() + connect_budget + args.warmup
         stop_at = start_at + args.duration
         stall = {i for i in range(n) if stall_share and (i * 7919) % 100 < stall_share * 100}
+        url = f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if protocol == 2 else "")
+        stamp = '"timestamp":' if kind.startswith("bun-") else '"publishedAt":'
+        load = load_generator(args, bool(stall))
         queue: mp.Queue = mp.Queue()
-        workers = [
-            mp.Process(target=client_main, args=(f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if protocol == 2 else ""),
-                                                list(range(k, n, procs)), stall, idle, start_at, stop_at, queue, protocol,
-                                                args.mix, '"timestamp":' if kind.startswith("bun-") else '"publishedAt":',
-                                                args.connect_concurrency))
-            for k in range(procs)
-        ]
-        for w in workers:
-            w.start()
+        workers: list = []
+        for k in range(procs):
+            indices = list(range(k, n, procs))
+            if load == "bun":
+                config = {"url": url.replace("http://", "ws://"), "indices": indices, "startAt": start_at, "stopAt": stop_at,
+                          "protocol": protocol, "mix": args.mix, "stamp": stamp, "concurrency": args.connect_concurrency,
+                          "idle": idle}
+                workers.append(subprocess.Popen([args.bun, str(ROOT / "benchmarks" / "fanout_load.ts"), json.dumps(config)],
+                                                stdout=subprocess.PIPE, preexec_fn=raise_nofile))
+            else:
+                workers.append(mp.Process(target=client_main, args=(url, indices, stall, idle, start_at, stop_at, queue,
+                                                                    protocol, args.mix, stamp, args.connect_concurrency)))
+                workers[-1].start()
         time.sleep(max(0.0, start_at - time.time()))
         cpu0, t0 = proc_cpu(server.pid), time.time()
         spy = None
@@ -284,11 +299,14 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         cpu1, t1 = proc_cpu(server.pid), time.time()
         if spy is not None:
             spy.wait(30)
-        results = [queue.get(timeout=120) for _ in workers]
-        for w in workers:
-            w.join(15)
-            if w.is_alive():  # its figures are in; its teardown may not hold the run up
-                w.terminate()
+        if load == "bun":
+            results = [json.loads(w.communicate(timeout=120)[0]) for w in workers]
+        else:
+            results = [queue.get(timeout=120) for _ in workers]
+            for w in workers:
+                w.join(15)
+                if w.is_alive():  # its figures are in; its teardown may not hold the run up
+                    w.terminate()
     finally:
         pids = tree(server.pid)
         server.terminate()
@@ -310,6 +328,7 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
     return {
         "server": kind,
         "protocol": protocol,
+        "load": load,
         "cpu_us_per_socket_frame": round(cpu_seconds / frames * 1e6, 1) if frames else None,
         "upgrades_per_s": round(sum(r["connected"] for r in results) / connect_s) if connect_s > 0 else None,
         "bytes_per_update": round(sum(r["update_bytes"] for r in results) / updates, 1) if updates else None,
@@ -358,6 +377,8 @@ def main() -> None:
     ap.add_argument("--bun-server", type=Path, default=ROOT.parent / "shared" / "anchors" / "bun-server.ts")
     ap.add_argument("--bun-tick-ms", type=int, default=100)
     ap.add_argument("--bun-changes", type=int, default=50, help="markets the Bun servers change per tick")
+    ap.add_argument("--load", choices=("bun", "python"), default="bun",
+                    help="the load generator: benchmarks/fanout_load.ts on Bun when bun is found, else Python's")
     ap.add_argument("--profile", default="", help="a directory for py-spy's collapsed stacks of each sbws run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -400,7 +421,7 @@ def report(rows: list[dict], quiet: bool) -> None:
         extra = f" per-idle-conn {r['per_connection_kib']} KiB" if r["per_connection_kib"] is not None else ""
         if r["connect_overran_s"]:
             extra += f"  CONNECTING OVERRAN THE WARM-UP BY {r['connect_overran_s']} s: figures include the connect phase"
-        print(f"{r['server']:>11} v{r['protocol']} n={r['sockets']:>5} (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
+        print(f"{r['server']:>11} v{r['protocol']} n={r['sockets']:>5} [{r['load']} load] (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "
               f"{r['frames_per_s']:>7} frames/s {r['updates_per_s']:>8} updates/s  p50 {lat['p50']} p99 {lat['p99']} max {lat['max']} ms  "
               f"cpu {r['server_cpu_percent']}% ({r['cpu_s_per_million_updates']} cpu-s per million updates, "
               f"{r['cpu_us_per_socket_frame']} us per socket-frame) {r['upgrades_per_s']} upgrades/s "

@@ -8,6 +8,7 @@ applies one message and says what changed, as events.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from .events import (
@@ -18,6 +19,17 @@ ITEM_KINDS = {"arbitrage_update": ("arbitrage", "opportunities"), "value_update"
               "middles_update": ("middles", "middles")}
 """Item pushes and their list key.  An ``X_update`` push not named here is read the same way, its list being
 its one list field besides ``closed`` (so kinds added to the server later need no client change)."""
+
+
+KEYS = {"s": "selections", "d": "decimal", "f": "fairProbability", "b": "bestOdds", "h": "hold"}
+"""A v2 delta's short keys (format 2), as the server declares them in ``connected``."""
+
+
+def american(decimal: float) -> int:
+    """American odds of a decimal price, rounded as the server rounds (docs/protocol.md)."""
+    raw = (decimal - 1.0) * 100.0 if decimal >= 2.0 else -100.0 / (decimal - 1.0)
+    rounded = math.copysign(math.floor(abs(raw) + 0.5), raw)
+    return int(100.0 if abs(rounded) < 100 else rounded)
 
 
 def apply_markets(markets: dict[str, dict[str, Any]], msg: dict[str, Any]) -> None:
@@ -36,16 +48,21 @@ def apply_markets(markets: dict[str, dict[str, Any]], msg: dict[str, Any]) -> No
         if "timestamp" not in delta and "ts" in msg:
             market["timestamp"] = msg["ts"]
         for key, value in delta.items():
-            if key == "selections":
+            if key == "s":
                 _merge_selections(market["selections"], value)
-            elif key == "bestOdds":
-                for selection, best in value.items():
-                    if best is None:
+            elif key == "b":
+                for selection, book in value.items():
+                    if book is None:
                         market["bestOdds"].pop(selection, None)
                     else:
-                        market["bestOdds"][selection] = best
-            else:
-                market[key] = value
+                        market["bestOdds"][selection] = {"bookmaker": book}
+            elif key != "id":
+                market[KEYS.get(key, key)] = value
+        for selection in market["selections"]:  # a best is the selection's price at its book
+            best = market["bestOdds"].get(selection["id"])
+            if best is not None:
+                best["odds"] = selection["odds"][best["bookmaker"]]
+                best["decimal"] = selection["decimal"][best["bookmaker"]]
 
 
 def _merge_selections(held: list[dict[str, Any]], changes: list[dict[str, Any]]) -> None:
@@ -55,15 +72,16 @@ def _merge_selections(held: list[dict[str, Any]], changes: list[dict[str, Any]])
             target = {"id": change["id"], "odds": {}, "decimal": {}}
             held.append(target)
         for key, value in change.items():
-            if key in ("odds", "decimal"):
-                prices = target.setdefault(key, {})
+            if key == "d":
                 for book, price in value.items():
                     if price is None:
-                        prices.pop(book, None)
+                        target["odds"].pop(book, None)
+                        target["decimal"].pop(book, None)
                     else:
-                        prices[book] = price
+                        target["odds"][book] = american(price)
+                        target["decimal"][book] = price
             elif key != "id":
-                target[key] = value
+                target[KEYS.get(key, key)] = value
 
 
 def item_kind(msg: dict[str, Any]) -> tuple[str, str] | None:

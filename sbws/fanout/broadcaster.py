@@ -12,7 +12,7 @@ WebSocket door talks to it through ``attach``, ``detach``, ``subscribe`` and
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import signals
@@ -47,12 +47,10 @@ class Broadcaster:
         return self.versions[ctx.protocol]
 
     # -- sockets in and out ---------------------------------------------------------------
-    def attach(self, ctx: SocketContext) -> Coroutine[Any, Any, None]:
-        """A socket joins: it is in the audience at once; the returned writer drains what waits for it."""
-        version = self.version(ctx)
-        version.attached()
+    def attach(self, ctx: SocketContext) -> None:
+        """A socket joins: it is in the audience at once."""
+        self.version(ctx).attached()
         self.audience.add(ctx)
-        return self.delivery.writer(ctx)
 
     def outbox(self, protocol: int) -> Outbox:
         """A new socket's outbox, as its protocol version conflates."""

@@ -30,15 +30,16 @@ class SocketContext:
     remote: str | None = None
     claimed_user_id: str | None = None
     """What an unverified client called itself (``?user_id=``/``?username=``): shown and logged as a claim only."""
-    subscribed_sportsbooks: set[str] = field(factory=set)
-    subscribed_markets: set[str] = field(factory=set)
+    subscribed_sportsbooks: frozenset[str] = frozenset()
+    """Frozen and replaced on each change, so every idle socket shares the one empty set."""
+    subscribed_markets: frozenset[str] = frozenset()
     subscribed_arbitrage: bool = False
     subscribed_value: bool = False
     subscribed_middles: bool = False
     min_ev: float | None = None
     subscribed_steam: bool = False
-    market_type_filters: set[str] = field(factory=set)
-    sport_filters: set[str] = field(factory=set)
+    market_type_filters: frozenset[str] = frozenset()
+    sport_filters: frozenset[str] = frozenset()
     bucket: TokenBucket = field(factory=lambda: TokenBucket(10.0, 20.0))
     strikes: int = 0
     last_strike: float = 0.0
@@ -55,11 +56,11 @@ class SocketContext:
 
     def subscription(self) -> Subscription:
         return Subscription(
-            sportsbooks=frozenset(self.subscribed_sportsbooks),
-            markets=frozenset(self.subscribed_markets),
+            sportsbooks=self.subscribed_sportsbooks,
+            markets=self.subscribed_markets,
             arbitrage=self.subscribed_arbitrage,
-            market_types=frozenset(self.market_type_filters),
-            sports=frozenset(self.sport_filters),
+            market_types=self.market_type_filters,
+            sports=self.sport_filters,
             value=self.subscribed_value,
             middles=self.subscribed_middles,
             min_ev=self.min_ev,
@@ -78,17 +79,11 @@ class SocketContext:
                 raise bad(name, f"at most {max_values} values per socket")
 
     def apply(self, change: Subscription, add: bool) -> None:
-        pairs = (
-            (self.subscribed_sportsbooks, change.sportsbooks),
-            (self.subscribed_markets, change.markets),
-            (self.market_type_filters, change.market_types),
-            (self.sport_filters, change.sports),
-        )
-        for current, delta in pairs:
-            if add:
-                current |= delta
-            else:
-                current -= delta
+        combine = frozenset.union if add else frozenset.difference
+        self.subscribed_sportsbooks = combine(self.subscribed_sportsbooks, change.sportsbooks)
+        self.subscribed_markets = combine(self.subscribed_markets, change.markets)
+        self.market_type_filters = combine(self.market_type_filters, change.market_types)
+        self.sport_filters = combine(self.sport_filters, change.sports)
         self.subscribed_arbitrage = _switch(self.subscribed_arbitrage, change.arbitrage, add)
         self.subscribed_value = _switch(self.subscribed_value, change.value, add)
         self.subscribed_middles = _switch(self.subscribed_middles, change.middles, add)

@@ -2,7 +2,7 @@
 
 This is the only place that writes to a socket's transport.  A frame goes
 straight to the transport when nothing waits for that socket, else behind
-what waits, for the socket's writer task; market frames are conflated over
+what waits, for the socket's writer task (one runs only while frames wait); market frames are conflated over
 the soft limit and a socket past its limits is closed (``outbox.Outbox``
 decides, as a pure function).  How a socket's conflated markets become one
 frame is its protocol version's business (``Conflated``).
@@ -10,7 +10,6 @@ frame is its protocol version's business (``Conflated``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -76,10 +75,12 @@ class Delivery:
                 if waiting is not None:
                     box.put(waiting)
             box.put(frame)
+            self._drain(ctx)
             return True
         if decision is Decision.CONFLATE and fragments is not None:
             box.conflate(fragments, self.seq())
             self.metrics.conflated.inc(len(fragments))
+            self._drain(ctx)
         elif decision is Decision.CLOSE:
             self.close_slow(ctx, box.queued_bytes + buffered)
         return False
@@ -96,21 +97,26 @@ class Delivery:
         if ctx.transport is not None:
             self.spawn(ctx.transport.close(int(code), reason.encode()))
 
-    async def writer(self, ctx: SocketContext) -> None:
-        """Drains this socket's outbox whenever frames wait there (direct writes happen only when none do)."""
+    def _drain(self, ctx: SocketContext) -> None:
+        """A writer task for a socket that has frames waiting, unless one runs: idle sockets have none."""
+        box = ctx.outbox
+        if not box.draining and not box.closing and ctx.transport is not None:
+            box.draining = True
+            self.spawn(self._write(ctx))
+
+    async def _write(self, ctx: SocketContext) -> None:
+        """Sends what waits for this socket, in order, then ends (direct writes happen only when nothing waits)."""
         box, transport = ctx.outbox, ctx.transport
-        if transport is None:
-            return
+        assert transport is not None
         try:
             while not box.closing:
-                await box.wake.wait()
-                box.wake.clear()
-                while not box.closing:
-                    frame = box.pop()
-                    if frame is None and box.conflated:
-                        frame = self.conflated(ctx)
-                    if frame is None:
-                        break
-                    await transport.send(frame)
-        except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
+                frame = box.pop()
+                if frame is None and box.conflated:
+                    frame = self.conflated(ctx)
+                if frame is None:
+                    break
+                await transport.send(frame)
+        except (ConnectionResetError, RuntimeError):
             pass
+        finally:
+            box.draining = False

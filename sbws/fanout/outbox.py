@@ -12,7 +12,6 @@ markets have not reached.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections import deque
 
@@ -26,7 +25,7 @@ class Decision(enum.Enum):
     WRITE = "write"
     """Nothing is queued: write the frame straight to the socket."""
     QUEUE = "queue"
-    """Frames are waiting: append behind them, for the socket's writer task."""
+    """Frames are waiting: append behind them, for the socket's writer task (started while frames wait)."""
     CONFLATE = "conflate"
     """Over the soft limit: keep only the newest state of each market."""
     CLOSE = "close"
@@ -44,14 +43,16 @@ class Budget:
 
 @define(eq=False)
 class Outbox:
-    frames: deque[bytes] = field(factory=deque)
+    frames: deque[bytes] | None = None
+    """Frames waiting for the writer task (made on the first one: an idle socket holds no queue)."""
     queued_bytes: int = 0
     conflated: dict[str, Any] = field(factory=dict)
     """v1: each market's newest bytes; v2: each market's pending deltas merged into one (``merge``)."""
     merge: Callable[[Any, Any], Any] | None = None
     conflated_seq: int = 0
     over_soft_since: float | None = None
-    wake: asyncio.Event = field(factory=asyncio.Event)
+    draining: bool = False
+    """A writer task is draining what waits (``Delivery`` starts one when frames queue, and it ends when none do)."""
     closing: bool = False
 
     def offer(self, budget: Budget, buffered: int, now: float, conflatable: bool) -> Decision:
@@ -81,9 +82,10 @@ class Outbox:
         return not (self.frames or self.conflated or self.closing) and self.over_soft_since is None
 
     def put(self, frame: bytes) -> None:
+        if self.frames is None:
+            self.frames = deque()
         self.frames.append(frame)
         self.queued_bytes += len(frame)
-        self.wake.set()
 
     def conflate(self, fragments: dict[str, Any], seq: int = 0) -> None:
         if self.merge is None:
@@ -92,7 +94,6 @@ class Outbox:
             for key, value in fragments.items():
                 self.conflated[key] = self.merge(self.conflated.get(key), value)
         self.conflated_seq = max(self.conflated_seq, seq)
-        self.wake.set()
 
     def pop(self) -> bytes | None:
         if self.frames:
@@ -106,9 +107,8 @@ class Outbox:
         return fragments
 
     def shut(self) -> None:
-        """Nothing more is sent; what waits is dropped and the writer task wakes to finish."""
+        """Nothing more is sent; what waits is dropped (a writer task finishes at its next step)."""
         self.closing = True
-        self.frames.clear()
+        self.frames = None
         self.conflated.clear()
         self.queued_bytes = 0
-        self.wake.set()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
 from ..market.state import MarketState
 from ..wire import views
-from ..wire.deltas import Delta, View, closed, diff, merge
+from ..wire.deltas import Delta, View, closed, diff, merge, whole
 
 EPOCH_CHANGED = "epoch_changed"
 WINDOW_EXCEEDED = "window_exceeded"
@@ -148,11 +148,11 @@ class MarketStream:
         return 40
 
     def _tombstones(self, market_id: str, delta: Delta) -> None:
-        for sel in delta.get("selections", ()):
-            for book, price in sel.get("odds", {}).items():
+        for sel in delta.get("s", ()):
+            for book, price in sel.get("d", {}).items():
                 if price is None:
                     self.gone_books.setdefault(market_id, {})[(sel["id"], book)] = self.seq
-        for sel, best in delta.get("bestOdds", {}).items():
+        for sel, best in delta.get("b", {}).items():
             if best is None:
                 self.gone_best.setdefault(market_id, {})[sel] = self.seq
 
@@ -185,20 +185,14 @@ class MarketStream:
             if seq <= since or not wanted(market_id) or market_id not in self.views:
                 continue
             view = self.views[market_id]
-            delta: dict[str, Any] = dict(view)
-            held = {s["id"]: s for s in view["selections"]}
-            selections = [dict(s, odds=dict(s["odds"]), decimal=dict(s["decimal"])) for s in view["selections"]]
-            by_id = {s["id"]: s for s in selections}
+            delta = whole(view)
+            entries = {e["id"]: e for e in delta["s"]}
             for (sel, book), when in self.gone_books.get(market_id, {}).items():
-                if when > since and sel in by_id and book not in held[sel]["odds"]:
-                    by_id[sel]["odds"][book] = None
-                    by_id[sel]["decimal"][book] = None
-            delta["selections"] = selections
-            best = dict(view["bestOdds"])
+                if when > since and sel in entries and book not in entries[sel]["d"]:
+                    entries[sel]["d"][book] = None
             for sel, when in self.gone_best.get(market_id, {}).items():
-                if when > since and sel not in best:
-                    best[sel] = None
-            delta["bestOdds"] = best
+                if when > since and sel not in view["bestOdds"]:
+                    delta.setdefault("b", {})[sel] = None
             out.append(delta)
         out.extend(closed(m) for m, seq in self.closed_at.items() if seq > since)
         return out

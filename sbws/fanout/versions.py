@@ -54,6 +54,7 @@ class ProtocolVersion(ABC):
 
     def __init__(self, fan: Fanout) -> None:
         self.fan = fan
+        self._sportsbooks: tuple[Hashable, bytes] | None = None
 
     # -- what a socket of this version gets besides pushes ------------------------------------------
     def position(self) -> frames.Position | None:
@@ -71,7 +72,12 @@ class ProtocolVersion(ABC):
         return Outbox()
 
     def sportsbooks(self) -> bytes:
-        return frames.sportsbooks(self.fan.state, self.fan.active_bets, self.position(), self.fan.clock)
+        """Built once per state, position and open-bet counts: every socket that connects meanwhile shares it."""
+        state = self.fan.state
+        key = (state.batches, state.last_batch_at, self.position(), tuple(self.fan.active_bets.items()))
+        if self._sportsbooks is None or self._sportsbooks[0] != key:
+            self._sportsbooks = (key, frames.sportsbooks(state, self.fan.active_bets, self.position(), self.fan.clock))
+        return self._sportsbooks[1]
 
     def matching(self, kind: Kind, group: Group, now: float) -> list[str]:
         state = self.fan.state
@@ -207,7 +213,7 @@ class ProtocolV2(ProtocolVersion):
 
     def hello(self) -> dict[str, Any]:
         epoch, seq = self.fan.stream.delivered_position
-        return {"protocol": self.number, "epoch": epoch, "seq": seq}
+        return {"protocol": self.number, "epoch": epoch, "seq": seq, "format": deltas.FORMAT, "keys": deltas.KEYS}
 
     def attached(self) -> None:
         self.fan.stream.activate(self.fan.state)
@@ -231,8 +237,14 @@ class ProtocolV2(ProtocolVersion):
                 self._forget(market_id, holders)
                 continue
             matching = self.groups_of(market_id)
+            whole: Delta | None = None
             for group in matching:
-                per_group.setdefault(group, {})[market_id] = delta if market_id in group.known else stream.views[market_id]
+                if market_id in group.known:
+                    per_group.setdefault(group, {})[market_id] = delta
+                else:  # new to the group: the delta from nothing, built once for every group it is new to
+                    if whole is None:
+                        whole = deltas.whole(stream.views[market_id])
+                    per_group.setdefault(group, {})[market_id] = whole
                 self._hold(group, market_id)
             for group in holders - matching:
                 per_group.setdefault(group, {})[market_id] = deltas.closed(market_id)

@@ -6,7 +6,6 @@ Parsing lives in ``wire.commands``, the operations in ``service``, delivery in
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from typing import Any, assert_never
@@ -83,7 +82,7 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
     fanout = app[NODE].broadcaster
     ctx = _context(request, identity, token, ws, protocol, fanout)
     app[SOCKETS][ws] = ctx
-    writer = asyncio.create_task(fanout.attach(ctx))
+    fanout.attach(ctx)
     app[METRICS].sockets.inc()
     log.info("connected", client_id=ctx.client_id, user_id=ctx.user_id, claimed_user_id=ctx.claimed_user_id,
              verified=ctx.verified, remote=request.remote)
@@ -112,7 +111,6 @@ async def _serve(request: web.Request, ws: MaskedWebSocketResponse, protocol: in
                 break
     finally:
         fanout.detach(ctx)
-        writer.cancel()
         app[METRICS].sockets.dec()
         log.info("disconnected", client_id=ctx.client_id, code=ws.close_code)
     return ws

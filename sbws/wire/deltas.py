@@ -1,10 +1,20 @@
-"""Protocol v2 market deltas: what changed in a market object, and deltas merged over time.
+"""Protocol v2 market deltas (format 2): what changed in a market object, and deltas merged over time.
 
-A delta holds ``id`` plus only what changed: top-level fields, and
-``selections`` entries with only the books whose price changed (``None``: the
-book withdrew) and ``bestOdds`` entries only for selections whose best changed
-(``None``: no best any more).  A market the client does not have yet arrives
-whole (a delta from nothing).  ``{"id", "status": "closed"}`` closes a market.
+A market object (``views.market``: images, v1, ``get_markets``) is long-form;
+a delta is compact, with the short keys of ``KEYS`` (declared to each v2
+socket in ``connected``):
+
+* ``id`` plus the changed top-level fields (``h``: hold);
+* ``s``: the selections that changed, ``{"id", "d": {book: decimal or None}}``
+  with only the books whose price changed (``None``: the book withdrew) and
+  any other changed field (``f``: fairProbability).  No American odds: the
+  client derives them from ``d`` (``american``, the server's own rounding);
+* ``b``: ``{selection: book or None}`` only where a selection's best *book*
+  changed; the best's price is that selection's price at that book;
+* a market the client does not hold arrives as the delta from nothing, the
+  same shape whole;
+* ``{"id", "status": "closed"}`` closes a market.
+
 Merging two deltas gives the delta of both steps, so a client holding the
 state before the first (or any state in between) reaches the state after the
 second: later values win, changes of either step are kept.  Pure.
@@ -14,10 +24,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.odds import to_american_int as american
+
 Delta = dict[str, Any]
 View = dict[str, Any]
 
-NESTED = ("selections", "bestOdds")
+KEYS = {"s": "selections", "d": "decimal", "f": "fairProbability", "b": "bestOdds", "h": "hold"}
+"""Short key → the market object's name for it."""
+SHORT = {long: short for short, long in KEYS.items()}
+FORMAT = 2
+"""The delta format's number, in ``connected`` (1: long keys, American odds and whole bests; before 2026-12)."""
 
 
 def closed(market_id: str) -> Delta:
@@ -34,37 +50,54 @@ def _books(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _best_books(view: View | None) -> dict[str, str]:
+    return {} if view is None else {sel: best["bookmaker"] for sel, best in view["bestOdds"].items()}
+
+
+def _selection(sel: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
+    """One selection's entry (whole when ``prev`` is None); American odds never travel."""
+    entry: dict[str, Any] = {"id": sel["id"]}
+    for key, value in sel.items():
+        if key == "decimal":
+            changed = value if prev is None else _books(prev["decimal"], value)
+            if changed or prev is None:
+                entry["d"] = dict(changed)
+        elif key not in ("id", "odds") and (prev is None or prev.get(key) != value):
+            entry[SHORT.get(key, key)] = value
+    return entry
+
+
+def whole(view: View) -> Delta:
+    """A market as a delta from nothing: what a client that does not hold it needs."""
+    return _changes(None, view)
+
+
 def diff(old: View | None, new: View) -> Delta | None:
     """The delta from ``old`` to ``new`` (the whole of ``new`` when there was nothing); None when equal."""
     if old is None:
-        return dict(new)
+        return whole(new)
+    out = _changes(old, new)
+    return out if len(out) > 1 else None
+
+
+def _changes(old: View | None, new: View) -> Delta:
     out: Delta = {"id": new["id"]}
     for key, value in new.items():
-        if key not in NESTED and old.get(key) != value:
-            out[key] = value
-    before = {s["id"]: s for s in old.get("selections", ())}
+        if key not in ("id", "selections", "bestOdds") and (old is None or old.get(key) != value):
+            out[SHORT.get(key, key)] = value
+    before = {s["id"]: s for s in old["selections"]} if old is not None else {}
     selections = []
-    for sel in new.get("selections", ()):
+    for sel in new["selections"]:
         prev = before.get(sel["id"])
-        if prev is None:
-            selections.append(dict(sel))
-            continue
-        entry: dict[str, Any] = {"id": sel["id"]}
-        for key, value in sel.items():
-            if key in ("odds", "decimal"):
-                changed = _books(prev.get(key, {}), value)
-                if changed:
-                    entry[key] = changed
-            elif key != "id" and prev.get(key) != value:
-                entry[key] = value
-        if len(entry) > 1:
+        entry = _selection(sel, prev)
+        if prev is None or len(entry) > 1:
             selections.append(entry)
     if selections:
-        out["selections"] = selections
-    best = _books(old.get("bestOdds", {}), new.get("bestOdds", {}))
+        out["s"] = selections
+    best = _books(_best_books(old), _best_books(new))
     if best:
-        out["bestOdds"] = best
-    return out if len(out) > 1 else None
+        out["b"] = best
+    return out
 
 
 def merge(first: Delta | None, second: Delta) -> Delta:
@@ -73,20 +106,20 @@ def merge(first: Delta | None, second: Delta) -> Delta:
         return _copy(second)
     out = _copy(first)
     for key, value in second.items():
-        if key == "selections":
-            mine = {s["id"]: s for s in out.get("selections", [])}
+        if key == "s":
+            mine = {s["id"]: s for s in out.get("s", [])}
             for sel in value:
                 target = mine.get(sel["id"])
                 if target is None:
                     target = mine[sel["id"]] = {"id": sel["id"]}
                 for k, v in sel.items():
-                    if k in ("odds", "decimal"):
-                        target[k] = {**target.get(k, {}), **v}
+                    if k == "d":
+                        target["d"] = {**target.get("d", {}), **v}
                     elif k != "id":
                         target[k] = v
-            out["selections"] = list(mine.values())
-        elif key == "bestOdds":
-            out["bestOdds"] = {**out.get("bestOdds", {}), **value}
+            out["s"] = list(mine.values())
+        elif key == "b":
+            out["b"] = {**out.get("b", {}), **value}
         else:
             out[key] = value
     return out
@@ -94,10 +127,10 @@ def merge(first: Delta | None, second: Delta) -> Delta:
 
 def _copy(delta: Delta) -> Delta:
     out = dict(delta)
-    if "selections" in out:
-        out["selections"] = [{k: (dict(v) if isinstance(v, dict) else v) for k, v in s.items()} for s in out["selections"]]
-    if "bestOdds" in out:
-        out["bestOdds"] = dict(out["bestOdds"])
+    if "s" in out:
+        out["s"] = [{k: (dict(v) if k == "d" else v) for k, v in s.items()} for s in out["s"]]
+    if "b" in out:
+        out["b"] = dict(out["b"])
     return out
 
 
@@ -118,34 +151,37 @@ def apply(markets: dict[str, View], delta: Delta, ts: int | None = None) -> None
         return
     market = markets.get(delta["id"])
     if market is None:
-        market = markets[delta["id"]] = {"id": delta["id"]}
+        market = markets[delta["id"]] = {"id": delta["id"], "selections": [], "bestOdds": {}}
     if ts is not None and "timestamp" not in delta:
         market["timestamp"] = ts
     for key, value in delta.items():
-        if key == "selections":
-            by_id = {s["id"]: s for s in market.setdefault("selections", [])}
+        if key == "s":
+            by_id = {s["id"]: s for s in market["selections"]}
             for sel in value:
                 target = by_id.get(sel["id"])
                 if target is None:
-                    target = {"id": sel["id"], "odds": {}, "decimal": {}}
+                    target = by_id[sel["id"]] = {"id": sel["id"], "odds": {}, "decimal": {}}
                     market["selections"].append(target)
-                    by_id[sel["id"]] = target
                 for k, v in sel.items():
-                    if k in ("odds", "decimal"):
-                        books = target.setdefault(k, {})
+                    if k == "d":
                         for book, price in v.items():
                             if price is None:
-                                books.pop(book, None)
+                                target["odds"].pop(book, None)
+                                target["decimal"].pop(book, None)
                             else:
-                                books[book] = price
+                                target["odds"][book] = american(price)
+                                target["decimal"][book] = price
                     elif k != "id":
-                        target[k] = v
-        elif key == "bestOdds":
-            best = market.setdefault("bestOdds", {})
-            for sel, entry in value.items():
-                if entry is None:
-                    best.pop(sel, None)
+                        target[KEYS.get(k, k)] = v
+        elif key == "b":
+            for sel, book in value.items():
+                if book is None:
+                    market["bestOdds"].pop(sel, None)
                 else:
-                    best[sel] = entry
-        else:
-            market[key] = value
+                    market["bestOdds"][sel] = {"bookmaker": book}
+        elif key != "id":
+            market[KEYS.get(key, key)] = value
+    for sel in market["selections"]:  # a best is its selection's price at the best book
+        best = market["bestOdds"].get(sel["id"])
+        if best is not None:
+            best["odds"], best["decimal"] = sel["odds"][best["bookmaker"]], sel["decimal"][best["bookmaker"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import jsonschema
@@ -11,6 +12,8 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from engine.board import Quote
+from sbws.market.records import Batch
 from sbws.server.keys import READY
 from sbws.wire.documents import schemas_dir
 from tests.helpers import connect, make_user, receive_type
@@ -49,7 +52,7 @@ async def test_documents_are_served(client):
     assert (await (await client.get("/asyncapi.json")).json()) == ASYNCAPI
 
 
-async def test_ws_messages_match_asyncapi(client, settings):
+async def test_ws_messages_match_asyncapi(client, settings, feed):
     """Real pushes validate against the AsyncAPI message schemas."""
     root = dict(ASYNCAPI, **{"$id": "urn:sbws-asyncapi"})
     registry = Registry().with_resource("urn:sbws-asyncapi", Resource.from_contents(root, default_specification=DRAFT202012))
@@ -71,6 +74,18 @@ async def test_ws_messages_match_asyncapi(client, settings):
     check(await receive_type(ws, "bets"))
     await ws.send_json({"type": "nope"})
     check(await receive_type(ws, "error"))
+    v2, hello = await connect(client, "/ws/sportsbooks?v=2")
+    check(hello)
+    assert hello["format"] == 2 and hello["keys"]["s"] == "selections"
+    await v2.send_json({"type": "subscribe", "payload": {"sports": ["NBA"]}})
+    check(await receive_type(v2, "subscribed"))
+    image = await receive_type(v2, "market_update")
+    check(image)
+    assert image["image"] and "selections" in image["markets"][0]
+    feed.push(Batch(time.time(), (), (), [Quote("lal-bos:moneyline", 0, "draftkings", 1.58, time.time())]))
+    delta = await receive_type(v2, "market_update")
+    check(delta)
+    assert delta["delta"] and delta["markets"] == [{"id": "lal-bos:moneyline", "s": [{"id": "home", "d": {"draftkings": 1.58}}]}]
 
 
 async def test_rest_endpoints_match_openapi(client, settings):

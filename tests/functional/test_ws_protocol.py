@@ -448,7 +448,7 @@ async def test_contexts_are_weakly_held_and_cleaned(client):
     await wait_for(lambda: len(sockets) == 5)
     ctx = next(iter(sockets.values()))
     assert ctx.client_id.startswith("client-") and ctx.subscribed_arbitrage is False
-    assert isinstance(ctx.subscribed_sportsbooks, set) and isinstance(ctx.last_ping, int)
+    assert isinstance(ctx.subscribed_sportsbooks, frozenset) and isinstance(ctx.last_ping, int)
     del ctx
     for ws in conns:
         await ws.close()

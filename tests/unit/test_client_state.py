@@ -48,8 +48,7 @@ def test_market_events_say_what_changed():
     m = {"id": "m", "selections": [{"id": "home", "odds": {"x": -110}, "decimal": {"x": 1.91}}], "bestOdds": {}}
     assert state.take({"type": "market_update", "image": True, "markets": [m]}) == [MarketChanged("m", m)]
     events = state.take({"type": "market_update", "delta": True, "ts": 9,
-                         "markets": [{"id": "m", "selections": [{"id": "home", "odds": {"x": None},
-                                                                 "decimal": {"x": None}}]}]})
+                         "markets": [{"id": "m", "s": [{"id": "home", "d": {"x": None}}]}]})
     assert [e.market_id for e in events] == ["m"] and state.markets["m"]["selections"][0]["odds"] == {}
     assert state.markets["m"]["timestamp"] == 9
     assert state.take({"type": "market_update", "delta": True, "markets": [{"id": "m", "status": "closed"}]}) == [

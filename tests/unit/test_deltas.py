@@ -144,10 +144,17 @@ def test_a_delta_carries_only_what_changed():
     del new["selections"][0]["odds"]["a"], new["selections"][0]["decimal"]["a"]
     new["selections"][0]["odds"]["b"], new["selections"][0]["decimal"]["b"] = -102, 1.98
     new["bestOdds"]["home"] = {"bookmaker": "b", "odds": -102, "decimal": 1.98}
-    assert deltas.diff(old, new) == {"id": "m", "hold": 3.5, "selections": [
-        {"id": "home", "odds": {"b": -102, "a": None}, "decimal": {"b": 1.98, "a": None}}],
-        "bestOdds": {"home": {"bookmaker": "b", "odds": -102, "decimal": 1.98}}}
+    # Format 2: short keys, no American odds, and no best (its book stayed b; its price is b's).
+    assert deltas.diff(old, new) == {"id": "m", "h": 3.5, "s": [{"id": "home", "d": {"b": 1.98, "a": None}}]}
     assert deltas.diff(new, new) is None
+    moved = copy.deepcopy(new)
+    moved["selections"][0]["odds"]["a"], moved["selections"][0]["decimal"]["a"] = 100, 2.0
+    moved["bestOdds"]["home"] = {"bookmaker": "a", "odds": 100, "decimal": 2.0}
+    assert deltas.diff(new, moved) == {"id": "m", "s": [{"id": "home", "d": {"a": 2.0}}], "b": {"home": "a"}}
+    held = {"m": copy.deepcopy(old)}
+    deltas.apply(held, deltas.diff(old, new))
+    deltas.apply(held, deltas.diff(new, moved))
+    assert held == {"m": moved}
 
 
 def test_an_inactive_stream_only_counts_until_a_v2_socket_needs_it():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
 
 import orjson
 import pytest
@@ -84,10 +82,6 @@ def broadcaster() -> tuple[Broadcaster, Metrics]:
     return b, metrics
 
 
-def writer(b: Broadcaster, ctx: SocketContext) -> Coroutine[Any, Any, None]:
-    return b.delivery.writer(ctx)
-
-
 # -- the outbox's decisions ----------------------------------------------------------------
 def test_an_empty_outbox_writes_and_a_busy_one_queues():
     box = Outbox()
@@ -137,7 +131,7 @@ def test_a_closing_outbox_drops_everything():
     box.put(b"abc")
     box.conflate({"m": b"{}"})
     box.shut()
-    assert (box.frames, box.conflated, box.queued_bytes) == (type(box.frames)(), {}, 0)
+    assert (box.frames, box.conflated, box.queued_bytes) == (None, {}, 0)
     assert box.offer(BUDGET, buffered=0, now=0.0, conflatable=False) is Decision.DROP
 
 
@@ -193,12 +187,11 @@ def test_without_a_direct_write_the_frame_waits_for_the_writer_task():
         b.audience.add(ctx)
         b.dirty = {"lal-bos:moneyline"}
         b.push_markets()
-        assert t.written == [] and len(ctx.outbox.frames) == 1
-        writer_task = asyncio.create_task(writer(b, ctx))
-        await asyncio.wait_for(t.sent_event.wait(), 1.0)
+        assert t.written == [] and len(ctx.outbox.frames or ()) == 1 and ctx.outbox.draining
+        await asyncio.wait_for(t.sent_event.wait(), 1.0)  # the writer task the queued frame started
         assert orjson.loads(t.sent[0])["markets"][0]["id"] == "lal-bos:moneyline"
-        ctx.outbox.shut()
-        await asyncio.wait_for(writer_task, 1.0)
+        await asyncio.wait_for(b.background.drain(), 1.0)
+        assert not ctx.outbox.draining, "the writer ends once nothing waits"
 
     asyncio.run(run())
 
@@ -218,12 +211,10 @@ def test_a_slow_socket_gets_one_conflated_frame_with_the_newest_markets():
         assert set(slow_ctx.outbox.conflated) == {"lal-bos:moneyline", "lal-bos:total:+221.5"}
         assert metrics.conflated._value.get() == 6
         slow.pending = 0
-        writer_task = asyncio.create_task(writer(b, slow_ctx))
         await asyncio.wait_for(slow.sent_event.wait(), 1.0)
         message = orjson.loads(slow.sent[0])
         assert message["conflated"] is True and message["total"] == 2
-        slow_ctx.outbox.shut()
-        await asyncio.wait_for(writer_task, 1.0)
+        await asyncio.wait_for(b.background.drain(), 1.0)
 
     asyncio.run(run())
 
@@ -281,14 +272,15 @@ def test_v2_conflation_merges_deltas_instead_of_keeping_the_last():
     from sbws.wire import deltas
 
     box = Outbox(merge=deltas.merge)
-    box.conflate({"m": {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"a": -110}}]}}, seq=7)
-    box.conflate({"m": {"id": "m", "selections": [{"id": "home", "odds": {"b": 120, "a": None}}]}}, seq=9)
+    box.conflate({"m": {"id": "m", "h": 4.0, "s": [{"id": "home", "d": {"a": 1.91}}]}}, seq=7)
+    box.conflate({"m": {"id": "m", "s": [{"id": "home", "d": {"b": 2.2, "a": None}}]}}, seq=9)
     box.conflate({"n": deltas.closed("n")}, seq=9)
     merged = box.take_conflated()
-    assert merged["m"] == {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"a": None, "b": 120}}]}
+    assert merged["m"] == {"id": "m", "h": 4.0, "s": [{"id": "home", "d": {"a": None, "b": 2.2}}]}
     assert merged["n"] == {"id": "n", "status": "closed"} and box.conflated_seq == 9
-    client = {"m": {"id": "m", "hold": 5.0, "selections": [{"id": "home", "odds": {"a": -115}, "decimal": {}}]},
-              "n": {"id": "n"}}
+    client = {"m": {"id": "m", "hold": 5.0, "selections": [{"id": "home", "odds": {"a": -115}, "decimal": {"a": 1.87}}],
+                    "bestOdds": {}}, "n": {"id": "n"}}
     for delta in merged.values():
         deltas.apply(client, delta)
-    assert client == {"m": {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"b": 120}, "decimal": {}}]}}
+    assert client == {"m": {"id": "m", "hold": 4.0, "selections": [{"id": "home", "odds": {"b": 120},
+                                                                    "decimal": {"b": 2.2}}], "bestOdds": {}}}
