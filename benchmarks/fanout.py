@@ -309,14 +309,18 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
                     w.terminate()
     finally:
         pids = tree(server.pid)
+        stopping = time.time()
         server.terminate()
         try:
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
+        exit_s = round(time.time() - stopping, 2)
+        left = []
         for pid in pids[1:]:  # --workers children must not outlive the run
             try:
                 os.kill(pid, 9)
+                left.append(pid)
             except ProcessLookupError:
                 pass
         shutil.rmtree(workdir, ignore_errors=True)
@@ -350,6 +354,8 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         "server_rss_peak_mb": round(rss_peak / 2**20, 1),
         "rss_before_mb": round(rss_before / 2**20, 1),
         "per_connection_kib": round((rss_connected - rss_before) / max(1, n) / 1024, 1) if idle else None,
+        "exit_s": exit_s,
+        "processes_left_after_sigterm": len(left),
     }
 
 
@@ -419,6 +425,8 @@ def report(rows: list[dict], quiet: bool) -> None:
     for r in rows:
         lat = r["latency_ms"]
         extra = f" per-idle-conn {r['per_connection_kib']} KiB" if r["per_connection_kib"] is not None else ""
+        if r["processes_left_after_sigterm"]:
+            extra += f"  {r['processes_left_after_sigterm']} PROCESSES DID NOT EXIT ON SIGTERM (killed)"
         if r["connect_overran_s"]:
             extra += f"  CONNECTING OVERRAN THE WARM-UP BY {r['connect_overran_s']} s: figures include the connect phase"
         print(f"{r['server']:>11} v{r['protocol']} n={r['sockets']:>5} [{r['load']} load] (connected {r['connected']}, stalled {r['stalled']}, closed {r['closed_by_server']}): "

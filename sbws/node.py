@@ -29,7 +29,7 @@ from .fanout.broadcaster import Broadcaster
 from .fanout.stream import new_epoch
 from .fanout.transport import CloseCode
 from .signals import ARBITRAGE, ARBITRAGE_CADENCE, VALUE_CADENCE
-from .tasks import TaskSet
+from .tasks import TaskSet, cancel_and_wait
 from .service import Service
 from .settings import Settings, value_interval
 from .wire import frames, views
@@ -99,9 +99,7 @@ class Node:
     async def stop(self) -> None:
         if self.outbox is not None:
             self.tasks.append(self.outbox)
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*(cancel_and_wait(task) for task in self.tasks))
         await self.background.drain()
         await self.broker.close()
 

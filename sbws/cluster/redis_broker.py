@@ -40,6 +40,7 @@ from ..fanout.stream import new_epoch
 from ..feeds.base import Feed
 from ..market.records import Batch
 from ..observability.logs import redact
+from ..tasks import cancel_and_wait
 from .base import Sink
 
 log = structlog.get_logger("sbws.broker")
@@ -158,8 +159,7 @@ class RedisBroker:
         self.is_leader = False
         task, self._feed_task = self._feed_task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)
 
     async def _publish_feed(self, sink: Sink) -> None:
         """Leader only: a fresh feed; its first batch resets every node (a new term, a new market)."""
