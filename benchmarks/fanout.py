@@ -380,6 +380,8 @@ def main() -> None:
                     help="subscriptions: a realistic mix, or every sport and arbitrage on every socket")
     ap.add_argument("--connect-concurrency", type=int, default=32, help="sockets each load process opens at a time")
     ap.add_argument("--bun", default=shutil.which("bun") or "", help="the bun binary for the anchors ('' skips them)")
+    ap.add_argument("--anchors", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the two Bun servers beside sbws (when bun is found)")
     ap.add_argument("--bun-server", type=Path, default=ROOT.parent / "shared" / "anchors" / "bun-server.ts")
     ap.add_argument("--bun-tick-ms", type=int, default=100)
     ap.add_argument("--bun-changes", type=int, default=50, help="markets the Bun servers change per tick")
@@ -388,8 +390,8 @@ def main() -> None:
     ap.add_argument("--profile", default="", help="a directory for py-spy's collapsed stacks of each sbws run")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    bun = bool(args.bun) and args.bun_server.exists()
-    if not bun:
+    bun = args.anchors and bool(args.bun) and args.bun_server.exists()
+    if args.anchors and not bun:
         print(f"Bun anchors not run: {'no bun (npm install bun)' if not args.bun else f'no {args.bun_server}'}",
               file=sys.stderr, flush=True)
 
