@@ -1,10 +1,11 @@
 """Delivery: one frame offered to one or many sockets, each socket's outbox decision carried out.
 
-This is the only place that writes to a socket's transport.  A frame goes
-straight to the transport when nothing waits for that socket, else behind
-what waits, for the socket's writer task (one runs only while frames wait); market frames are conflated over
-the soft limit and a socket past its limits is closed (``outbox.Outbox``
-decides, as a pure function).  How a socket's conflated markets become one
+This is the only place that writes to a socket's transport.  A frame is
+framed once and goes straight to the transport when nothing waits for that
+socket, else behind what waits, for the socket's writer task (one runs only
+while frames wait); market frames are conflated over the soft limit and a
+socket past its limits is closed (``outbox.Outbox`` decides, as a pure
+function).  How a socket's conflated markets become one
 frame is its protocol version's business (``Conflated``).
 """
 
