@@ -289,7 +289,7 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
             out_file = Path(args.profile) / f"sbws-v{protocol}-{n}.txt"
             out_file.parent.mkdir(parents=True, exist_ok=True)
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--duration", str(int(args.duration)),
-                                    "--format", "raw", "--nonblocking", "--output", str(out_file)],
+                                    "--format", "raw", "--nonblocking", "--rate", "500", "--output", str(out_file)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rss_connected = proc_rss(server.pid)
         rss_peak = rss_connected

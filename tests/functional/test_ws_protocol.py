@@ -441,6 +441,24 @@ async def test_zero_interval_pushes_on_every_update(aiohttp_client, tmp_path):
         assert msg["markets"][0]["selections"][0]["decimal"]["fanduel"] == price
 
 
+async def test_an_idle_socket_holds_no_writer_task_or_queue(client):
+    """Issue 27: frames written at once leave nothing behind; a writer task exists only while frames wait."""
+    await asyncio.sleep(0.2)
+    before = len(asyncio.all_tasks())
+    conns = [(await connect(client, "/ws/sportsbooks?v=2"))[0] for _ in range(20)]
+    for ws in conns:
+        await ws.send_json({"type": "subscribe", "payload": {"sports": ["NBA"]}})
+        await receive_type(ws, "market_update")
+    await asyncio.sleep(0.2)
+    contexts = list(client.server.app[SOCKETS].values())
+    assert len(contexts) == 20
+    assert all(ctx.outbox.frames is None and not ctx.outbox.draining for ctx in contexts)
+    # aiohttp runs two tasks per connection (its protocol's and the request's); a writer task per socket made 3.
+    assert len(asyncio.all_tasks()) - before <= 2 * 20 + 2
+    for ws in conns:
+        await ws.close()
+
+
 async def test_contexts_are_weakly_held_and_cleaned(client):
     sockets = client.server.app[SOCKETS]
     hub = client.server.app[NODE]
