@@ -237,6 +237,14 @@ def wait_ready(proc: subprocess.Popen, port: int, name: str, path: str = "/ready
     raise RuntimeError(f"{name} server did not start")
 
 
+def bun_load(bun: str, url: str, indices: list[int], start_at: float, stop_at: float, protocol: int, mix: str,
+             stamp: str, concurrency: int, idle: bool) -> list[str]:
+    """The command of one Bun load process (``benchmarks/fanout_load.ts``), its settings as one JSON argument."""
+    config = {"url": url.replace("http://", "ws://"), "indices": indices, "startAt": start_at, "stopAt": stop_at,
+              "protocol": protocol, "mix": mix, "stamp": stamp, "concurrency": concurrency, "idle": idle}
+    return [bun, str(ROOT / "benchmarks" / "fanout_load.ts"), json.dumps(config)]
+
+
 def load_generator(args: argparse.Namespace, stalls: bool) -> str:
     """Bun's generator when bun is found (the Python one cannot read 5,000 busy sockets on this machine); the
     Python one with ``--load python``, without bun, and for stalled sockets (a Bun client cannot stop reading)."""
@@ -273,11 +281,9 @@ def scenario(kind: str, n: int, args: argparse.Namespace, stall_share: float = 0
         for k in range(procs):
             indices = list(range(k, n, procs))
             if load == "bun":
-                config = {"url": url.replace("http://", "ws://"), "indices": indices, "startAt": start_at, "stopAt": stop_at,
-                          "protocol": protocol, "mix": args.mix, "stamp": stamp, "concurrency": args.connect_concurrency,
-                          "idle": idle}
-                workers.append(subprocess.Popen([args.bun, str(ROOT / "benchmarks" / "fanout_load.ts"), json.dumps(config)],
-                                                stdout=subprocess.PIPE, preexec_fn=raise_nofile))
+                command = bun_load(args.bun, url, indices, start_at, stop_at, protocol, args.mix, stamp,
+                                   args.connect_concurrency, idle)
+                workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, preexec_fn=raise_nofile))
             else:
                 workers.append(mp.Process(target=client_main, args=(url, indices, stall, idle, start_at, stop_at, queue,
                                                                     protocol, args.mix, stamp, args.connect_concurrency)))

@@ -24,6 +24,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from aiohttp import web  # noqa: E402
 
-from fanout import client_main, free_port, proc_rss, raise_nofile  # noqa: E402
+from fanout import bun_load, client_main, free_port, proc_rss, raise_nofile  # noqa: E402
 from sbws.observability import logs  # noqa: E402
 from sbws.server.app import make_app  # noqa: E402
 from sbws.server.keys import SOCKETS  # noqa: E402
@@ -48,23 +49,21 @@ def package(filename: str) -> str:
     return "other"
 
 
-async def open_sockets(args: argparse.Namespace, port: int) -> object:
-    """The load process, once its sockets had the time to connect (it holds them until ``--hold`` ends)."""
-    url = f"ws://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if args.protocol == 2 else "")
+async def open_sockets(args: argparse.Namespace, port: int) -> Callable[[], None]:
+    """Starts the load process and waits while its sockets connect (it holds them until ``--hold`` ends);
+    returns how to stop it."""
+    url = f"http://127.0.0.1:{port}/ws/sportsbooks" + ("?v=2" if args.protocol == 2 else "")
     start, stop = time.time() + 1, time.time() + args.hold
+    indices = list(range(args.sockets))
     if args.bun:
-        config = {"url": url, "indices": list(range(args.sockets)), "startAt": start, "stopAt": stop,
-                  "protocol": args.protocol, "mix": "trader", "stamp": '"publishedAt":', "concurrency": 32, "idle": True}
-        proc = await asyncio.create_subprocess_exec(args.bun, str(ROOT / "benchmarks" / "fanout_load.ts"),
-                                                    json.dumps(config), stdout=asyncio.subprocess.PIPE)
+        command = bun_load(args.bun, url, indices, start, stop, args.protocol, "trader", '"publishedAt":', 32, True)
+        proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
         await asyncio.sleep(args.hold - 2)
-        return proc
-    queue: mp.Queue = mp.Queue()
-    worker = mp.Process(target=client_main, args=(url.replace("ws://", "http://"), list(range(args.sockets)), set(),
-                                                  True, start, stop, queue, args.protocol))
+        return proc.kill
+    worker = mp.Process(target=client_main, args=(url, indices, set(), True, start, stop, mp.Queue(), args.protocol))
     worker.start()
     await asyncio.sleep(args.hold - 2)
-    return worker
+    return worker.terminate
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -82,7 +81,7 @@ async def main(args: argparse.Namespace) -> dict:
     gc.collect()
     tracemalloc.start(1)
     before, rss_before = tracemalloc.take_snapshot(), proc_rss(os.getpid())
-    loader = await open_sockets(args, port)
+    stop_load = await open_sockets(args, port)
     gc.collect()
     after, rss_after = tracemalloc.take_snapshot(), proc_rss(os.getpid())
     connected = len(app[SOCKETS])
@@ -91,10 +90,7 @@ async def main(args: argparse.Namespace) -> dict:
     per_package: Counter[str] = Counter()
     for stat in after.compare_to(before, "filename"):
         per_package[package(stat.traceback[0].filename)] += stat.size_diff
-    if isinstance(loader, mp.Process):
-        loader.terminate()
-    else:
-        loader.kill()  # type: ignore[attr-defined]
+    stop_load()
     await runner.cleanup()
     shutil.rmtree(workdir, ignore_errors=True)
     n = max(1, connected)

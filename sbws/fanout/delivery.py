@@ -50,15 +50,10 @@ class Delivery:
     def fan_out(self, members: Iterable[SocketContext], frame: bytes, kind: str,
                 fragments: dict[str, Any] | None = None) -> None:
         """The same frame to many sockets, framed once; the counter is touched once, not per socket."""
-        now, framed, soft = self.clock(), text_frame(frame), self.budget.soft_bytes
+        now, framed = self.clock(), text_frame(frame)
         sent = 0
         for ctx in list(members):
-            # The common case, decided as ``Outbox.offer`` would decide it (WRITE), in one call per socket.
-            transport = ctx.transport
-            if ctx.outbox.clear and transport is not None and transport.write_now(framed, soft):
-                sent += 1
-            else:
-                sent += self._offer(ctx, frame, framed, fragments, now)
+            sent += self._offer(ctx, frame, framed, fragments, now)
         if sent:
             self.metrics.messages_out.labels(kind).inc(sent)
 
@@ -66,6 +61,10 @@ class Delivery:
                now: float) -> bool:
         """Carry out the outbox's decision; True when the frame itself went out or was queued."""
         box, transport = ctx.outbox, ctx.transport
+        # The common case first, in one transport call: nothing waits and the buffer is within the soft limit,
+        # where ``Outbox.offer`` answers WRITE.
+        if box.clear and transport is not None and transport.write_now(framed, self.budget.soft_bytes):
+            return True
         buffered = transport.buffered() if transport is not None else 0
         decision = box.offer(self.budget, buffered, now, fragments is not None)
         if decision is Decision.WRITE and transport is not None and transport.write_now(framed):

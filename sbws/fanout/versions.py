@@ -73,10 +73,10 @@ class ProtocolVersion(ABC):
 
     def sportsbooks(self) -> bytes:
         """Built once per state, position and open-bet counts: every socket that connects meanwhile shares it."""
-        state = self.fan.state
-        key = (state.batches, state.last_batch_at, self.position(), tuple(self.fan.active_bets.items()))
+        state, position = self.fan.state, self.position()
+        key = (state.batches, state.last_batch_at, position, tuple(self.fan.active_bets.items()))
         if self._sportsbooks is None or self._sportsbooks[0] != key:
-            self._sportsbooks = (key, frames.sportsbooks(state, self.fan.active_bets, self.position(), self.fan.clock))
+            self._sportsbooks = (key, frames.sportsbooks(state, self.fan.active_bets, position, self.fan.clock))
         return self._sportsbooks[1]
 
     def matching(self, kind: Kind, group: Group, now: float) -> list[str]:
